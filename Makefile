@@ -1,0 +1,19 @@
+# The two commands of README.md. Both install what they need first.
+PYTHON ?= python3
+
+.PHONY: demo test test-quick pg-start pg-stop bench
+
+demo:  ## Odoo 18 with meddev_esign and demo data on http://localhost:8069
+	$(PYTHON) scripts/dev.py demo
+
+test:  ## static checks, core suite (no Odoo), Odoo suite (real Odoo 18 + PostgreSQL)
+	$(PYTHON) scripts/dev.py test
+
+test-quick:  ## static checks and core suite only
+	$(PYTHON) scripts/dev.py test --no-odoo
+
+pg-start:
+	$(PYTHON) scripts/dev.py pg start
+
+pg-stop:
+	$(PYTHON) scripts/dev.py pg stop
