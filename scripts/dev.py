@@ -54,6 +54,7 @@ DEMO_LOGINS = [
     ("Purchaser", "purchaser"),
     ("Release authority", "release.authority"),
     ("Auditor (read-only)", "auditor"),
+    ("Purchasing manager", "purchase.manager"),
     ("E-signature administrator", "admin"),
 ]
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (\w+) ")
@@ -825,18 +826,32 @@ def cmd_i18n(_args: argparse.Namespace) -> int:
     pot = ROOT / "i18n" / f"{MODULE}.pot"
     try:
         cluster.drop_db(db)
-        for extra in (["-i", MODULE, "--without-demo=all"],
-                      [f"--i18n-export={pot}", f"--modules={MODULE}"]):
-            argv, env = odoo_command(odoo_root, cluster, None, "-d", db, *extra,
-                                     "--stop-after-init", "--no-http", "--log-level=warn")
+        for extra in (
+            ["-i", MODULE, "--without-demo=all"],
+            [f"--i18n-export={pot}", f"--modules={MODULE}"],
+        ):
+            argv, env = odoo_command(
+                odoo_root,
+                cluster,
+                None,
+                "-d",
+                db,
+                *extra,
+                "--stop-after-init",
+                "--no-http",
+                "--log-level=warn",
+            )
             run(argv, env=env)
         cluster.drop_db(db)
     finally:
         if cluster.started_here:
             cluster.stop()
     po_path = ROOT / "i18n" / "zh_CN.po"
-    old = {(e.msgctxt, e.msgid): e.msgstr for e in polib.pofile(str(po_path))} \
-        if po_path.exists() else {}
+    old = (
+        {(e.msgctxt, e.msgid): e.msgstr for e in polib.pofile(str(po_path))}
+        if po_path.exists()
+        else {}
+    )
     po = polib.pofile(str(pot))
     po.metadata.update({"Language": "zh_CN", "Plural-Forms": "nplurals=1; plural=0;"})
     for entry in po:

@@ -23,9 +23,11 @@ import websocket
 
 def authenticate(base: str, db: str | None, login: str, password: str) -> str:
     payload = {"jsonrpc": "2.0", "params": {"db": db, "login": login, "password": password}}
-    req = urllib.request.Request(f"{base}/web/session/authenticate",
-                                 data=json.dumps(payload).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{base}/web/session/authenticate",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         body = json.loads(resp.read())
         if body.get("error"):
@@ -48,12 +50,25 @@ def main() -> None:
     session = authenticate(args.base, args.db, args.login, args.password)
     port = 9333
     profile = tempfile.mkdtemp(prefix="meddev-chromium-")
-    chrome = subprocess.Popen([
-        shutil.which("chromium") or "chromium", "--headless", "--no-sandbox", "--disable-gpu",
-        "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
-        f"--remote-debugging-port={port}", f"--window-size={args.size}", "about:blank",
-    ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    chrome = subprocess.Popen(
+        [
+            shutil.which("chromium") or "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--remote-debugging-port={port}",
+            f"--window-size={args.size}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(50):
             try:

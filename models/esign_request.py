@@ -1,0 +1,466 @@
+import hashlib
+import logging
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
+
+from ..services import policy as engine
+from ..services.errors import (
+    AlreadySignedError,
+    NotEligibleError,
+    OutOfOrderError,
+    PolicyConfigError,
+    RequestCompleteError,
+    SegregationOfDutiesError,
+    SigningRuleError,
+    StepCompleteError,
+    UnknownStepError,
+)
+
+_logger = logging.getLogger(__name__)
+
+ACTIVE_STATES = ("waiting", "in_progress", "completed")
+
+
+class EsignRequest(models.Model):
+    """One run of a signing policy on one record.
+
+    A request is never deleted. Rejecting it, or a restart, leaves it and its signatures as
+    history; a restart opens a new request. Its state follows from the policy engine's
+    evaluation of its valid signatures (see ``_refresh_state``).
+    """
+
+    _name = "esign.request"
+    _description = "Signing Request"
+    _order = "id desc"
+
+    name = fields.Char(compute="_compute_name")
+    policy_id = fields.Many2one("esign.policy", required=True, ondelete="restrict", index=True)
+    policy_version = fields.Integer(required=True, readonly=True)
+    trigger = fields.Selection(related="policy_id.trigger", store=True)
+    company_id = fields.Many2one("res.company", index=True)
+    res_model = fields.Char(string="Document Model", required=True, index=True, readonly=True)
+    res_id = fields.Many2oneReference(
+        string="Document ID", model_field="res_model", required=True, index=True, readonly=True
+    )
+    record_name = fields.Char(string="Document", readonly=True)
+    state = fields.Selection(
+        [
+            ("waiting", "Waiting"),
+            ("in_progress", "In Progress"),
+            ("completed", "Completed"),
+            ("rejected", "Rejected"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="waiting",
+        required=True,
+        index=True,
+        readonly=True,
+    )
+    line_ids = fields.One2many("esign.request.line", "request_id", string="Steps", readonly=True)
+    signature_ids = fields.One2many(
+        "esign.signature", "request_id", string="Signatures", readonly=True
+    )
+    next_signer_ids = fields.Many2many("res.users", string="Waiting For", readonly=True)
+    completed_at = fields.Datetime(readonly=True)
+    rejected_by_id = fields.Many2one("res.users", readonly=True)
+    rejected_at = fields.Datetime(readonly=True)
+    reject_reason = fields.Text(readonly=True)
+    last_reminder_at = fields.Datetime(readonly=True)
+
+    @api.depends("policy_id", "record_name")
+    def _compute_name(self):
+        for req in self:
+            req.name = f"{req.policy_id.name} — {req.record_name}"
+
+    # ------------------------------------------------------------------ lookup
+    @api.model
+    def _for_record(self, record, policy, create=False):
+        """The record's active request under ``policy``; a new one when ``create``."""
+        request = self.sudo().search(
+            [
+                ("res_model", "=", record._name),
+                ("res_id", "=", record.id),
+                ("policy_id", "=", policy.id),
+                ("state", "in", ACTIVE_STATES),
+            ],
+            limit=1,
+        )
+        if not request and create:
+            request = self.sudo().create(
+                {
+                    "policy_id": policy.id,
+                    "policy_version": policy.version,
+                    "company_id": record.company_id.id if "company_id" in record else False,
+                    "res_model": record._name,
+                    "res_id": record.id,
+                    "record_name": record.display_name,
+                }
+            )
+            request._refresh_state(notify=True)
+        return request
+
+    def _record(self):
+        self.ensure_one()
+        return self.env[self.res_model].browse(self.res_id)
+
+    # ------------------------------------------------------------------ evaluation
+    def _facts(self, record):
+        current_hash = record.sudo()._esign_content_hash()
+        return [
+            engine.SignatureFact(
+                step_id=sig.step_id.id,
+                user_id=sig.user_id.id,
+                valid=sig.content_hash == current_hash,
+            )
+            for sig in self.sudo().signature_ids
+        ]
+
+    def _evaluate(self, record=None):
+        """Evaluate the request against the live record: only valid signatures count."""
+        self.ensure_one()
+        record = record or self._record()
+        spec = self.policy_id._spec(record)
+        try:
+            return spec, engine.evaluate(spec, self._facts(record), record._esign_author_ids())
+        except PolicyConfigError as exc:
+            raise UserError(_config_message(self.env, self.policy_id, exc)) from exc
+
+    def _refresh_state(self, notify=False):
+        """Store the step lines and the state that the evaluation gives."""
+        for req in self.filtered(lambda r: r.state in ACTIVE_STATES):
+            record = req._record()
+            spec, result = req._evaluate(record)
+            previous = req.state
+            valid_sigs = req.signature_ids.filtered(lambda s: s.status == "valid")
+            state = (
+                "completed" if result.complete else ("in_progress" if valid_sigs else "waiting")
+            )
+            lines = [fields.Command.clear()]
+            for step_spec, step_eval in zip(spec.steps, result.steps, strict=True):
+                step = self.env["esign.policy.step"].browse(step_spec.step_id)
+                if step_eval.complete:
+                    line_state = "done"
+                elif step_eval.blocked:
+                    line_state = "blocked"
+                elif step_eval.stage == result.current_stage:
+                    line_state = "current"
+                else:
+                    line_state = "pending"
+                lines.append(
+                    fields.Command.create(
+                        {
+                            "step_id": step.id,
+                            "sequence": step.sequence,
+                            "name": step.name,
+                            "meaning_id": step.meaning_id.id,
+                            "required": step_eval.required,
+                            "signed_count": len(step_eval.signed_user_ids),
+                            "state": line_state,
+                        }
+                    )
+                )
+            req.sudo().write(
+                {
+                    "line_ids": lines,
+                    "state": state,
+                    "next_signer_ids": [fields.Command.set(list(result.next_signer_ids))],
+                    "completed_at": fields.Datetime.now() if state == "completed" else False,
+                }
+            )
+            if previous == "completed" and state != "completed":
+                record._esign_post(
+                    self.env._(
+                        "Signatures of %(policy)s no longer cover this record: it changed "
+                        "after signing. Signing starts again at the first step not covered.",
+                        policy=req.policy_id.name,
+                    )
+                )
+            if notify and state != "completed":
+                req._schedule_activities(record)
+
+    # ------------------------------------------------------------------ signing
+    def _lock(self, record):
+        """Serialise signing on one record across workers (k-of-n races, chain order)."""
+        key = int.from_bytes(
+            hashlib.sha256(f"esign:{record._name}:{record.id}".encode()).digest()[:8],
+            "big",
+            signed=True,
+        )
+        self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s)", key))
+
+    def _check_signable(self, record, step, user):
+        """Raise a clear, translated error unless ``user`` may sign ``step`` now."""
+        self.ensure_one()
+        if not self.policy_id._prerequisites_met(record):
+            raise UserError(
+                self.policy_id.prerequisite_message
+                or self.env._(
+                    "%(record)s cannot be signed yet: the prerequisites of %(policy)s do not "
+                    "hold.",
+                    record=record.display_name,
+                    policy=self.policy_id.name,
+                )
+            )
+        spec, _result = self._evaluate(record)
+        try:
+            engine.check_can_sign(
+                spec, self._facts(record), user.id, step.id, record._esign_author_ids()
+            )
+        except NotEligibleError as exc:
+            raise AccessError(
+                self.env._(
+                    "%(user)s may not sign step %(step)s of %(record)s: the signing matrix "
+                    "does not name them.",
+                    user=user.name,
+                    step=step.name,
+                    record=record.display_name,
+                )
+            ) from exc
+        except SigningRuleError as exc:
+            raise UserError(_rule_message(self.env, exc, step, record, spec)) from exc
+        except PolicyConfigError as exc:
+            raise UserError(_config_message(self.env, self.policy_id, exc)) from exc
+
+    def _sign(self, record, step, *, reason, auth_method, expected_hash=None):
+        """Create the signature of ``env.user`` on ``step``. The caller re-authenticated."""
+        self.ensure_one()
+        user = self.env.user
+        self._lock(record)
+        self.invalidate_recordset()
+        current_hash = record.sudo()._esign_content_hash()
+        if expected_hash and expected_hash != current_hash:
+            raise UserError(
+                self.env._(
+                    "%(record)s changed while you were signing. Close the wizard, review "
+                    "the record again and sign what you see.",
+                    record=record.display_name,
+                )
+            )
+        self._check_signable(record, step, user)
+        meaning = step.meaning_id.with_context(lang=user.lang)
+        signature = self.env["esign.signature"]._create_signature(
+            {
+                "request_id": self.id,
+                "policy_id": self.policy_id.id,
+                "policy_version": self.policy_id.version,
+                "step_id": step.id,
+                "step_name": step.name,
+                "company_id": self.company_id.id,
+                "user_id": user.id,
+                "printed_name": user.name,
+                "login": user.login,
+                "meaning_id": meaning.id,
+                "meaning_code": meaning.code,
+                "meaning_name": meaning.name,
+                "reason": reason or "",
+                "signed_at": fields.Datetime.now(),
+                "signer_tz": user.tz or "UTC",
+                "auth_method": auth_method,
+                "res_model": record._name,
+                "res_id": record.id,
+                "record_name": record.display_name,
+                "record_version": record.sudo().esign_version,
+                "content_hash": current_hash,
+            }
+        )
+        record._esign_post(
+            Markup("%s<br/>%s")
+            % (
+                self.env._(
+                    "Signed %(meaning)s (%(step)s) by %(name)s on %(when)s.",
+                    meaning=signature.meaning_name,
+                    step=step.name,
+                    name=signature.printed_name,
+                    when=signature._local_time_display(),
+                ),
+                self.env._("Reason: %(reason)s", reason=reason) if reason else "",
+            )
+        )
+        self._done_activities(record, user)
+        self._refresh_state(notify=True)
+        if self.state == "completed":
+            record._esign_on_request_completed(self)
+        return signature
+
+    def _reject(self, record, reason):
+        """Reject the request: it and its signatures become history; nothing is deleted."""
+        self.ensure_one()
+        user = self.env.user
+        if not reason or not reason.strip():
+            raise UserError(self.env._("A rejection needs a reason."))
+        self._lock(record)
+        spec, result = self._evaluate(record)
+        if user.id not in result.next_signer_ids and not user.has_group(
+            "meddev_esign.group_esign_admin"
+        ):
+            raise AccessError(
+                self.env._(
+                    "Only a signer of the current step may reject %(record)s.",
+                    record=record.display_name,
+                )
+            )
+        self.sudo().write(
+            {
+                "state": "rejected",
+                "rejected_by_id": user.id,
+                "rejected_at": fields.Datetime.now(),
+                "reject_reason": reason,
+                "next_signer_ids": [fields.Command.clear()],
+            }
+        )
+        record._esign_post(
+            self.env._(
+                "%(policy)s rejected by %(name)s. Reason: %(reason)s. Earlier signatures stay "
+                "as history; signing starts again in a new request.",
+                policy=self.policy_id.name,
+                name=user.name,
+                reason=reason,
+            )
+        )
+        self._done_activities(record, None)
+        record._esign_on_request_rejected(self)
+
+    # ------------------------------------------------------------------ notifications
+    def _schedule_activities(self, record):
+        if not hasattr(record, "activity_schedule"):
+            return
+        act_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
+        existing = (
+            self.env["mail.activity"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", record._name),
+                    ("res_id", "=", record.id),
+                    ("summary", "=", self._activity_summary()),
+                ]
+            )
+        )
+        for user in self.next_signer_ids - existing.user_id:
+            record.sudo().activity_schedule(
+                activity_type_id=act_type.id if act_type else False,
+                summary=self._activity_summary(),
+                note=self.env._(
+                    "Your signature is needed on %(record)s (%(policy)s).",
+                    record=record.display_name,
+                    policy=self.policy_id.name,
+                ),
+                user_id=user.id,
+            )
+
+    def _activity_summary(self):
+        return self.env._("E-signature: %(policy)s", policy=self.policy_id.name)
+
+    def _done_activities(self, record, user):
+        domain = [
+            ("res_model", "=", record._name),
+            ("res_id", "=", record.id),
+            ("summary", "=", self._activity_summary()),
+        ]
+        if user:
+            domain.append(("user_id", "=", user.id))
+        self.env["mail.activity"].sudo().search(domain).action_feedback(
+            feedback=self.env._("Signed") if user else self.env._("Request closed")
+        )
+
+    @api.model
+    def _cron_remind_overdue(self):
+        """Daily: remind pending signers of requests older than their policy's delay."""
+        now = fields.Datetime.now()
+        for req in self.search([("state", "in", ("waiting", "in_progress"))]):
+            days = req.policy_id.reminder_days
+            if not days or not req.next_signer_ids:
+                continue
+            since = req.last_reminder_at or req.create_date
+            if (now - since).days < days:
+                continue
+            record = req._record()
+            if not record.exists():
+                continue
+            record._esign_post(
+                self.env._(
+                    "Reminder: signatures of %(policy)s are overdue.", policy=req.policy_id.name
+                ),
+                partner_ids=req.next_signer_ids.partner_id.ids,
+            )
+            req.sudo().write({"last_reminder_at": now})
+
+    def action_open_record(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.res_model,
+            "res_id": self.res_id,
+            "view_mode": "form",
+        }
+
+
+class EsignRequestLine(models.Model):
+    """The stored state of one step of a request, for lists, panels and reports."""
+
+    _name = "esign.request.line"
+    _description = "Signing Request Step"
+    _order = "request_id, sequence, id"
+
+    request_id = fields.Many2one("esign.request", required=True, ondelete="cascade", index=True)
+    step_id = fields.Many2one("esign.policy.step", ondelete="set null")
+    sequence = fields.Integer()
+    name = fields.Char()
+    meaning_id = fields.Many2one("esign.meaning", ondelete="restrict")
+    required = fields.Integer()
+    signed_count = fields.Integer()
+    state = fields.Selection(
+        [("pending", "Pending"), ("current", "To Sign"), ("done", "Done"), ("blocked", "Blocked")]
+    )
+
+
+def _rule_message(env, exc, step, record, spec):
+    """A translated sentence for a signing-rule refusal."""
+    if isinstance(exc, OutOfOrderError):
+        return env._(
+            "Step %(step)s of %(record)s cannot be signed yet: earlier steps must be signed "
+            "first.",
+            step=step.name,
+            record=record.display_name,
+        )
+    if isinstance(exc, SegregationOfDutiesError):
+        if exc.rule == "author":
+            return env._(
+                "Segregation of duties: as author or person responsible for %(record)s you may "
+                "not sign it.",
+                record=record.display_name,
+            )
+        return env._(
+            "Segregation of duties: you already signed another step of %(record)s.",
+            record=record.display_name,
+        )
+    if isinstance(exc, AlreadySignedError):
+        return env._(
+            "You already signed step %(step)s of %(record)s.",
+            step=step.name,
+            record=record.display_name,
+        )
+    if isinstance(exc, StepCompleteError):
+        return env._(
+            "Step %(step)s of %(record)s already has the signatures it needs.",
+            step=step.name,
+            record=record.display_name,
+        )
+    if isinstance(exc, RequestCompleteError):
+        return env._("%(record)s is already fully signed.", record=record.display_name)
+    if isinstance(exc, UnknownStepError):
+        return env._("Step %(step)s is not part of this signing policy.", step=step.name)
+    return env._("This signature is not allowed: %(reason)s", reason=str(exc))
+
+
+def _config_message(env, policy, exc):
+    return env._(
+        "The signing policy %(policy)s is misconfigured (%(problem)s); an administrator must "
+        "fix it. No approval passes while nobody can sign.",
+        policy=policy.name,
+        problem=exc.reason,
+    )

@@ -1,0 +1,485 @@
+from lxml import etree
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..services import snapshot as snap
+from ..services.errors import PolicyConfigError
+from .esign_request import _config_message
+
+
+class EsignSignableMixin(models.AbstractModel):
+    """Make a business model signable. Glue is an ``_inherit`` plus class attributes::
+
+        class MrpProduction(models.Model):
+            _name = "mrp.production"
+            _inherit = ["mrp.production", "esign.signable.mixin"]
+            _esign_signed_fields = ["product_id", "product_qty", "lot_producing_id"]
+            _esign_triggers = {"mrp_done": "Manufacturing Order: Mark as Done"}
+
+            def button_mark_done(self):
+                self._esign_check_gate("mrp_done")
+                return super().button_mark_done()
+
+    Hooks to override: ``_esign_snapshot_values`` (what is signed),
+    ``_esign_author_ids`` (who may not sign under segregation of duties),
+    ``_esign_on_request_completed`` and ``_esign_on_request_rejected`` (what the business
+    record does then). The signature panel is injected into the host's form view by
+    ``_get_view``; no per-model view is needed.
+    """
+
+    _name = "esign.signable.mixin"
+    _description = "Signable Record (e-signature mixin)"
+
+    #: Fields covered by the content hash; many2one as id + name, money at currency precision.
+    _esign_signed_fields: list[str] = []
+    #: Whether the record's attachments (by checksum) are part of what is signed.
+    _esign_sign_attachments = True
+    #: Gated business actions: trigger code -> label ("Model: Action").
+    _esign_triggers: dict[str, str] = {}
+    #: res.users fields naming the record's author / responsible person (SoD).
+    _esign_author_fields: list[str] = ["create_uid"]
+
+    esign_request_ids = fields.One2many(
+        "esign.request",
+        "res_id",
+        string="Signing Requests",
+        domain=lambda self: [("res_model", "=", self._name)],
+        auto_join=True,
+        readonly=True,
+        copy=False,
+    )
+    esign_version = fields.Integer(
+        string="Signed-Content Version",
+        default=1,
+        copy=False,
+        readonly=True,
+        help="Goes up each time a signed field changes; every signature records the version "
+        "it covers.",
+    )
+    esign_state = fields.Selection(
+        [
+            ("none", "No Signature Required"),
+            ("waiting", "Waiting for Signatures"),
+            ("in_progress", "Signing in Progress"),
+            ("completed", "Signed"),
+            ("rejected", "Rejected"),
+        ],
+        string="Signature State",
+        compute="_compute_esign_state",
+    )
+    esign_can_sign = fields.Boolean(compute="_compute_esign_user_rights")
+    esign_can_reject = fields.Boolean(compute="_compute_esign_user_rights")
+    esign_panel_html = fields.Html(compute="_compute_esign_panel", sanitize=False)
+    esign_signature_count = fields.Integer(compute="_compute_esign_signature_count")
+
+    # ------------------------------------------------------------------ content hash
+    def _esign_snapshot_values(self):
+        """Return the JSON-safe values of the signed fields. Override to sign more."""
+        self.ensure_one()
+        values = {}
+        for name in self._esign_signed_fields:
+            field = self._fields[name]
+            value = self[name]
+            if field.type == "many2one":
+                values[name] = [value.id, value.display_name] if value else None
+            elif field.type in ("one2many", "many2many"):
+                values[name] = sorted([rec.id, rec.display_name] for rec in value)
+            elif field.type == "monetary":
+                currency = self[field.get_currency_field(self)] or self.env.company.currency_id
+                values[name] = snap.money(value or 0.0, currency.decimal_places)
+            elif field.type == "float":
+                digits = field.get_digits(self.env)
+                values[name] = snap.money(value or 0.0, digits[1] if digits else 6)
+            elif field.type == "datetime":
+                values[name] = snap.utc_iso(value) if value else None
+            elif field.type == "date":
+                values[name] = snap.iso_date(value) if value else None
+            elif field.type == "html":
+                values[name] = str(value or "")
+            elif field.type == "binary":
+                values[name] = None  # binaries are signed through attachment checksums
+            else:
+                values[name] = value if value is not False or field.type == "boolean" else None
+        return values
+
+    def _esign_snapshot(self):
+        """The canonical snapshot of this record that a signature covers."""
+        self.ensure_one()
+        attachments = ()
+        if self._esign_sign_attachments:
+            atts = (
+                self.env["ir.attachment"]
+                .sudo()
+                .search(
+                    [
+                        ("res_model", "=", self._name),
+                        ("res_id", "=", self.id),
+                        ("res_field", "=", False),
+                    ],
+                    order="id",
+                )
+            )
+            attachments = tuple(
+                snap.AttachmentRef(name=a.name, mimetype=a.mimetype or "", checksum=a.checksum)
+                for a in atts
+                if a.checksum
+            )
+        return snap.RecordSnapshot(
+            model=self._name,
+            res_id=self.id,
+            fields=self._esign_snapshot_values(),
+            attachments=attachments,
+        )
+
+    def _esign_content_hash(self):
+        """SHA-256 of the canonical snapshot, with its version prefix."""
+        self.ensure_one()
+        return snap.content_hash(self._esign_snapshot())
+
+    def _esign_author_ids(self):
+        """Users barred from signing this record when the policy forbids the author to sign."""
+        self.ensure_one()
+        users = self.env["res.users"]
+        for name in self._esign_author_fields:
+            if name in self._fields:
+                users |= self.sudo()[name]
+        return frozenset(users.ids)
+
+    # ------------------------------------------------------------------ policies and gate
+    def _esign_policies(self, trigger=None):
+        """Active policies that gate this record (applicability domain matched)."""
+        self.ensure_one()
+        domain = [("model", "=", self._name), ("active", "=", True)]
+        if trigger:
+            domain.append(("trigger", "=", trigger))
+        if "company_id" in self._fields:
+            domain.append(("company_id", "in", [self.company_id.id, False]))
+        policies = self.env["esign.policy"].sudo().search(domain)
+        return policies.filtered(lambda p: p._applies_to(self))
+
+    def _esign_check_gate(self, trigger):
+        """Refuse the business action ``trigger`` unless its signatures are complete.
+
+        Call it first thing in the gated action method. It evaluates against the live record,
+        so a signature that no longer covers the content does not count.
+        """
+        for record in self:
+            for policy in record._esign_policies(trigger):
+                request = self.env["esign.request"]._for_record(record, policy)
+                spec = policy._spec(record)
+                facts = request._facts(record) if request else []
+                try:
+                    result = self._esign_engine().evaluate(spec, facts, record._esign_author_ids())
+                except PolicyConfigError as exc:
+                    raise UserError(_config_message(self.env, policy, exc)) from exc
+                if result.complete:
+                    continue
+                pending = [
+                    step.name
+                    for step, evaluation in zip(policy.step_ids, result.steps, strict=True)
+                    if not evaluation.complete
+                ]
+                raise UserError(
+                    self.env._(
+                        "%(record)s needs the signatures of %(policy)s before this action. "
+                        "Still to sign: %(pending)s.",
+                        record=record.display_name,
+                        policy=policy.name,
+                        pending=", ".join(pending),
+                    )
+                )
+        return True
+
+    def _esign_on_request_completed(self, request):
+        """Hook: the last signature of ``request`` was just made. Default: nothing."""
+        return True
+
+    def _esign_on_request_rejected(self, request):
+        """Hook: ``request`` was rejected; return the record to its earlier state."""
+        return True
+
+    def _esign_post(self, body, partner_ids=None):
+        """Post to the record's chatter when it has one."""
+        for record in self:
+            if hasattr(record, "message_post"):
+                record.sudo().message_post(
+                    body=body, partner_ids=partner_ids or [], subtype_xmlid="mail.mt_note"
+                )
+
+    # ------------------------------------------------------------------ change tracking
+    def write(self, vals):
+        signed = set(self._esign_signed_fields).intersection(vals)
+        if not signed or self.env.context.get("esign_skip_tracking"):
+            return super().write(vals)
+        before = {rec.id: rec._esign_content_hash() for rec in self if rec.esign_request_ids}
+        result = super().write(vals)
+        reason = self.env.context.get("esign_change_reason")
+        for rec in self.filtered(lambda r: r.id in before):
+            if rec._esign_content_hash() == before[rec.id]:
+                continue
+            rec.with_context(esign_skip_tracking=True).sudo().write(
+                {"esign_version": rec.esign_version + 1}
+            )
+            rec._esign_post(
+                self.env._(
+                    "Signed content changed (%(fields)s) by %(user)s. Reason: %(reason)s",
+                    fields=", ".join(sorted(self._fields[f].string for f in signed)),
+                    user=self.env.user.name,
+                    reason=reason or self.env._("none given"),
+                )
+            )
+            rec.esign_request_ids.filtered(
+                lambda r: r.state in ("in_progress", "completed")
+            )._refresh_state(notify=True)
+        return result
+
+    @api.ondelete(at_uninstall=False)
+    def _esign_unlink_signed(self):
+        for rec in self:
+            if rec.sudo().esign_request_ids.signature_ids:
+                raise UserError(
+                    self.env._(
+                        "%(record)s carries electronic signatures and must be retained; it "
+                        "cannot be deleted.",
+                        record=rec.display_name,
+                    )
+                )
+
+    # ------------------------------------------------------------------ computed UI state
+    def _esign_relevant_requests(self):
+        self.ensure_one()
+        reqs = self.sudo().esign_request_ids
+        active = reqs.filtered(lambda r: r.state in ("waiting", "in_progress", "completed"))
+        return active or reqs[:1]
+
+    @api.depends("esign_request_ids.state")
+    def _compute_esign_state(self):
+        for rec in self:
+            reqs = rec._esign_relevant_requests() if rec.id else self.env["esign.request"]
+            if not reqs:
+                rec.esign_state = "waiting" if rec.id and rec._esign_policies() else "none"
+            elif any(r.state == "waiting" for r in reqs):
+                rec.esign_state = "waiting"
+            elif any(r.state == "in_progress" for r in reqs):
+                rec.esign_state = "in_progress"
+            else:
+                rec.esign_state = reqs[0].state if reqs[0].state != "cancelled" else "none"
+
+    def _esign_signable_for_user(self, user=None):
+        """[(policy, step)] the user may sign right now (drives the Sign button)."""
+        self.ensure_one()
+        user = user or self.env.user
+        out = []
+        if not self.id:
+            return out
+        for policy in self._esign_policies():
+            request = self.env["esign.request"]._for_record(self, policy)
+            spec = policy._spec(self)
+            facts = request._facts(self) if request else []
+            try:
+                steps = self._esign_engine().signable_steps(
+                    spec, facts, user.id, self._esign_author_ids()
+                )
+            except Exception:  # noqa: BLE001 - a misconfigured policy shows no button
+                steps = ()
+            if steps and policy._prerequisites_met(self):
+                out += [(policy, self.env["esign.policy.step"].browse(s)) for s in steps]
+        return out
+
+    @staticmethod
+    def _esign_engine():
+        from ..services import policy  # noqa: PLC0415 - keeps the class body light
+
+        return policy
+
+    @api.depends_context("uid")
+    def _compute_esign_user_rights(self):
+        for rec in self:
+            rec.esign_can_sign = bool(rec._esign_signable_for_user())
+            can_reject = False
+            for req in rec._esign_relevant_requests() if rec.id else []:
+                if (
+                    req.state in ("waiting", "in_progress")
+                    and self.env.user in req.next_signer_ids
+                ):
+                    can_reject = True
+            rec.esign_can_reject = can_reject
+
+    def _compute_esign_signature_count(self):
+        counts = dict(
+            self.env["esign.signature"]
+            .sudo()
+            ._read_group(
+                [("res_model", "=", self._name), ("res_id", "in", self.ids)],
+                ["res_id"],
+                ["__count"],
+            )
+        )
+        for rec in self:
+            rec.esign_signature_count = counts.get(rec.id, 0)
+
+    @api.depends_context("uid", "tz", "lang")
+    def _compute_esign_panel(self):
+        for rec in self:
+            if not rec.id:
+                rec.esign_panel_html = False
+                continue
+            blocks = []
+            for policy in rec._esign_policies():
+                request = self.env["esign.request"]._for_record(rec, policy)
+                blocks.append(rec._esign_panel_block(policy, request))
+            history = rec.sudo().esign_request_ids.filtered(
+                lambda r: r.state in ("rejected", "cancelled")
+            )
+            if not blocks and not history:
+                rec.esign_panel_html = False
+                continue
+            rec.esign_panel_html = self.env["ir.qweb"]._render(
+                "meddev_esign.esign_panel",
+                {"blocks": blocks, "history": history, "record": rec},
+            )
+
+    def _esign_panel_block(self, policy, request):
+        """Data for one policy's table in the panel: steps, signatures, who is pending."""
+        spec = policy._spec(self)
+        sigs = request.sudo().signature_ids if request else self.env["esign.signature"]
+        facts = request._facts(self) if request else []
+        try:
+            result = self._esign_engine().evaluate(spec, facts, self._esign_author_ids())
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never hides a signature
+            return {"policy": policy, "error": str(exc), "rows": [], "state": "error"}
+        rows = []
+        tz = self.env.context.get("tz") or self.env.user.tz or "UTC"
+        for step, evaluation in zip(policy.step_ids, result.steps, strict=True):
+            step_sigs = sigs.filtered(lambda s, st=step: s.step_id == st)
+            rows.append(
+                {
+                    "step": step,
+                    "evaluation": evaluation,
+                    "signatures": [
+                        {"sig": s, "when": s._local_time_display(tz)} for s in step_sigs
+                    ],
+                    "pending": self.env["res.users"]
+                    .sudo()
+                    .browse(sorted(evaluation.pending_user_ids)),
+                    "current": evaluation.stage == result.current_stage,
+                }
+            )
+        return {
+            "policy": policy,
+            "request": request,
+            "rows": rows,
+            "complete": result.complete,
+            "error": False,
+        }
+
+    # ------------------------------------------------------------------ actions
+    def action_esign_sign(self):
+        """Open the sign wizard for the step the current user may sign."""
+        self.ensure_one()
+        return self.env["esign.sign.wizard"]._action_open(self)
+
+    def action_esign_reject(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Reject"),
+            "res_model": "esign.reject.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_res_model": self._name, "default_res_id": self.id},
+        }
+
+    def action_esign_signatures(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Signatures"),
+            "res_model": "esign.signature",
+            "view_mode": "list,form",
+            "domain": [("res_model", "=", self._name), ("res_id", "=", self.id)],
+            "context": {"create": False},
+        }
+
+    # ------------------------------------------------------------------ view injection
+    @api.model
+    def _get_view(self, view_id=None, view_type="form", **options):
+        arch, view = super()._get_view(view_id, view_type, **options)
+        if view_type == "form" and self._esign_triggers:
+            self._esign_inject_form(arch)
+        return arch, view
+
+    @api.model
+    def _esign_inject_form(self, arch):
+        """Add the Sign/Reject buttons, the signature smart button and the panel."""
+        form = arch if arch.tag == "form" else arch.find(".//form")
+        if form is None:
+            return
+        header = form.find("header")
+        if header is None:
+            header = etree.Element("header")
+            form.insert(0, header)
+        sign_btn = etree.SubElement(
+            header,
+            "button",
+            {
+                "name": "action_esign_sign",
+                "type": "object",
+                "string": self.env._("Sign"),
+                "class": "btn-primary o_esign_sign_button",
+                "invisible": "not esign_can_sign",
+                "data-hotkey": "shift+s",
+            },
+        )
+        header.remove(sign_btn)
+        header.insert(0, sign_btn)
+        reject_btn = etree.Element(
+            "button",
+            {
+                "name": "action_esign_reject",
+                "type": "object",
+                "string": self.env._("Reject"),
+                "class": "o_esign_reject_button",
+                "invisible": "not esign_can_reject",
+            },
+        )
+        header.insert(1, reject_btn)
+        for name in ("esign_can_sign", "esign_can_reject", "esign_state"):
+            etree.SubElement(form, "field", {"name": name, "invisible": "1"})
+        sheet = form.find("sheet")
+        container = sheet if sheet is not None else form
+        button_box = container.find("div[@name='button_box']")
+        if button_box is None:
+            button_box = etree.Element("div", {"name": "button_box", "class": "oe_button_box"})
+            container.insert(0, button_box)
+        stat = etree.SubElement(
+            button_box,
+            "button",
+            {
+                "name": "action_esign_signatures",
+                "type": "object",
+                "class": "oe_stat_button",
+                "icon": "fa-pencil-square-o",
+                "invisible": "esign_signature_count == 0",
+            },
+        )
+        etree.SubElement(
+            stat,
+            "field",
+            {
+                "name": "esign_signature_count",
+                "widget": "statinfo",
+                "string": self.env._("Signatures"),
+            },
+        )
+        panel = etree.Element(
+            "div", {"class": "o_esign_panel mb-3", "invisible": "esign_state == 'none'"}
+        )
+        etree.SubElement(
+            panel,
+            "field",
+            {"name": "esign_panel_html", "nolabel": "1", "readonly": "1", "class": "w-100"},
+        )
+        index = list(container).index(button_box) + 1
+        container.insert(index, panel)

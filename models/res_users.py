@@ -1,0 +1,176 @@
+import hashlib
+import logging
+
+from odoo import SUPERUSER_ID, api, fields, models
+from odoo.exceptions import AccessError
+from odoo.http import request
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_FAILURES = 3
+DEFAULT_SESSION_WINDOW_MINUTES = 30
+
+
+class ResUsers(models.Model):
+    """Signing lock-out (21 CFR 11.300(d)) and the continuous-session window (11.200(a)(1))."""
+
+    _inherit = "res.users"
+
+    esign_failed_attempts = fields.Integer(
+        string="Failed Signing Attempts",
+        readonly=True,
+        copy=False,
+        groups="meddev_esign.group_esign_admin",
+        help="Consecutive failed re-authentications in the sign wizard. Counted per account in "
+        "the database, so every worker and server sees the same count.",
+    )
+    esign_locked = fields.Boolean(
+        string="Locked from Signing",
+        readonly=True,
+        copy=False,
+        groups="meddev_esign.group_esign_admin",
+    )
+    esign_locked_at = fields.Datetime(
+        readonly=True, copy=False, groups="meddev_esign.group_esign_admin"
+    )
+    esign_unlocked_by_id = fields.Many2one(
+        "res.users", readonly=True, copy=False, groups="meddev_esign.group_esign_admin"
+    )
+    esign_unlocked_at = fields.Datetime(
+        readonly=True, copy=False, groups="meddev_esign.group_esign_admin"
+    )
+    # Which Odoo session last authenticated with every component, and when (R4).
+    esign_session_key = fields.Char(readonly=True, copy=False, groups="base.group_system")
+    esign_session_auth_at = fields.Datetime(readonly=True, copy=False, groups="base.group_system")
+
+    @api.model
+    def _esign_max_failures(self):
+        param = (
+            self.env["ir.config_parameter"].sudo().get_param("meddev_esign.max_failed_attempts")
+        )
+        return int(param) if param and param.isdigit() and int(param) > 0 else DEFAULT_MAX_FAILURES
+
+    @api.model
+    def _esign_session_window(self):
+        """Minutes a full authentication covers later signatures; 0 means always all."""
+        param = (
+            self.env["ir.config_parameter"].sudo().get_param("meddev_esign.session_window_minutes")
+        )
+        return int(param) if param and param.isdigit() else DEFAULT_SESSION_WINDOW_MINUTES
+
+    @staticmethod
+    def _esign_current_session_key():
+        if not request or not getattr(request, "session", None) or not request.session.sid:
+            return None
+        return hashlib.sha256(request.session.sid.encode()).hexdigest()
+
+    def _esign_full_auth_required(self):
+        """True unless this session fully authenticated within the configured window."""
+        self.ensure_one()
+        window = self._esign_session_window()
+        key = self._esign_current_session_key()
+        sudo = self.sudo()
+        if (
+            not window
+            or not key
+            or sudo.esign_session_key != key
+            or not sudo.esign_session_auth_at
+        ):
+            return True
+        age = fields.Datetime.now() - sudo.esign_session_auth_at
+        return age.total_seconds() > window * 60
+
+    def _esign_register_success(self, full_auth):
+        self.ensure_one()
+        vals = {"esign_failed_attempts": 0}
+        if full_auth:
+            vals.update(
+                esign_session_key=self._esign_current_session_key(),
+                esign_session_auth_at=fields.Datetime.now(),
+            )
+        self.sudo().write(vals)
+
+    def _esign_register_failure(self):
+        """Count a failed attempt in its own transaction, so the refusal cannot roll it back.
+
+        After the configured number of failures the account is locked from signing and the
+        E-Signature Administrators get a mail and an activity at once.
+        """
+        self.ensure_one()
+        with self.env.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            user = env["res.users"].browse(self.id)
+            cr.execute(
+                "UPDATE res_users SET esign_failed_attempts = COALESCE(esign_failed_attempts, 0)"
+                " + 1 WHERE id = %s RETURNING esign_failed_attempts, esign_locked",
+                [self.id],
+            )
+            row = cr.fetchone()
+            failures, locked = row if row else (0, False)
+            _logger.warning(
+                "E-signature: failed re-authentication %s for user %s (login %s)",
+                failures,
+                self.id,
+                user.login,
+            )
+            if failures >= self._esign_max_failures() and not locked:
+                user.write({"esign_locked": True, "esign_locked_at": fields.Datetime.now()})
+                user._esign_alert_admins(failures)
+        # The count was written through another cursor: drop what this one had cached.
+        self.invalidate_recordset(["esign_failed_attempts", "esign_locked", "esign_locked_at"])
+        return failures
+
+    def _esign_alert_admins(self, failures):
+        """Mail and schedule an activity for every E-Signature Administrator."""
+        self.ensure_one()
+        admins = self.env.ref("meddev_esign.group_esign_admin").users.filtered(
+            lambda u: u.active and not u.share and u.id != SUPERUSER_ID
+        )
+        subject = self.env._("E-signature lock-out: %(name)s", name=self.name)
+        body = self.env._(
+            "%(name)s (%(login)s) was locked from signing after %(count)s failed "
+            "re-authentications. Verify the person's identity before you unlock the account.",
+            name=self.name,
+            login=self.login,
+            count=failures,
+        )
+        partner = self.partner_id
+        partner.message_notify(
+            partner_ids=admins.partner_id.ids,
+            subject=subject,
+            body=body,
+            subtype_xmlid="mail.mt_comment",
+        )
+        act_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
+        for admin in admins:
+            partner.activity_schedule(
+                activity_type_id=act_type.id if act_type else False,
+                summary=subject,
+                note=body,
+                user_id=admin.id,
+            )
+
+    def action_esign_unlock(self):
+        """Administrator: unlock signing; who and when is recorded and posted."""
+        if not self.env.user.has_group("meddev_esign.group_esign_admin"):
+            raise AccessError(self.env._("Only an E-Signature Administrator may unlock signing."))
+        now = fields.Datetime.now()
+        for user in self:
+            user.sudo().write(
+                {
+                    "esign_locked": False,
+                    "esign_failed_attempts": 0,
+                    "esign_unlocked_by_id": self.env.user.id,
+                    "esign_unlocked_at": now,
+                }
+            )
+            user.partner_id.sudo().message_post(
+                body=self.env._(
+                    "Signing unlocked for %(name)s by %(admin)s.",
+                    name=user.name,
+                    admin=self.env.user.name,
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+            _logger.info("E-signature: user %s unlocked by %s", user.id, self.env.uid)
+        return True

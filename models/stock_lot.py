@@ -1,0 +1,95 @@
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+
+class StockLot(models.Model):
+    """Lot release (放行): a finished-device lot starts in quarantine and ships only once the
+    release authority has signed its release (R20, S3)."""
+
+    _name = "stock.lot"
+    _inherit = ["stock.lot", "esign.signable.mixin"]
+    _esign_signed_fields = ["name", "product_id", "expiration_date", "ref"]
+    _esign_triggers = {"lot_release": "Lot: Release"}
+
+    esign_release_state = fields.Selection(
+        [("quarantine", "Quarantine"), ("released", "Released"), ("rejected", "Rejected")],
+        string="Release State",
+        default="quarantine",
+        readonly=True,
+        copy=False,
+        tracking=True,
+        index=True,
+        help="Quarantine: made but not released; it cannot ship. Released: the release "
+        "authority signed its release. Rejected: the release was refused. Lots of products "
+        "that are not medical devices are released from the start.",
+    )
+    esign_released_at = fields.Datetime(string="Released At", readonly=True, copy=False)
+    esign_released_by_id = fields.Many2one(
+        "res.users", string="Released By", readonly=True, copy=False
+    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        products = self.env["product.product"].browse(
+            [vals.get("product_id") for vals in vals_list if vals.get("product_id")]
+        )
+        devices = set(products.filtered("esign_device_class").ids)
+        for vals in vals_list:
+            if vals.get("product_id") not in devices:
+                vals.setdefault("esign_release_state", "released")
+            else:
+                vals["esign_release_state"] = "quarantine"
+        return super().create(vals_list)
+
+    def action_esign_release(self):
+        """Release the lot. Needs the Release Authority group and the completed signatures."""
+        if not self.env.user.has_group("meddev_esign.group_esign_release_authority"):
+            raise AccessError(self.env._("Only the Release Authority may release a lot."))
+        self._esign_check_gate("lot_release")
+        self._esign_mark_released(self.env.user)
+        return True
+
+    def _esign_mark_released(self, user):
+        for lot in self:
+            if lot.esign_release_state == "released":
+                continue
+            if lot.esign_release_state == "rejected":
+                raise UserError(
+                    self.env._(
+                        "Lot %(lot)s was rejected; return it to quarantine first.", lot=lot.name
+                    )
+                )
+            lot.sudo().write(
+                {
+                    "esign_release_state": "released",
+                    "esign_released_at": fields.Datetime.now(),
+                    "esign_released_by_id": user.id,
+                }
+            )
+
+    def _esign_on_request_completed(self, request):
+        """The release signature completes the release: no second click needed."""
+        if request.trigger == "lot_release":
+            self._esign_mark_released(self.env.user)
+        return super()._esign_on_request_completed(request)
+
+    def _esign_on_request_rejected(self, request):
+        if request.trigger == "lot_release":
+            self.sudo().write({"esign_release_state": "rejected"})
+        return super()._esign_on_request_rejected(request)
+
+    def action_esign_return_to_quarantine(self):
+        """QA: put a rejected lot back in quarantine so that a new release can start."""
+        if not self.env.user.has_group("meddev_esign.group_esign_release_authority"):
+            raise AccessError(self.env._("Only the Release Authority may requarantine a lot."))
+        self.filtered(lambda lot: lot.esign_release_state == "rejected").sudo().write(
+            {"esign_release_state": "quarantine"}
+        )
+        return True
+
+    def action_esign_bulk_release(self):
+        """Sign the release of many quarantined lots with one authentication (R4)."""
+        lots = self.filtered(lambda lot: lot.esign_release_state == "quarantine")
+        if not lots:
+            raise UserError(self.env._("Select lots in quarantine to release."))
+        return self.env["esign.sign.wizard"]._action_open(lots)

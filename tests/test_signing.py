@@ -1,0 +1,387 @@
+import psycopg2
+
+from odoo import Command
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import PASSWORD, EsignCase
+
+
+@tagged("post_install", "-at_install")
+class TestLotRelease(EsignCase):
+    """R20: a lot is released by the Release Authority's signature, and only then ships."""
+
+    def test_release_signature_content(self):
+        self.assertEqual(self.lot.esign_release_state, "quarantine")
+        self.sign(self.ra, self.lot, reason="Batch record reviewed, all tests passed")
+        self.assertEqual(self.lot.esign_release_state, "released")
+        sig = self.signatures(self.lot)
+        self.assertEqual(len(sig), 1)
+        self.assertEqual(sig.user_id, self.ra)
+        self.assertEqual(sig.printed_name, self.ra.name)
+        self.assertEqual(sig.login, "t_ra")
+        self.assertEqual(sig.meaning_code, "released")
+        self.assertEqual(sig.signer_tz, "Asia/Shanghai")
+        self.assertEqual(sig.reason, "Batch record reviewed, all tests passed")
+        self.assertEqual(sig.auth_method, "login_password")
+        self.assertEqual(sig.record_version, 1)
+        self.assertTrue(sig.content_hash.startswith("esign-snapshot/1:sha256:"))
+        self.assertEqual(sig.content_hash, self.lot._esign_content_hash())
+        self.assertEqual(sig.previous_hash, "0" * 64)
+        self.assertEqual(sig.status, "valid")
+        self.assertTrue(self.env["esign.signature"]._verify_chain("stock.lot", self.lot.id).ok)
+        posted = self.lot.message_ids.filtered(lambda m: "Signed Released" in m.body)
+        self.assertEqual(len(posted), 1)
+        self.assertIn(self.ra.name, posted.body)
+
+    def test_release_needs_release_authority(self):
+        with self.assertRaises(UserError):  # the wizard offers nothing to a plain signer
+            self.sign(self.qa, self.lot)
+        request = self.env["esign.request"]._for_record(
+            self.lot, self.env.ref("meddev_esign.policy_lot_release"), create=True
+        )
+        step = request.policy_id.step_ids
+        with self.assertRaises(AccessError):  # and the model refuses, over RPC too
+            request.with_user(self.qa)._sign(
+                self.lot, step, reason="", auth_method="login_password"
+            )
+        with self.assertRaises(AccessError):
+            self.lot.with_user(self.qa).action_esign_release()
+        self.assertFalse(self.signatures(self.lot))
+        self.assertEqual(self.lot.esign_release_state, "quarantine")
+
+    def test_lot_maker_may_not_release(self):
+        lot = (
+            self.env["stock.lot"]
+            .with_user(self.ra)
+            .create({"name": "MADE-BY-RA", "product_id": self.device.id})
+        )
+        with self.assertRaises(UserError):
+            self.sign(self.ra, lot)
+        self.assertFalse(self.signatures(lot))
+
+    def test_non_device_lot_released_from_start(self):
+        lot = self._make_lot("COMP-1", self.component)
+        self.assertEqual(lot.esign_release_state, "released")
+
+    def test_release_twice_refused(self):
+        self.sign(self.ra, self.lot)
+        with self.assertRaises(UserError):
+            self.sign(self.ra2, self.lot)
+        self.assertEqual(len(self.signatures(self.lot)), 1)
+
+    def test_bulk_release_one_authentication(self):
+        lots = self.env["stock.lot"]
+        for i in range(5):
+            lots |= self._make_lot(f"BULK-{i}")
+        self.sign(self.ra, lots)
+        self.assertEqual(set(lots.mapped("esign_release_state")), {"released"})
+        sigs = self.env["esign.signature"].search(
+            [("res_model", "=", "stock.lot"), ("res_id", "in", lots.ids)]
+        )
+        self.assertEqual(len(sigs), 5)
+        for lot in lots:
+            self.assertTrue(self.env["esign.signature"]._verify_chain("stock.lot", lot.id).ok)
+
+    def test_bulk_release_all_or_nothing(self):
+        good = self._make_lot("BULK-OK")
+        bad = (
+            self.env["stock.lot"]
+            .with_user(self.ra)
+            .create({"name": "BULK-OWN", "product_id": self.device.id})
+        )
+        with self.assertRaises(UserError):
+            self.sign(self.ra, good | bad)
+        self.assertEqual(good.esign_release_state, "quarantine")
+        self.assertFalse(self.signatures(good) | self.signatures(bad))
+
+    def test_record_changed_while_signing(self):
+        wizard_model = self.env["esign.sign.wizard"].with_user(self.ra)
+        action = wizard_model._action_open(self.lot.with_user(self.ra))
+        wizard = wizard_model.browse(action["res_id"])
+        wizard.login = self.ra.login
+        self.lot.ref = "changed in between"
+        with self.assertRaises(UserError) as ctx:
+            wizard.action_sign(password=PASSWORD)
+        self.assertIn("changed while you were signing", str(ctx.exception))
+        self.assertFalse(self.signatures(self.lot))
+
+    def test_reject_keeps_history_and_restart_creates_new_request(self):
+        with self.assertRaises(UserError):
+            self.env["esign.reject.wizard"].with_user(self.ra).create(
+                {"res_model": "stock.lot", "res_id": self.lot.id, "reason": " "}
+            ).action_reject()
+        self.env["esign.request"]._for_record(
+            self.lot, self.env.ref("meddev_esign.policy_lot_release"), create=True
+        )
+        self.env["esign.reject.wizard"].with_user(self.ra).create(
+            {"res_model": "stock.lot", "res_id": self.lot.id, "reason": "Sterility test failed"}
+        ).action_reject()
+        self.assertEqual(self.lot.esign_release_state, "rejected")
+        old = self.lot.esign_request_ids
+        self.assertEqual(old.state, "rejected")
+        self.assertEqual(old.reject_reason, "Sterility test failed")
+        with self.assertRaises(UserError):  # a rejected lot cannot be released
+            self.sign(self.ra, self.lot)
+        self.lot.with_user(self.ra).action_esign_return_to_quarantine()
+        self.sign(self.ra, self.lot)
+        self.assertEqual(len(self.lot.esign_request_ids), 2)
+        self.assertEqual(old.state, "rejected")
+        self.assertEqual(self.lot.esign_release_state, "released")
+
+
+@tagged("post_install", "-at_install")
+class TestShipment(EsignCase):
+    """放货: an outgoing delivery of an unreleased lot is refused."""
+
+    def _delivery(self, lot):
+        self.env["stock.quant"]._update_available_quantity(
+            self.device, self.env.ref("stock.stock_location_stock"), 5, lot_id=lot
+        )
+        picking = self.env["stock.picking"].create(
+            {
+                "picking_type_id": self.env.ref("stock.picking_type_out").id,
+                "location_id": self.env.ref("stock.stock_location_stock").id,
+                "location_dest_id": self.env.ref("stock.stock_location_customers").id,
+                "move_ids": [
+                    Command.create(
+                        {
+                            "name": "ship",
+                            "product_id": self.device.id,
+                            "product_uom_qty": 5,
+                            "location_id": self.env.ref("stock.stock_location_stock").id,
+                            "location_dest_id": self.env.ref("stock.stock_location_customers").id,
+                        }
+                    )
+                ],
+            }
+        )
+        picking.action_confirm()
+        picking.action_assign()
+        picking.move_line_ids.write({"lot_id": lot.id, "quantity": 5})
+        picking.move_ids.picked = True
+        return picking
+
+    def test_quarantined_lot_cannot_ship(self):
+        picking = self._delivery(self.lot)
+        with self.assertRaises(UserError) as ctx:
+            picking.button_validate()
+        self.assertIn("not released", str(ctx.exception))
+        self.assertNotEqual(picking.state, "done")
+
+    def test_released_lot_ships(self):
+        self.sign(self.ra, self.lot)
+        picking = self._delivery(self.lot)
+        picking.button_validate()
+        self.assertEqual(picking.state, "done")
+
+
+@tagged("post_install", "-at_install")
+class TestReauthentication(EsignCase):
+    """R3–R5: two components, failures counted per account, lock-out, admin unlock."""
+
+    def test_wrong_password(self):
+        exc = self.refused(self.sign, self.ra, self.lot, password="wrong")
+        self.assertIn("Signing refused", str(exc))
+        self.assertEqual(self.ra.sudo().esign_failed_attempts, 1)
+        self.assertFalse(self.signatures(self.lot))
+
+    def test_empty_password_and_wrong_login(self):
+        self.refused(self.sign, self.ra, self.lot, password="")
+        self.refused(self.sign, self.ra, self.lot, login="t_ra2")
+        self.assertEqual(self.ra.sudo().esign_failed_attempts, 2)
+        self.assertFalse(self.signatures(self.lot))
+
+    def test_success_resets_counter(self):
+        self.refused(self.sign, self.ra, self.lot, password="wrong")
+        self.assertEqual(self.ra.sudo().esign_failed_attempts, 1)
+        self.sign(self.ra, self.lot)
+        self.assertEqual(self.ra.sudo().esign_failed_attempts, 0)
+
+    def test_lockout_alerts_admins_and_unlock_is_logged(self):
+        for _i in range(3):
+            self.refused(self.sign, self.ra, self.lot, password="wrong")
+        self.assertTrue(self.ra.sudo().esign_locked)
+        activities = self.env["mail.activity"].search(
+            [
+                ("res_model", "=", "res.partner"),
+                ("res_id", "=", self.ra.partner_id.id),
+                ("user_id", "=", self.esign_admin.id),
+            ]
+        )
+        self.assertTrue(activities)
+        # the right password no longer helps
+        self.assertIn("locked", str(self.refused(self.sign, self.ra, self.lot)))
+        self.assertFalse(self.signatures(self.lot))
+        with self.assertRaises(AccessError):
+            self.ra.with_user(self.qa).action_esign_unlock()
+        self.ra.with_user(self.esign_admin).action_esign_unlock()
+        self.assertFalse(self.ra.sudo().esign_locked)
+        self.assertEqual(self.ra.sudo().esign_unlocked_by_id, self.esign_admin)
+        self.assertIn("unlocked", self.ra.partner_id.message_ids[0].body)
+        self.sign(self.ra, self.lot)
+        self.assertEqual(self.lot.esign_release_state, "released")
+
+    def test_totp_required_when_enabled(self):
+        code, _totp = self.enable_totp(self.ra)
+        with self.assertRaises(UserError):
+            self.sign(self.ra, self.lot, totp=None)
+        with self.assertRaises(UserError):
+            self.sign(self.ra, self.lot, totp="000000" if code() != "000000" else "111111")
+        self.assertFalse(self.signatures(self.lot))
+        self.sign(self.ra, self.lot, totp=code(), login="")
+        self.assertEqual(self.signatures(self.lot).auth_method, "password_totp")
+
+
+@tagged("post_install", "-at_install")
+class TestProductionRecord(EsignCase):
+    """Order, segregation of duties, k of n, change after signing, and the MO gate."""
+
+    def test_full_flow_then_mark_done(self):
+        mo = self._make_mo()
+        with self.assertRaises(UserError) as ctx:
+            mo.with_user(self.supervisor).button_mark_done()
+        self.assertIn("needs the signatures", str(ctx.exception))
+        self.sign(self.qe, mo)
+        self.assertEqual(mo.esign_request_ids.state, "in_progress")
+        self.sign(self.qa, mo)
+        self.assertEqual(mo.esign_request_ids.state, "completed")
+        mo.with_user(self.supervisor).button_mark_done()
+        self.assertEqual(mo.state, "done")
+        sigs = self.signatures(mo)
+        self.assertEqual(sigs.mapped("meaning_code"), ["reviewed", "approved"])
+        self.assertEqual(sigs[1].previous_hash, sigs[0].signature_hash)
+
+    def test_out_of_order_refused(self):
+        mo = self._make_mo()
+        approval = self.mo_policy.step_ids.filtered(lambda s: s.name == "Approval")
+        request = self.env["esign.request"]._for_record(mo, self.mo_policy, create=True)
+        with self.assertRaises(UserError) as ctx:
+            request.with_user(self.qa)._sign(mo, approval, reason="", auth_method="login_password")
+        self.assertIn("earlier steps", str(ctx.exception))
+        self.assertFalse(self.signatures(mo))
+
+    def test_author_may_not_sign(self):
+        self.mo_policy.step_ids[0].user_ids = [Command.link(self.supervisor.id)]
+        mo = self._make_mo()
+        review = self.mo_policy.step_ids[0]
+        request = self.env["esign.request"]._for_record(mo, self.mo_policy, create=True)
+        with self.assertRaises(UserError) as ctx:
+            request.with_user(self.supervisor)._sign(
+                mo, review, reason="", auth_method="login_password"
+            )
+        self.assertIn("Segregation of duties", str(ctx.exception))
+        self.assertFalse(self.signatures(mo))
+
+    def test_one_step_per_person(self):
+        mo = self._make_mo()
+        self.sign(self.qa, mo)  # QA signs the review ...
+        with self.assertRaises(UserError) as ctx:  # ... and may not approve too
+            self.sign(self.qa, mo)
+        self.assertEqual(len(self.signatures(mo)), 1)
+        self.assertIn("no signature to give", str(ctx.exception))
+
+    def test_outsider_refused_over_rpc(self):
+        mo = self._make_mo()
+        request = self.env["esign.request"]._for_record(mo, self.mo_policy, create=True)
+        with self.assertRaises(AccessError):
+            request.with_user(self.outsider)._sign(
+                mo, self.mo_policy.step_ids[0], reason="", auth_method="login_password"
+            )
+        self.assertFalse(self.signatures(mo))
+
+    def test_k_of_n_race_gives_exactly_k(self):
+        mo = self._make_mo()
+        review = self.mo_policy.step_ids[0]
+        request = self.env["esign.request"]._for_record(mo, self.mo_policy, create=True)
+        # Both opened the wizard while the slot was free; the second submit finds it taken.
+        request.with_user(self.qe)._sign(mo, review, reason="", auth_method="login_password")
+        with self.assertRaises(UserError) as ctx:
+            request.with_user(self.qa)._sign(mo, review, reason="", auth_method="login_password")
+        self.assertIn("already has the signatures", str(ctx.exception))
+        self.assertEqual(len(self.signatures(mo)), 1)
+
+    def test_prerequisites(self):
+        mo = self._make_mo()
+        mo.qty_producing = 0
+        with self.assertRaises(UserError):
+            self.sign(self.qe, mo)
+        self.assertFalse(self.signatures(mo))
+
+    def test_change_after_signing_invalidates(self):
+        mo = self._make_mo()
+        self.sign(self.qe, mo)
+        self.sign(self.qa, mo)
+        mo.with_context(esign_change_reason="Recount after spill").qty_producing = 4
+        sigs = self.signatures(mo)
+        self.assertEqual(set(sigs.mapped("status")), {"changed"})
+        self.assertEqual(mo.esign_version, 2)
+        self.assertEqual(mo.esign_request_ids.state, "waiting")
+        self.assertTrue(any("Recount after spill" in m.body for m in mo.message_ids))
+        with self.assertRaises(UserError):
+            mo.with_user(self.supervisor).button_mark_done()
+        # Re-signing the new content completes it again; old signatures stay as evidence.
+        self.sign(self.qe, mo)
+        self.sign(self.qa, mo)
+        self.assertEqual(len(self.signatures(mo)), 4)
+        mo.with_user(self.supervisor).with_context(skip_backorder=True).button_mark_done()
+        self.assertEqual(mo.state, "done")
+
+    def test_policy_without_signers_never_passes(self):
+        """Odoo PLM lets a change through when nobody is configured; we refuse."""
+        (self.qe | self.qa).active = False
+        mo = self._make_mo()
+        with self.assertRaises(UserError) as ctx:
+            mo.with_user(self.supervisor).button_mark_done()
+        self.assertIn("misconfigured", str(ctx.exception))
+        self.assertNotEqual(mo.state, "done")
+
+
+@tagged("post_install", "-at_install")
+class TestImmutability(EsignCase):
+    """No one changes or deletes a signature: not the ORM, not raw SQL."""
+
+    def setUp(self):
+        super().setUp()
+        self.sign(self.ra, self.lot)
+        self.sig = self.signatures(self.lot)
+
+    def test_orm_write_and_unlink_refused(self):
+        with self.assertRaises(UserError):
+            self.sig.sudo().write({"reason": "forged"})
+        with self.assertRaises(UserError):
+            self.sig.sudo().unlink()
+        with self.assertRaises(AccessError):
+            self.sig.with_user(self.esign_admin).check_access("write")
+        self.assertEqual(self.sig.reason, "ok")
+
+    def test_sql_update_delete_truncate_refused(self):
+        for statement in (
+            "UPDATE esign_signature SET reason = 'forged' WHERE id = %s",
+            "DELETE FROM esign_signature WHERE id = %s",
+        ):
+            with (
+                self.assertRaises(psycopg2.Error),
+                mute_logger("odoo.sql_db"),
+                self.cr.savepoint(),
+            ):
+                self.cr.execute(statement, [self.sig.id])
+        with self.assertRaises(psycopg2.Error), mute_logger("odoo.sql_db"), self.cr.savepoint():
+            self.cr.execute("TRUNCATE esign_signature CASCADE")
+        self.cr.execute("SELECT reason FROM esign_signature WHERE id = %s", [self.sig.id])
+        self.assertEqual(self.cr.fetchone()[0], "ok")
+
+    def test_signed_record_cannot_be_deleted(self):
+        with self.assertRaises(UserError):
+            self.lot.sudo().unlink()
+        self.assertTrue(self.lot.exists())
+
+    def test_auditor_reads_but_cannot_sign(self):
+        sig = self.sig.with_user(self.auditor)
+        self.assertEqual(sig.printed_name, self.ra.name)
+        self.assertEqual(self.lot.with_user(self.auditor).esign_release_state, "released")
+        with self.assertRaises(AccessError):
+            self.lot.with_user(self.auditor).write({"ref": "x"})
+        with self.assertRaises(UserError):
+            self.sign(self.auditor, self._make_lot("AUD-1"))

@@ -1,0 +1,1 @@
+from . import esign_reject_wizard, esign_sign_wizard
