@@ -43,6 +43,7 @@
         "views/stock_lot_views.xml",
         "views/res_users_views.xml",
         "wizards/esign_sign_wizard_views.xml",
+        "reports/report_batch_release.xml",
         "views/esign_menus.xml",
     ],
     "demo": [
@@ -54,6 +55,9 @@
     "assets": {
         "web.assets_backend": [
             "meddev_esign/static/src/esign_credentials/*",
+        ],
+        "web.assets_tests": [
+            "meddev_esign/static/tests/tours/*",
         ],
     },
     "images": ["static/description/icon.png"],

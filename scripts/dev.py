@@ -562,7 +562,8 @@ def cmd_demo(_args: argparse.Namespace) -> int:
                 server.kill()
             return 0
     finally:
-        cluster.stop()
+        if cluster.started_here:  # leave a cluster that something else started running
+            cluster.stop()
 
 
 def print_demo_banner(odoo_root: Path, how: str) -> None:

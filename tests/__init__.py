@@ -1,1 +1,1 @@
-from . import test_foundation, test_signing
+from . import test_foundation, test_release_certificate, test_signing

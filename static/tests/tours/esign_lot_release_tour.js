@@ -1,0 +1,69 @@
+/** @odoo-module **/
+// Scenario 1, step 4: the release authority signs a lot's release in the form, through the
+// sign wizard, then prints the Batch Release Certificate.
+import { registry } from "@web/core/registry";
+
+registry.category("web_tour.tours").add("meddev_esign_lot_release", {
+    steps: () => [
+        {
+            content: "The signature panel asks for the release",
+            trigger: ".o_esign_panel .o_esign_steps td:contains('Release')",
+        },
+        {
+            content: "Open the sign wizard",
+            trigger: ".o_form_view .o_esign_sign_button",
+            run: "click",
+        },
+        {
+            content: "The wizard states the meaning",
+            trigger: ".modal .alert-info:contains('Released')",
+        },
+        {
+            content: "First component: the log-in",
+            trigger: ".modal div[name='login'] input",
+            run: "edit tour_qa_manager",
+        },
+        {
+            content: "Reason for signing",
+            trigger: ".modal div[name='reason'] textarea",
+            run: "edit Batch record reviewed; all release tests passed.",
+        },
+        {
+            content: "Second component: the password",
+            trigger: ".modal .o_esign_password",
+            run: "edit tour-Pass-42",
+        },
+        {
+            content: "Sign",
+            trigger: ".modal .o_esign_confirm",
+            run: "click",
+        },
+        {
+            content: "The lot is released",
+            trigger: ".o_statusbar_status .o_arrow_button_current:contains('Released')",
+        },
+        {
+            content: "The panel shows the signature",
+            trigger: ".o_esign_panel .badge:contains('Signed')",
+        },
+        {
+            content: "Open the actions menu",
+            trigger: ".o_cp_action_menus .fa-cog",
+            run: "click",
+        },
+        {
+            content: "Open the print menu",
+            trigger: ".o-dropdown--menu button:contains('Print')",
+            run: "click",
+        },
+        {
+            content: "Print the Batch Release Certificate",
+            trigger: ".o-dropdown--menu .o-dropdown-item:contains('Batch Release Certificate')",
+            run: "click",
+        },
+        {
+            content: "The certificate was downloaded without error",
+            trigger: "body:not(:has(.o_blockUI)):not(:has(.o_error_dialog))",
+        },
+    ],
+});

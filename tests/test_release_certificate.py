@@ -1,0 +1,123 @@
+import io
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from odoo.tests import HttpCase, new_test_user, tagged
+
+from ..services import gs1
+
+TOUR_PASSWORD = "tour-Pass-42"
+
+
+@tagged("post_install", "-at_install")
+class TestReleaseCertificate(HttpCase):
+    """Acceptance: a tour signs a lot release through the wizard and prints the certificate;
+    the PDF carries the manifestation and a GS1 DataMatrix that decodes to the service's UDI."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.signer = new_test_user(
+            cls.env,
+            login="tour_qa_manager",
+            password=TOUR_PASSWORD,
+            name="Tour QA Manager",
+            tz="Europe/Berlin",
+            groups="meddev_esign.group_esign_release_authority,stock.group_stock_user",
+        )
+        cls.product = cls.env["product.product"].create(
+            {
+                "name": "Tour Infusion Pump",
+                "is_storable": True,
+                "tracking": "lot",
+                "use_expiration_date": True,
+                "esign_device_class": "II",
+                "esign_gtin": "06951234500047",
+            }
+        )
+        cls.lot = cls.env["stock.lot"].create(
+            {
+                "name": "TOUR-LOT-7",
+                "product_id": cls.product.id,
+                "expiration_date": "2029-05-31 00:00:00",
+            }
+        )
+
+    def _pdf(self):
+        pdf, _fmt = (
+            self.env["ir.actions.report"]
+            .with_context(force_report_rendering=True)
+            ._render_qweb_pdf("meddev_esign.action_report_batch_release", self.lot.ids)
+        )
+        self.assertTrue(pdf.startswith(b"%PDF"))
+        return pdf
+
+    def test_tour_sign_release_then_print(self):
+        self.assertEqual(self.lot.esign_release_state, "quarantine")
+        self.start_tour(
+            f"/odoo/action-meddev_esign.stock_lot_action_esign_release/{self.lot.id}",
+            "meddev_esign_lot_release",
+            login="tour_qa_manager",
+        )
+        self.lot.invalidate_recordset()
+        self.assertEqual(self.lot.esign_release_state, "released")
+        sig = self.env["esign.signature"].search(
+            [("res_model", "=", "stock.lot"), ("res_id", "=", self.lot.id)]
+        )
+        self.assertEqual(sig.user_id, self.signer)
+        self.assertEqual(sig.auth_method, "login_password")
+        self.assertEqual(sig.reason, "Batch record reviewed; all release tests passed.")
+
+        from pdfminer.high_level import extract_text  # noqa: PLC0415 - test-only dependency
+
+        text = " ".join(extract_text(io.BytesIO(self._pdf())).split())
+        self.assertIn("Batch Release Certificate", text)
+        self.assertIn("Tour QA Manager", text)  # printed name
+        self.assertIn("Released", text)  # meaning
+        self.assertIn(" ".join(sig._local_time_display().split()), text)  # date-time + zone
+        self.assertIn("2029-05-31", text)  # label date as YYYY-MM-DD
+        self.assertIn(gs1.build_hri(self.lot._esign_udi()), text.replace(" ", ""))
+
+    def test_certificate_datamatrix_decodes_to_gs1_udi(self):
+        import zxingcpp  # noqa: PLC0415 - test-only dependency
+        from PIL import Image  # noqa: PLC0415
+
+        self.assertTrue(shutil.which("pdftoppm"), "poppler-utils (pdftoppm) is required")
+        with tempfile.TemporaryDirectory() as tmp:
+            pdf_path = Path(tmp) / "cert.pdf"
+            pdf_path.write_bytes(self._pdf())
+            subprocess.run(
+                [
+                    "pdftoppm",
+                    "-r",
+                    "300",
+                    "-png",
+                    "-f",
+                    "1",
+                    "-l",
+                    "1",
+                    str(pdf_path),
+                    str(Path(tmp) / "page"),
+                ],
+                check=True,
+                timeout=120,
+            )
+            page = next(Path(tmp).glob("page*.png"))
+            found = zxingcpp.read_barcodes(
+                Image.open(page),
+                formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.DataMatrix),
+                text_mode=zxingcpp.TextMode.Plain,
+            )
+        self.assertEqual(len(found), 1)
+        udi = self.lot._esign_udi()
+        self.assertEqual(found[0].symbology_identifier, "]d2")  # GS1: FNC1 in first position
+        self.assertEqual(found[0].text, gs1.build_element_string(udi))
+        self.assertEqual(gs1.parse_element_string("]d2" + found[0].text), udi)
+
+    def test_lot_without_gtin_prints_without_udi(self):
+        """Tamper twin: a product with no GTIN gets no barcode rather than a wrong one."""
+        self.product.esign_gtin = False
+        self.assertIsNone(self.lot._esign_udi())
+        self.assertEqual(self.lot._esign_udi_print(), {})
