@@ -366,6 +366,7 @@ class Runner:
         """Run ``bench_signing.<call>`` inside ``odoo shell`` on ``db``; return its result."""
         script = (
             "import sys\n"
+            "sys.dont_write_bytecode = True\n"  # no __pycache__ left in bench/
             f"sys.path.insert(0, {str(HERE)!r})\n"
             "import bench_signing\n"
             f"bench_signing.emit(bench_signing.{call})\n"
