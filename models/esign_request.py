@@ -100,7 +100,6 @@ class EsignRequest(models.Model):
                     "record_name": record.display_name,
                 }
             )
-            request._refresh_state(notify=True)
         return request
 
     def _record(self):
@@ -108,8 +107,9 @@ class EsignRequest(models.Model):
         return self.env[self.res_model].browse(self.res_id)
 
     # ------------------------------------------------------------------ evaluation
-    def _facts(self, record):
-        current_hash = record.sudo()._esign_content_hash()
+    def _facts(self, record, current_hash=None):
+        """The engine's view of this request's signatures: valid = covers the live content."""
+        current_hash = current_hash or record.sudo()._esign_content_hash()
         return [
             engine.SignatureFact(
                 step_id=sig.step_id.id,
@@ -119,58 +119,61 @@ class EsignRequest(models.Model):
             for sig in self.sudo().signature_ids
         ]
 
-    def _evaluate(self, record=None):
-        """Evaluate the request against the live record: only valid signatures count."""
+    def _evaluate(self, record=None, current_hash=None, spec=None):
+        """Evaluate the request against the live record: only valid signatures count.
+
+        :return: (spec, facts, result); pass ``current_hash``/``spec`` when already known.
+        """
         self.ensure_one()
         record = record or self._record()
-        spec = self.policy_id._spec(record)
+        spec = spec or self.policy_id._spec(record)
+        facts = self._facts(record, current_hash)
         try:
-            return spec, engine.evaluate(spec, self._facts(record), record._esign_author_ids())
+            result = engine.evaluate(spec, facts, record._esign_author_ids())
         except PolicyConfigError as exc:
             raise UserError(_config_message(self.env, self.policy_id, exc)) from exc
+        return spec, facts, result
 
-    def _refresh_state(self, notify=False):
+    def _refresh_state(self, notify=False, current_hash=None, spec=None):
         """Store the step lines and the state that the evaluation gives."""
         for req in self.filtered(lambda r: r.state in ACTIVE_STATES):
             record = req._record()
-            spec, result = req._evaluate(record)
+            spec, facts, result = req._evaluate(record, current_hash, spec)
             previous = req.state
-            valid_sigs = req.signature_ids.filtered(lambda s: s.status == "valid")
-            state = (
-                "completed" if result.complete else ("in_progress" if valid_sigs else "waiting")
-            )
-            lines = [fields.Command.clear()]
+            if result.complete:
+                state = "completed"
+            else:
+                state = "in_progress" if any(f.valid for f in facts) else "waiting"
+            lines_by_step = {line.step_id.id: line for line in req.line_ids}
+            commands = []
             for step_spec, step_eval in zip(spec.steps, result.steps, strict=True):
-                step = self.env["esign.policy.step"].browse(step_spec.step_id)
-                if step_eval.complete:
-                    line_state = "done"
-                elif step_eval.blocked:
-                    line_state = "blocked"
-                elif step_eval.stage == result.current_stage:
-                    line_state = "current"
-                else:
-                    line_state = "pending"
-                lines.append(
-                    fields.Command.create(
-                        {
-                            "step_id": step.id,
-                            "sequence": step.sequence,
-                            "name": step.name,
-                            "meaning_id": step.meaning_id.id,
-                            "required": step_eval.required,
-                            "signed_count": len(step_eval.signed_user_ids),
-                            "state": line_state,
-                        }
-                    )
-                )
-            req.sudo().write(
-                {
-                    "line_ids": lines,
-                    "state": state,
-                    "next_signer_ids": [fields.Command.set(list(result.next_signer_ids))],
-                    "completed_at": fields.Datetime.now() if state == "completed" else False,
+                vals = {
+                    "step_id": step_spec.step_id,
+                    "sequence": step_spec.sequence,
+                    "name": step_spec.name,
+                    "meaning_id": req.policy_id.step_ids.browse(step_spec.step_id).meaning_id.id,
+                    "required": step_eval.required,
+                    "signed_count": len(step_eval.signed_user_ids),
+                    "state": _line_state(step_eval, result.current_stage),
                 }
-            )
+                line = lines_by_step.pop(step_spec.step_id, None)
+                if not line:
+                    commands.append(fields.Command.create(vals))
+                elif (line.signed_count, line.state) != (vals["signed_count"], vals["state"]):
+                    commands.append(fields.Command.update(line.id, vals))
+            commands += [fields.Command.unlink(line.id) for line in lines_by_step.values()]
+            next_ids = sorted(result.next_signer_ids)
+            vals = {"state": state} if state != previous else {}
+            if commands:
+                vals["line_ids"] = commands
+            if next_ids != sorted(req.next_signer_ids.ids):
+                vals["next_signer_ids"] = [fields.Command.set(next_ids)]
+            if state == "completed" and previous != "completed":
+                vals["completed_at"] = fields.Datetime.now()
+            elif state != "completed" and req.completed_at:
+                vals["completed_at"] = False
+            if vals:
+                req.sudo().write(vals)
             if previous == "completed" and state != "completed":
                 record._esign_post(
                     self.env._(
@@ -179,7 +182,7 @@ class EsignRequest(models.Model):
                         policy=req.policy_id.name,
                     )
                 )
-            if notify and state != "completed":
+            if notify and state != "completed" and req.next_signer_ids:
                 req._schedule_activities(record)
 
     # ------------------------------------------------------------------ signing
@@ -192,8 +195,11 @@ class EsignRequest(models.Model):
         )
         self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s)", key))
 
-    def _check_signable(self, record, step, user):
-        """Raise a clear, translated error unless ``user`` may sign ``step`` now."""
+    def _check_signable(self, record, step, user, current_hash=None):
+        """Raise a clear, translated error unless ``user`` may sign ``step`` now.
+
+        :return: the policy spec, for the caller to reuse.
+        """
         self.ensure_one()
         if not self.policy_id._prerequisites_met(record):
             raise UserError(
@@ -205,11 +211,9 @@ class EsignRequest(models.Model):
                     policy=self.policy_id.name,
                 )
             )
-        spec, _result = self._evaluate(record)
+        spec, facts, _result = self._evaluate(record, current_hash)
         try:
-            engine.check_can_sign(
-                spec, self._facts(record), user.id, step.id, record._esign_author_ids()
-            )
+            engine.check_can_sign(spec, facts, user.id, step.id, record._esign_author_ids())
         except NotEligibleError as exc:
             raise AccessError(
                 self.env._(
@@ -222,8 +226,7 @@ class EsignRequest(models.Model):
             ) from exc
         except SigningRuleError as exc:
             raise UserError(_rule_message(self.env, exc, step, record, spec)) from exc
-        except PolicyConfigError as exc:
-            raise UserError(_config_message(self.env, self.policy_id, exc)) from exc
+        return spec
 
     def _sign(self, record, step, *, reason, auth_method, expected_hash=None):
         """Create the signature of ``env.user`` on ``step``. The caller re-authenticated."""
@@ -240,7 +243,7 @@ class EsignRequest(models.Model):
                     record=record.display_name,
                 )
             )
-        self._check_signable(record, step, user)
+        spec = self._check_signable(record, step, user, current_hash)
         meaning = step.meaning_id.with_context(lang=user.lang)
         signature = self.env["esign.signature"]._create_signature(
             {
@@ -280,9 +283,12 @@ class EsignRequest(models.Model):
                 self.env._("Reason: %(reason)s", reason=reason) if reason else "",
             )
         )
-        self._done_activities(record, user)
-        self._refresh_state(notify=True)
-        if self.state == "completed":
+        activities = self._activities(record)
+        mine = activities.filtered(lambda act: act.user_id == user)
+        self._done_activities(mine, closed_by_signature=True)
+        self._refresh_state(notify=True, current_hash=current_hash, spec=spec)
+        if self.state == "completed":  # e.g. the other candidates of a k-of-n step
+            self._done_activities(activities - mine, closed_by_signature=False)
             record._esign_on_request_completed(self)
         return signature
 
@@ -293,7 +299,7 @@ class EsignRequest(models.Model):
         if not reason or not reason.strip():
             raise UserError(self.env._("A rejection needs a reason."))
         self._lock(record)
-        spec, result = self._evaluate(record)
+        __, __, result = self._evaluate(record)
         if user.id not in result.next_signer_ids and not user.has_group(
             "meddev_esign.group_esign_admin"
         ):
@@ -321,7 +327,7 @@ class EsignRequest(models.Model):
                 reason=reason,
             )
         )
-        self._done_activities(record, None)
+        self._done_activities(self._activities(record), closed_by_signature=False)
         record._esign_on_request_rejected(self)
 
     # ------------------------------------------------------------------ notifications
@@ -329,17 +335,7 @@ class EsignRequest(models.Model):
         if not hasattr(record, "activity_schedule"):
             return
         act_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
-        existing = (
-            self.env["mail.activity"]
-            .sudo()
-            .search(
-                [
-                    ("res_model", "=", record._name),
-                    ("res_id", "=", record.id),
-                    ("summary", "=", self._activity_summary()),
-                ]
-            )
-        )
+        existing = self._activities(record)
         for user in self.next_signer_ids - existing.user_id:
             record.sudo().activity_schedule(
                 activity_type_id=act_type.id if act_type else False,
@@ -355,17 +351,26 @@ class EsignRequest(models.Model):
     def _activity_summary(self):
         return self.env._("E-signature: %(policy)s", policy=self.policy_id.name)
 
-    def _done_activities(self, record, user):
-        domain = [
-            ("res_model", "=", record._name),
-            ("res_id", "=", record.id),
-            ("summary", "=", self._activity_summary()),
-        ]
-        if user:
-            domain.append(("user_id", "=", user.id))
-        self.env["mail.activity"].sudo().search(domain).action_feedback(
-            feedback=self.env._("Signed") if user else self.env._("Request closed")
+    def _activities(self, record):
+        return (
+            self.env["mail.activity"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", record._name),
+                    ("res_id", "=", record.id),
+                    ("summary", "=", self._activity_summary()),
+                ]
+            )
         )
+
+    def _done_activities(self, activities, closed_by_signature):
+        if activities:
+            activities.action_feedback(
+                feedback=self.env._("Signed")
+                if closed_by_signature
+                else self.env._("Request closed")
+            )
 
     @api.model
     def _cron_remind_overdue(self):
@@ -416,6 +421,14 @@ class EsignRequestLine(models.Model):
     state = fields.Selection(
         [("pending", "Pending"), ("current", "To Sign"), ("done", "Done"), ("blocked", "Blocked")]
     )
+
+
+def _line_state(step_eval, current_stage):
+    if step_eval.complete:
+        return "done"
+    if step_eval.blocked:
+        return "blocked"
+    return "current" if step_eval.stage == current_stage else "pending"
 
 
 def _rule_message(env, exc, step, record, spec):

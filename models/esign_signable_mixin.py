@@ -200,12 +200,20 @@ class EsignSignableMixin(models.AbstractModel):
         return True
 
     def _esign_post(self, body, partner_ids=None):
-        """Post to the record's chatter when it has one."""
+        """Log a note in the record's chatter when it has one; notify ``partner_ids`` if any.
+
+        A plain log note skips the follower-notification machinery: the people who must act
+        get an activity instead, so signing many records stays fast.
+        """
         for record in self:
-            if hasattr(record, "message_post"):
+            if not hasattr(record, "message_post"):
+                continue
+            if partner_ids:
                 record.sudo().message_post(
-                    body=body, partner_ids=partner_ids or [], subtype_xmlid="mail.mt_note"
+                    body=body, partner_ids=partner_ids, subtype_xmlid="mail.mt_note"
                 )
+            else:
+                record.sudo()._message_log(body=body)
 
     # ------------------------------------------------------------------ change tracking
     def write(self, vals):
