@@ -79,7 +79,13 @@ class EsignRequest(models.Model):
     # ------------------------------------------------------------------ lookup
     @api.model
     def _for_record(self, record, policy, create=False):
-        """The record's active request under ``policy``; a new one when ``create``."""
+        """The record's active request under ``policy``; a new one when ``create``.
+
+        Creating takes the record's lock first, so two signers racing on a record never open
+        two requests (each would then accept a signature).
+        """
+        if create:
+            self._lock(record)
         request = self.sudo().search(
             [
                 ("res_model", "=", record._name),

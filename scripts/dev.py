@@ -507,38 +507,27 @@ def cmd_demo(_args: argparse.Namespace) -> int:
     stamp = STATE / f"demo-{DEMO_DB}.stamp"
     fingerprint = module_fingerprint()
     try:
-        if not cluster.db_exists(DEMO_DB):
-            say(f"creating the demo database {DEMO_DB} with {MODULE} and its demo data")
-            argv, env = odoo_command(
-                odoo_root,
-                cluster,
-                wk_dir,
-                "-d",
-                DEMO_DB,
-                "-i",
-                MODULE,
-                "--stop-after-init",
-                "--log-level=warn",
-            )
-            run(argv, env=env)
-            stamp.write_text(fingerprint)
-        elif not stamp.exists() or stamp.read_text() != fingerprint:
-            say(f"the add-on changed since the demo database was built; updating {MODULE}")
-            argv, env = odoo_command(
-                odoo_root,
-                cluster,
-                wk_dir,
-                "-d",
-                DEMO_DB,
-                "-u",
-                MODULE,
-                "--stop-after-init",
-                "--log-level=warn",
-            )
-            run(argv, env=env)
-            stamp.write_text(fingerprint)
-        else:
+        exists = cluster.db_exists(DEMO_DB)
+        if exists and stamp.exists() and stamp.read_text() == fingerprint:
             say(f"reusing the demo database {DEMO_DB}")
+        else:
+            if exists:
+                say(f"the add-on changed since the demo database was built; updating {MODULE}")
+            else:
+                say(f"creating the demo database {DEMO_DB} with {MODULE} and its demo data")
+            argv, env = odoo_command(
+                odoo_root,
+                cluster,
+                wk_dir,
+                "-d",
+                DEMO_DB,
+                "-u" if exists else "-i",
+                MODULE,
+                "--stop-after-init",
+                "--log-level=warn",
+            )
+            run(argv, env=env)
+            stamp.write_text(fingerprint)
         argv, env = odoo_command(
             odoo_root,
             cluster,
