@@ -293,7 +293,7 @@ class Cluster:
         if not is_root():
             return local
         self._ensure_system_user()
-        # The cluster's owner must be able to reach the folder; /root/... is not reachable.
+        # The cluster's owner must reach the folder; root's home directory is not reachable.
         reach = subprocess.run(self._as_owner(["test", "-x", str(STATE)]))
         if reach.returncode == 0:
             return local
