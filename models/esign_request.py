@@ -1,4 +1,3 @@
-import hashlib
 import logging
 
 from markupsafe import Markup
@@ -193,13 +192,18 @@ class EsignRequest(models.Model):
 
     # ------------------------------------------------------------------ signing
     def _lock(self, record):
-        """Serialise signing on one record across workers (k-of-n races, chain order)."""
-        key = int.from_bytes(
-            hashlib.sha256(f"esign:{record._name}:{record.id}".encode()).digest()[:8],
-            "big",
-            signed=True,
+        """Serialise signing on one record across workers (k-of-n races, chain order).
+
+        Odoo's transactions are REPEATABLE READ: a signer who merely waited for a lock would
+        still see the snapshot taken before the other signer committed. So the lock is a no-op
+        UPDATE of the record's row: a concurrent signer blocks on it, then fails with a
+        serialisation error, and Odoo's request retry replays it against the committed state,
+        where it finds the slot taken and gets a clear refusal.
+        """
+        self.env.cr.execute(
+            SQL("UPDATE %s SET id = id WHERE id = %s", SQL.identifier(record._table), record.id),
+            log_exceptions=False,  # losing the race is expected, and retried by Odoo
         )
-        self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s)", key))
 
     def _check_signable(self, record, step, user, current_hash=None):
         """Raise a clear, translated error unless ``user`` may sign ``step`` now.
