@@ -34,6 +34,7 @@
         "security/esign_rules.xml",
         "data/esign_meaning_data.xml",
         "data/esign_data.xml",
+        "data/esign_qms_data.xml",
         "views/esign_panel_templates.xml",
         "views/esign_meaning_views.xml",
         "views/esign_policy_views.xml",
@@ -44,6 +45,7 @@
         "views/res_users_views.xml",
         "wizards/esign_sign_wizard_views.xml",
         "reports/report_batch_release.xml",
+        "views/esign_qms_views.xml",
         "views/esign_menus.xml",
     ],
     "demo": [
@@ -51,6 +53,7 @@
         "demo/esign_demo_products.xml",
         "demo/esign_demo_operations.xml",
         "demo/esign_demo_policies.xml",
+        "demo/esign_demo_qms.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -11,3 +11,7 @@ from . import (
     stock_lot,
     stock_picking,
 )
+
+# isort: split
+# The quality records inherit esign.signable.mixin: they must be defined after it.
+from . import esign_capa, esign_change_request, esign_deviation, esign_supplier_qualification

@@ -1,8 +1,12 @@
 from odoo import models
+from odoo.exceptions import UserError
 
 
 class PurchaseOrder(models.Model):
-    """Purchase approval: confirming an order the policy covers needs its signature (S2)."""
+    """Purchase approval: confirming an order the policy covers needs its signature (S2).
+
+    A critical component may only be bought from a supplier qualified for it.
+    """
 
     _name = "purchase.order"
     _inherit = ["purchase.order", "esign.signable.mixin"]
@@ -19,6 +23,25 @@ class PurchaseOrder(models.Model):
         )
         return values
 
+    def _esign_check_qualified_suppliers(self):
+        """Refuse an order with a critical component from a supplier not qualified for it."""
+        qualification = self.env["esign.supplier.qualification"]
+        for order in self.filtered(lambda o: o.state in ("draft", "sent")):
+            for product in order.order_line.product_id.filtered("esign_is_critical"):
+                if not qualification._is_qualified(order.partner_id, product, order.company_id):
+                    raise UserError(
+                        self.env._(
+                            "%(order)s cannot be confirmed: %(product)s is a critical component "
+                            "and %(supplier)s holds no approved, valid supplier qualification "
+                            "for its category %(category)s.",
+                            order=order.display_name,
+                            product=product.display_name,
+                            supplier=order.partner_id.display_name,
+                            category=product.categ_id.display_name,
+                        )
+                    )
+
     def button_confirm(self):
+        self._esign_check_qualified_suppliers()
         self._esign_check_gate("po_confirm")
         return super().button_confirm()

@@ -1,1 +1,8 @@
-from . import test_foundation, test_release_certificate, test_signing
+from . import (
+    test_concurrency,
+    test_foundation,
+    test_qms,
+    test_release_certificate,
+    test_session_window,
+    test_signing,
+)

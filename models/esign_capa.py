@@ -1,0 +1,264 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+#: The plan-level content that QA's approval covers. The effectiveness result is entered
+#: after that approval; hashing it too would void the plan signature, so it is frozen
+#: instead once effectiveness is verified (see ``write``).
+PLAN_FIELDS = [
+    "title",
+    "source",
+    "source_reference",
+    "description",
+    "root_cause",
+    "action_plan",
+    "effectiveness_criteria",
+]
+
+
+class EsignCapa(models.Model):
+    """Corrective and preventive action (S4): a closed loop from a quality signal to a
+    verified-effective fix.
+
+    QA signs **Approved** on the action plan (``capa_plan``); the effectiveness check is
+    signed **Verified** (``capa_close``). Closing needs both. A rejected plan returns to
+    investigation; the rejected request and its signatures stay as history.
+    """
+
+    _name = "esign.capa"
+    _description = "CAPA"
+    _inherit = ["mail.thread", "mail.activity.mixin", "esign.signable.mixin"]
+    _order = "id desc"
+
+    _esign_signed_fields = PLAN_FIELDS
+    # Evidence is attached during implementation, after the plan is signed.
+    _esign_sign_attachments = False
+    _esign_triggers = {
+        "capa_plan": "CAPA: Approve Action Plan",
+        "capa_close": "CAPA: Close (Effectiveness Verified)",
+    }
+    _esign_author_fields = ["create_uid", "owner_id"]
+
+    name = fields.Char(
+        string="Reference",
+        required=True,
+        readonly=True,
+        copy=False,
+        default="New",
+        help="Given from the CAPA/YYYY/NNNN sequence when the CAPA is saved.",
+    )
+    active = fields.Boolean(
+        default=True, help="Archive instead of deleting: quality records are retained."
+    )
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        index=True,
+        help="The company that owns the CAPA.",
+    )
+    title = fields.Char(required=True, tracking=True, help="One line naming the problem.")
+    source = fields.Selection(
+        [
+            ("complaint", "Customer Complaint"),
+            ("audit", "Audit Finding"),
+            ("deviation", "Deviation"),
+            ("nonconformance", "Nonconformance"),
+            ("other", "Other"),
+        ],
+        required=True,
+        default="complaint",
+        tracking=True,
+        help="The quality signal that started the CAPA.",
+    )
+    source_reference = fields.Char(
+        help="Reference of the source: complaint number, audit report, deviation reference."
+    )
+    description = fields.Text(help="The problem as observed: what, where, when, how many.")
+    root_cause = fields.Text(help="The root cause found by the investigation, and how.")
+    action_plan = fields.Html(
+        help="Corrective and preventive actions, owners and dates. QA signs it before it is "
+        "carried out."
+    )
+    effectiveness_criteria = fields.Text(
+        help="How effectiveness will be judged, decided with the plan (e.g. no recurrence in "
+        "three months)."
+    )
+    effectiveness_result = fields.Text(
+        help="The evidence that the actions worked. Required before the effectiveness "
+        "signature; frozen once it is signed."
+    )
+    owner_id = fields.Many2one(
+        "res.users",
+        string="Owner",
+        required=True,
+        default=lambda self: self.env.user,
+        tracking=True,
+        index=True,
+        help="Who drives the CAPA. The owner may not approve its plan nor verify its "
+        "effectiveness (segregation of duties).",
+    )
+    due_date = fields.Date(tracking=True, help="When the CAPA should be closed.")
+    state = fields.Selection(
+        [
+            ("initiation", "Initiation"),
+            ("investigation", "Investigation"),
+            ("plan_approval", "Plan Approval"),
+            ("implementation", "Implementation"),
+            ("effectiveness", "Effectiveness Check"),
+            ("closed", "Closed"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="initiation",
+        required=True,
+        readonly=True,
+        copy=False,
+        tracking=True,
+        index=True,
+        help="A rejected plan returns to Investigation; closing needs the signed plan and the "
+        "signed effectiveness check.",
+    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("name", "New") == "New":
+                company = self.env["res.company"].browse(vals.get("company_id"))
+                vals["name"] = (
+                    self.env["ir.sequence"]
+                    .with_company(company or self.env.company)
+                    .next_by_code("esign.capa")
+                    or "New"
+                )
+        return super().create(vals_list)
+
+    @api.depends("name", "title")
+    def _compute_display_name(self):
+        for capa in self:
+            capa.display_name = f"{capa.name} {capa.title}" if capa.title else capa.name
+
+    def write(self, vals):
+        """The effectiveness result changes only during the check, and not once signed."""
+        if "effectiveness_result" in vals:
+            for capa in self:
+                if capa.effectiveness_result == vals["effectiveness_result"]:
+                    continue
+                if capa.state != "effectiveness" or capa._esign_close_signed():
+                    raise UserError(
+                        self.env._(
+                            "The effectiveness result of %(record)s can only be entered during "
+                            "the effectiveness check, before it is signed.",
+                            record=capa.display_name,
+                        )
+                    )
+        return super().write(vals)
+
+    def _esign_close_signed(self):
+        self.ensure_one()
+        return any(
+            req.trigger == "capa_close" and req.state == "completed"
+            for req in self.sudo().esign_request_ids
+        )
+
+    # ------------------------------------------------------------------ transitions
+    def _esign_require_state(self, states, action):
+        labels = dict(self._fields["state"]._description_selection(self.env))
+        for capa in self:
+            if capa.state not in states:
+                raise UserError(
+                    self.env._(
+                        "%(record)s is in %(state)s; %(action)s needs it in %(allowed)s.",
+                        record=capa.display_name,
+                        state=labels[capa.state],
+                        action=action,
+                        allowed=", ".join(labels[s] for s in states),
+                    )
+                )
+
+    def _esign_open_request(self, trigger):
+        """Open the signing request of ``trigger`` as the record reaches its signing state,
+        so that its signers get an activity and may reject before anyone has signed."""
+        for rec in self:
+            for policy in rec._esign_policies(trigger):
+                self.env["esign.request"]._for_record(rec, policy, create=True)._refresh_state(
+                    notify=True
+                )
+
+    def action_start_investigation(self):
+        """Initiation -> Investigation."""
+        self._esign_require_state(("initiation",), self.env._("Investigate"))
+        self.write({"state": "investigation"})
+        return True
+
+    def action_submit_plan(self):
+        """Investigation -> Plan Approval, once the root cause and the plan are written."""
+        self._esign_require_state(("investigation",), self.env._("Submit Plan"))
+        for capa in self:
+            if not (capa.root_cause and capa.action_plan and capa.effectiveness_criteria):
+                raise UserError(
+                    self.env._(
+                        "%(record)s needs a root cause, an action plan and effectiveness "
+                        "criteria before its plan is approved.",
+                        record=capa.display_name,
+                    )
+                )
+        self.write({"state": "plan_approval"})
+        self._esign_open_request("capa_plan")
+        return True
+
+    def action_approve_plan(self):
+        """Plan Approval -> Implementation; needs QA's Approved signature (``capa_plan``)."""
+        self._esign_require_state(("plan_approval",), self.env._("Approve Plan"))
+        self._esign_check_gate("capa_plan")
+        self.write({"state": "implementation"})
+        return True
+
+    def action_to_effectiveness(self):
+        """Implementation -> Effectiveness Check: the actions are done."""
+        self._esign_require_state(("implementation",), self.env._("Check Effectiveness"))
+        self.write({"state": "effectiveness"})
+        self._esign_open_request("capa_close")
+        return True
+
+    def action_close(self):
+        """Effectiveness Check -> Closed. Closure needs every step: the signed plan (still
+        covering the plan as it stands) and the signed effectiveness check."""
+        self._esign_require_state(("effectiveness",), self.env._("Close"))
+        for capa in self:
+            if not capa.effectiveness_result:
+                raise UserError(
+                    self.env._(
+                        "%(record)s needs its effectiveness result before it is closed.",
+                        record=capa.display_name,
+                    )
+                )
+            plan = capa.sudo().esign_request_ids.filtered(
+                lambda r: r.trigger == "capa_plan" and r.state == "completed"
+            )
+            if capa._esign_policies("capa_plan") and not plan:
+                raise UserError(
+                    self.env._(
+                        "%(record)s cannot close: its action plan has no completed approval.",
+                        record=capa.display_name,
+                    )
+                )
+        self._esign_check_gate("capa_plan")
+        self._esign_check_gate("capa_close")
+        self.write({"state": "closed"})
+        return True
+
+    def action_cancel(self):
+        """Cancel a CAPA opened in error (before its plan is approved)."""
+        self._esign_require_state(
+            ("initiation", "investigation", "plan_approval"), self.env._("Cancel")
+        )
+        self.write({"state": "cancelled"})
+        return True
+
+    def _esign_on_request_rejected(self, request):
+        """A rejected plan goes back to investigation; a rejected effectiveness check goes
+        back to implementation. The rejection reason is posted by the request."""
+        if request.trigger == "capa_plan":
+            self.sudo().write({"state": "investigation"})
+        elif request.trigger == "capa_close":
+            self.sudo().write({"state": "implementation"})
+        return super()._esign_on_request_rejected(request)

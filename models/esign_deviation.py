@@ -1,0 +1,205 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+
+class EsignDeviation(models.Model):
+    """Deviation / nonconformance report (R21): what went wrong with a product, lot or
+    manufacturing order, and its disposition. Closing needs QA's **Approved** signature on
+    the disposition (``deviation_close``).
+    """
+
+    _name = "esign.deviation"
+    _description = "Deviation / Nonconformance"
+    _inherit = ["mail.thread", "mail.activity.mixin", "esign.signable.mixin"]
+    _order = "id desc"
+
+    _esign_signed_fields = [
+        "title",
+        "deviation_type",
+        "product_id",
+        "lot_id",
+        "production_id",
+        "description",
+        "disposition",
+        "disposition_reason",
+        "capa_id",
+    ]
+    _esign_triggers = {"deviation_close": "Deviation: Close (Disposition Approved)"}
+    _esign_author_fields = ["create_uid", "reported_by_id"]
+
+    name = fields.Char(
+        string="Reference",
+        required=True,
+        readonly=True,
+        copy=False,
+        default="New",
+        help="Given from the DEV/YYYY/NNNN sequence when the deviation is saved.",
+    )
+    active = fields.Boolean(
+        default=True, help="Archive instead of deleting: quality records are retained."
+    )
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        index=True,
+        help="The company where the deviation happened.",
+    )
+    title = fields.Char(required=True, tracking=True, help="One line naming what went wrong.")
+    deviation_type = fields.Selection(
+        [("deviation", "Deviation"), ("nonconformance", "Nonconformance")],
+        string="Type",
+        required=True,
+        default="nonconformance",
+        tracking=True,
+        help="Deviation: a departure from an approved procedure. Nonconformance: a product "
+        "that does not meet its specification.",
+    )
+    product_id = fields.Many2one(
+        "product.product", string="Product", tracking=True, help="The product concerned."
+    )
+    lot_id = fields.Many2one(
+        "stock.lot",
+        string="Lot",
+        tracking=True,
+        domain="[('product_id', '=?', product_id)]",
+        help="The lot concerned, if any.",
+    )
+    production_id = fields.Many2one(
+        "mrp.production",
+        string="Manufacturing Order",
+        tracking=True,
+        help="The manufacturing order where the deviation happened, if any.",
+    )
+    description = fields.Text(help="What happened, where and when, and how much is affected.")
+    disposition = fields.Selection(
+        [
+            ("use_as_is", "Use As Is"),
+            ("rework", "Rework"),
+            ("scrap", "Scrap"),
+            ("return_to_supplier", "Return to Supplier"),
+        ],
+        tracking=True,
+        help="What is done with the affected product. QA approves it with its signature.",
+    )
+    disposition_reason = fields.Text(
+        help="Why this disposition is acceptable (a 'use as is' needs a justification)."
+    )
+    capa_id = fields.Many2one(
+        "esign.capa",
+        string="CAPA",
+        tracking=True,
+        help="The CAPA opened to prevent recurrence, when one is needed.",
+    )
+    reported_by_id = fields.Many2one(
+        "res.users",
+        string="Reported By",
+        required=True,
+        default=lambda self: self.env.user,
+        tracking=True,
+        help="Who reported the deviation. They may not approve its disposition.",
+    )
+    state = fields.Selection(
+        [
+            ("draft", "Draft"),
+            ("investigation", "Investigation"),
+            ("disposition", "Disposition"),
+            ("closed", "Closed"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="draft",
+        required=True,
+        readonly=True,
+        copy=False,
+        tracking=True,
+        index=True,
+        help="Closing needs QA's signed approval of the disposition. A rejected disposition "
+        "returns to Investigation.",
+    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("name", "New") == "New":
+                company = self.env["res.company"].browse(vals.get("company_id"))
+                vals["name"] = (
+                    self.env["ir.sequence"]
+                    .with_company(company or self.env.company)
+                    .next_by_code("esign.deviation")
+                    or "New"
+                )
+        return super().create(vals_list)
+
+    @api.depends("name", "title")
+    def _compute_display_name(self):
+        for dev in self:
+            dev.display_name = f"{dev.name} {dev.title}" if dev.title else dev.name
+
+    @api.onchange("lot_id")
+    def _onchange_lot_id(self):
+        if self.lot_id and not self.product_id:
+            self.product_id = self.lot_id.product_id
+
+    # ------------------------------------------------------------------ transitions
+    def _esign_require_state(self, states, action):
+        labels = dict(self._fields["state"]._description_selection(self.env))
+        for dev in self:
+            if dev.state not in states:
+                raise UserError(
+                    self.env._(
+                        "%(record)s is in %(state)s; %(action)s needs it in %(allowed)s.",
+                        record=dev.display_name,
+                        state=labels[dev.state],
+                        action=action,
+                        allowed=", ".join(labels[s] for s in states),
+                    )
+                )
+
+    def _esign_open_request(self, trigger):
+        """Open the signing request of ``trigger`` as the record reaches its signing state,
+        so that its signers get an activity and may reject before anyone has signed."""
+        for rec in self:
+            for policy in rec._esign_policies(trigger):
+                self.env["esign.request"]._for_record(rec, policy, create=True)._refresh_state(
+                    notify=True
+                )
+
+    def action_start_investigation(self):
+        """Draft -> Investigation."""
+        self._esign_require_state(("draft",), self.env._("Investigate"))
+        self.write({"state": "investigation"})
+        return True
+
+    def action_propose_disposition(self):
+        """Investigation -> Disposition, once a disposition and its reason are given."""
+        self._esign_require_state(("investigation",), self.env._("Propose Disposition"))
+        for dev in self:
+            if not (dev.disposition and dev.disposition_reason):
+                raise UserError(
+                    self.env._(
+                        "%(record)s needs a disposition and its reason first.",
+                        record=dev.display_name,
+                    )
+                )
+        self.write({"state": "disposition"})
+        self._esign_open_request("deviation_close")
+        return True
+
+    def action_close(self):
+        """Disposition -> Closed; needs QA's Approved signature (``deviation_close``)."""
+        self._esign_require_state(("disposition",), self.env._("Close"))
+        self._esign_check_gate("deviation_close")
+        self.write({"state": "closed"})
+        return True
+
+    def action_cancel(self):
+        """Cancel a deviation reported in error."""
+        self._esign_require_state(("draft", "investigation"), self.env._("Cancel"))
+        self.write({"state": "cancelled"})
+        return True
+
+    def _esign_on_request_rejected(self, request):
+        """A rejected disposition goes back to investigation."""
+        if request.trigger == "deviation_close":
+            self.sudo().write({"state": "investigation"})
+        return super()._esign_on_request_rejected(request)
