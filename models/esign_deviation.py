@@ -141,29 +141,6 @@ class EsignDeviation(models.Model):
             self.product_id = self.lot_id.product_id
 
     # ------------------------------------------------------------------ transitions
-    def _esign_require_state(self, states, action):
-        labels = dict(self._fields["state"]._description_selection(self.env))
-        for dev in self:
-            if dev.state not in states:
-                raise UserError(
-                    self.env._(
-                        "%(record)s is in %(state)s; %(action)s needs it in %(allowed)s.",
-                        record=dev.display_name,
-                        state=labels[dev.state],
-                        action=action,
-                        allowed=", ".join(labels[s] for s in states),
-                    )
-                )
-
-    def _esign_open_request(self, trigger):
-        """Open the signing request of ``trigger`` as the record reaches its signing state,
-        so that its signers get an activity and may reject before anyone has signed."""
-        for rec in self:
-            for policy in rec._esign_policies(trigger):
-                self.env["esign.request"]._for_record(rec, policy, create=True)._refresh_state(
-                    notify=True
-                )
-
     def action_start_investigation(self):
         """Draft -> Investigation."""
         self._esign_require_state(("draft",), self.env._("Investigate"))

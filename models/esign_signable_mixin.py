@@ -199,6 +199,32 @@ class EsignSignableMixin(models.AbstractModel):
         """Hook: ``request`` was rejected; return the record to its earlier state."""
         return True
 
+    def _esign_open_request(self, trigger):
+        """Open the request of ``trigger`` as the record reaches its signing state.
+
+        Call it from the transition that makes the record signable, so the signers get their
+        activity, and may reject, before anyone has signed.
+        """
+        for rec in self:
+            for policy in rec._esign_policies(trigger):
+                request = self.env["esign.request"]._for_record(rec, policy, create=True)
+                request._refresh_state(notify=True)
+
+    def _esign_require_state(self, states, action):
+        """Refuse ``action`` (its translated label) unless every record is in ``states``."""
+        labels = dict(self._fields["state"]._description_selection(self.env))
+        for rec in self:
+            if rec.state not in states:
+                raise UserError(
+                    self.env._(
+                        "%(record)s is in %(state)s; %(action)s needs it in %(allowed)s.",
+                        record=rec.display_name,
+                        state=labels[rec.state],
+                        action=action,
+                        allowed=", ".join(labels[s] for s in states),
+                    )
+                )
+
     def _esign_post(self, body, partner_ids=None):
         """Log a note in the record's chatter when it has one; notify ``partner_ids`` if any.
 

@@ -137,24 +137,6 @@ class EsignSupplierQualification(models.Model):
         return result
 
     # ------------------------------------------------------------------ transitions
-    def _esign_require_state(self, states, action):
-        for qual in self:
-            if qual.state not in states:
-                raise UserError(
-                    self.env._(
-                        "%(record)s is %(state)s; %(action)s needs it to be %(allowed)s.",
-                        record=qual.display_name,
-                        state=dict(self._fields["state"]._description_selection(self.env))[
-                            qual.state
-                        ],
-                        action=action,
-                        allowed=", ".join(
-                            dict(self._fields["state"]._description_selection(self.env))[s]
-                            for s in states
-                        ),
-                    )
-                )
-
     def action_approve(self):
         """Approve the qualification; needs QA's signature (trigger ``supplier_approve``)."""
         self._esign_require_state(("draft",), self.env._("Approve"))
