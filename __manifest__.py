@@ -45,6 +45,7 @@
         "views/res_users_views.xml",
         "wizards/esign_sign_wizard_views.xml",
         "reports/report_batch_release.xml",
+        "reports/report_signatures.xml",
         "views/esign_qms_views.xml",
         "views/esign_menus.xml",
     ],

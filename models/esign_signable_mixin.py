@@ -199,6 +199,13 @@ class EsignSignableMixin(models.AbstractModel):
         """Hook: ``request`` was rejected; return the record to its earlier state."""
         return True
 
+    def _esign_report_signatures(self):
+        """Every signature on this record, oldest first, for the printed copy (R10)."""
+        self.ensure_one()
+        return self.env["esign.signature"].sudo().search(
+            [("res_model", "=", self._name), ("res_id", "=", self.id)], order="signed_at, id"
+        )
+
     def _esign_open_request(self, trigger):
         """Open the request of ``trigger`` as the record reaches its signing state.
 

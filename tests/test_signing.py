@@ -253,6 +253,20 @@ class TestProductionRecord(EsignCase):
         self.assertEqual(sigs.mapped("meaning_code"), ["reviewed", "approved"])
         self.assertEqual(sigs[1].previous_hash, sigs[0].signature_hash)
 
+    def test_printed_copy_shows_signatures(self):
+        """R10: name, date-time and meaning appear on the printed MO; nothing before signing."""
+        mo = self._make_mo()
+        reports = self.env["ir.actions.report"]
+        html = reports._render_qweb_html("mrp.action_report_production_order", mo.ids)[0]
+        self.assertNotIn(b"o_esign_report_signatures", html)
+        self.sign(self.qe, mo)
+        sig = self.signatures(mo)
+        html = reports._render_qweb_html("mrp.action_report_production_order", mo.ids)[0]
+        self.assertIn(b"o_esign_report_signatures", html)
+        self.assertIn(sig.printed_name.encode(), html)
+        self.assertIn(b"Reviewed", html)
+        self.assertIn(sig._local_time_display().encode(), html)
+
     def test_out_of_order_refused(self):
         mo = self._make_mo()
         approval = self.mo_policy.step_ids.filtered(lambda s: s.name == "Approval")
