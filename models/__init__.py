@@ -4,6 +4,7 @@ from . import (
     esign_request,
     esign_signable_mixin,
     esign_signature,
+    ir_module,
     mrp_production,
     product_template,
     purchase_order,

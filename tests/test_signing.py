@@ -391,6 +391,16 @@ class TestImmutability(EsignCase):
             self.lot.sudo().unlink()
         self.assertTrue(self.lot.exists())
 
+    def test_uninstall_refused_while_signatures_exist(self):
+        """R19: neither the add-on nor a module it depends on can be uninstalled."""
+        for name in ("meddev_esign", "mrp"):
+            module = self.env["ir.module.module"].search([("name", "=", name)])
+            with self.assertRaises(UserError) as ctx:
+                module.button_uninstall()
+            self.assertIn("must be retained", str(ctx.exception))
+            self.assertEqual(module.state, "installed")
+        self.assertTrue(self.sig.exists())
+
     def test_auditor_reads_but_cannot_sign(self):
         sig = self.sig.with_user(self.auditor)
         self.assertEqual(sig.printed_name, self.ra.name)
