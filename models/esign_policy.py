@@ -111,13 +111,10 @@ class EsignPolicy(models.Model):
     @api.model
     def _selection_trigger(self):
         """Every trigger that a signable model declares, labelled 'Model: Action'."""
-        triggers = []
+        triggers = {}
         for model_name in self._esign_signable_models():
-            model = self.env[model_name]
-            for code, label in model._esign_triggers.items():
-                triggers.append((code, label))
-        seen = set()
-        return [(c, lbl) for c, lbl in triggers if not (c in seen or seen.add(c))]
+            triggers.update(self.env[model_name]._esign_triggers)
+        return list(triggers.items())
 
     @api.model
     def _esign_signable_models(self):
@@ -315,11 +312,8 @@ class EsignPolicyStep(models.Model):
         if self.signer_type == "users":
             users = self.user_ids
         elif self.signer_type == "group":
-            users = (
-                self.group_id.sudo().all_user_ids
-                if "all_user_ids" in self.group_id
-                else (self.env["res.users"].sudo().search([("groups_id", "in", self.group_id.id)]))
-            )
+            # groups_id holds implied groups too, so members of sub-groups are included.
+            users = self.env["res.users"].sudo().search([("groups_id", "in", self.group_id.id)])
         else:
             users = record.sudo()[self.user_field_id.name]
         return users.filtered(lambda u: u.active and not u.share)

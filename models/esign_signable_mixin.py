@@ -3,6 +3,7 @@ from lxml import etree
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..services import policy as engine
 from ..services import snapshot as snap
 from ..services.errors import PolicyConfigError
 from .esign_request import _config_message
@@ -170,7 +171,7 @@ class EsignSignableMixin(models.AbstractModel):
                 spec = policy._spec(record)
                 facts = request._facts(record) if request else []
                 try:
-                    result = self._esign_engine().evaluate(spec, facts, record._esign_author_ids())
+                    result = engine.evaluate(spec, facts, record._esign_author_ids())
                 except PolicyConfigError as exc:
                     raise UserError(_config_message(self.env, policy, exc)) from exc
                 if result.complete:
@@ -202,8 +203,12 @@ class EsignSignableMixin(models.AbstractModel):
     def _esign_report_signatures(self):
         """Every signature on this record, oldest first, for the printed copy (R10)."""
         self.ensure_one()
-        return self.env["esign.signature"].sudo().search(
-            [("res_model", "=", self._name), ("res_id", "=", self.id)], order="signed_at, id"
+        return (
+            self.env["esign.signature"]
+            .sudo()
+            .search(
+                [("res_model", "=", self._name), ("res_id", "=", self.id)], order="signed_at, id"
+            )
         )
 
     def _esign_open_request(self, trigger):
@@ -319,20 +324,12 @@ class EsignSignableMixin(models.AbstractModel):
             spec = policy._spec(self)
             facts = request._facts(self) if request else []
             try:
-                steps = self._esign_engine().signable_steps(
-                    spec, facts, user.id, self._esign_author_ids()
-                )
+                steps = engine.signable_steps(spec, facts, user.id, self._esign_author_ids())
             except Exception:  # noqa: BLE001 - a misconfigured policy shows no button
                 steps = ()
             if steps and policy._prerequisites_met(self):
                 out += [(policy, self.env["esign.policy.step"].browse(s)) for s in steps]
         return out
-
-    @staticmethod
-    def _esign_engine():
-        from ..services import policy  # noqa: PLC0415 - keeps the class body light
-
-        return policy
 
     @api.depends_context("uid")
     def _compute_esign_user_rights(self):
@@ -387,7 +384,7 @@ class EsignSignableMixin(models.AbstractModel):
         sigs = request.sudo().signature_ids if request else self.env["esign.signature"]
         facts = request._facts(self) if request else []
         try:
-            result = self._esign_engine().evaluate(spec, facts, self._esign_author_ids())
+            result = engine.evaluate(spec, facts, self._esign_author_ids())
         except Exception as exc:  # noqa: BLE001 - shown to the user, never hides a signature
             return {"policy": policy, "error": str(exc), "rows": [], "state": "error"}
         rows = []
