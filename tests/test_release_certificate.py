@@ -4,6 +4,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from odoo import Command
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..services import gs1
@@ -121,3 +122,75 @@ class TestReleaseCertificate(HttpCase):
         self.product.esign_gtin = False
         self.assertIsNone(self.lot._esign_udi())
         self.assertEqual(self.lot._esign_udi_print(), {})
+
+
+@tagged("post_install", "-at_install")
+class TestProductionReviewTour(HttpCase):
+    """Scenario 1, steps 2-3 in the browser: the quality engineer signs Reviewed, the QA manager
+    signs Approved; the supervisor who produced the batch gets no Sign button; then the MO
+    completes."""
+
+    def test_review_and_approve_in_the_form(self):
+        env = self.env
+        signer_groups = "meddev_esign.group_esign_signer,mrp.group_mrp_user,stock.group_stock_user"
+        qe, qa, supervisor = (
+            new_test_user(
+                env, login=login, password=TOUR_PASSWORD, name=name, groups=signer_groups
+            )
+            for login, name in (
+                ("tour_qe", "Tour Quality Engineer"),
+                ("tour_qa", "Tour QA Manager"),
+                ("tour_supervisor", "Tour Supervisor"),
+            )
+        )
+        env["esign.policy"].search([("trigger", "=", "mrp_done")]).active = False
+        env["esign.policy"].create(
+            {
+                "name": "Tour production record review",
+                "model_id": env.ref("mrp.model_mrp_production").id,
+                "trigger": "mrp_done",
+                "prerequisite_domain": "[('qty_producing', '>', 0)]",
+                "step_ids": [
+                    Command.create(
+                        {
+                            "sequence": 10,
+                            "name": "Review",
+                            "signer_type": "users",
+                            "meaning_id": env.ref("meddev_esign.meaning_reviewed").id,
+                            "mode": "k_of_n",
+                            "k": 1,
+                            "user_ids": [Command.set([qe.id, supervisor.id])],
+                        }
+                    ),
+                    Command.create(
+                        {
+                            "sequence": 20,
+                            "name": "Approval",
+                            "signer_type": "users",
+                            "meaning_id": env.ref("meddev_esign.meaning_approved").id,
+                            "user_ids": [Command.set([qa.id])],
+                        }
+                    ),
+                ],
+            }
+        )
+        product = env["product.product"].create({"name": "Tour Monitor", "is_storable": True})
+        mo = (
+            env["mrp.production"]
+            .with_user(supervisor)
+            .create({"product_id": product.id, "product_qty": 2, "user_id": supervisor.id})
+        )
+        mo.action_confirm()
+        mo.qty_producing = 2
+        url = f"/odoo/action-mrp.mrp_production_action/{mo.id}"
+        # The supervisor is named on the review step but produced the batch: no Sign button.
+        self.assertFalse(mo.with_user(supervisor).esign_can_sign)
+        self.start_tour(url, "meddev_esign_sign_step", login="tour_qe")
+        self.start_tour(url, "meddev_esign_sign_step", login="tour_qa")
+        sigs = env["esign.signature"].search(
+            [("res_model", "=", "mrp.production"), ("res_id", "=", mo.id)], order="id"
+        )
+        self.assertEqual(sigs.mapped("user_id"), qe | qa)
+        self.assertEqual(sigs.mapped("meaning_code"), ["reviewed", "approved"])
+        mo.with_user(supervisor).button_mark_done()
+        self.assertEqual(mo.state, "done")
