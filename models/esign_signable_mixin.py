@@ -387,6 +387,9 @@ class EsignSignableMixin(models.AbstractModel):
             result = engine.evaluate(spec, facts, self._esign_author_ids())
         except Exception as exc:  # noqa: BLE001 - shown to the user, never hides a signature
             return {"policy": policy, "error": str(exc), "rows": [], "state": "error"}
+        # Until the prerequisites hold (e.g. the record is not in its signing state yet),
+        # nobody is asked to sign: the panel says so instead of showing "To sign".
+        ready = policy._prerequisites_met(self)
         rows = []
         tz = self.env.context.get("tz") or self.env.user.tz or "UTC"
         for step, evaluation in zip(policy.step_ids, result.steps, strict=True):
@@ -401,7 +404,7 @@ class EsignSignableMixin(models.AbstractModel):
                     "pending": self.env["res.users"]
                     .sudo()
                     .browse(sorted(evaluation.pending_user_ids)),
-                    "current": evaluation.stage == result.current_stage,
+                    "current": ready and evaluation.stage == result.current_stage,
                 }
             )
         return {
@@ -409,6 +412,7 @@ class EsignSignableMixin(models.AbstractModel):
             "request": request,
             "rows": rows,
             "complete": result.complete,
+            "ready": ready,
             "error": False,
         }
 
