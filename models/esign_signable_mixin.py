@@ -367,6 +367,16 @@ class EsignSignableMixin(models.AbstractModel):
             for policy in rec._esign_policies():
                 request = self.env["esign.request"]._for_record(rec, policy)
                 blocks.append(rec._esign_panel_block(policy, request))
+            # What can be signed now first, then what is signed, then what is not open yet.
+            blocks.sort(
+                key=lambda b: (
+                    0
+                    if b.get("ready") and not b.get("complete")
+                    else 1
+                    if b.get("complete")
+                    else 2
+                )
+            )
             history = rec.sudo().esign_request_ids.filtered(
                 lambda r: r.state in ("rejected", "cancelled")
             )
