@@ -1,6 +1,7 @@
 from . import (
     esign_meaning,
     esign_policy,
+    esign_quality_record,
     esign_request,
     esign_signable_mixin,
     esign_signature,

@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import fields, models
 from odoo.exceptions import UserError
 
 #: The plan-level content that QA's approval covers. The effectiveness result is entered
@@ -26,7 +26,12 @@ class EsignCapa(models.Model):
 
     _name = "esign.capa"
     _description = "CAPA"
-    _inherit = ["mail.thread", "mail.activity.mixin", "esign.signable.mixin"]
+    _inherit = [
+        "mail.thread",
+        "mail.activity.mixin",
+        "esign.signable.mixin",
+        "esign.quality.record",
+    ]
     _order = "id desc"
 
     _esign_signed_fields = PLAN_FIELDS
@@ -117,24 +122,6 @@ class EsignCapa(models.Model):
         help="A rejected plan returns to Investigation; closing needs the signed plan and the "
         "signed effectiveness check.",
     )
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        for vals in vals_list:
-            if vals.get("name", "New") == "New":
-                company = self.env["res.company"].browse(vals.get("company_id"))
-                vals["name"] = (
-                    self.env["ir.sequence"]
-                    .with_company(company or self.env.company)
-                    .next_by_code("esign.capa")
-                    or "New"
-                )
-        return super().create(vals_list)
-
-    @api.depends("name", "title")
-    def _compute_display_name(self):
-        for capa in self:
-            capa.display_name = f"{capa.name} {capa.title}" if capa.title else capa.name
 
     def write(self, vals):
         """The effectiveness result changes only during the check, and not once signed."""

@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import fields, models
 from odoo.exceptions import UserError
 
 #: States after approval: a change to a signed field sends the request back to review.
@@ -16,7 +16,12 @@ class EsignChangeRequest(models.Model):
 
     _name = "esign.change.request"
     _description = "Change Request"
-    _inherit = ["mail.thread", "mail.activity.mixin", "esign.signable.mixin"]
+    _inherit = [
+        "mail.thread",
+        "mail.activity.mixin",
+        "esign.signable.mixin",
+        "esign.quality.record",
+    ]
     _order = "id desc"
 
     _esign_signed_fields = [
@@ -135,24 +140,6 @@ class EsignChangeRequest(models.Model):
         help="Set when the approval applied the BoM change.",
     )
     bom_applied_date = fields.Datetime(string="BoM Change Applied On", readonly=True, copy=False)
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        for vals in vals_list:
-            if vals.get("name", "New") == "New":
-                company = self.env["res.company"].browse(vals.get("company_id"))
-                vals["name"] = (
-                    self.env["ir.sequence"]
-                    .with_company(company or self.env.company)
-                    .next_by_code("esign.change.request")
-                    or "New"
-                )
-        return super().create(vals_list)
-
-    @api.depends("name", "title")
-    def _compute_display_name(self):
-        for cr in self:
-            cr.display_name = f"{cr.name} {cr.title}" if cr.title else cr.name
 
     def write(self, vals):
         """A signed field changed after approval: the change goes back to review (S1.5)."""

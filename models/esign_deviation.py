@@ -10,7 +10,12 @@ class EsignDeviation(models.Model):
 
     _name = "esign.deviation"
     _description = "Deviation / Nonconformance"
-    _inherit = ["mail.thread", "mail.activity.mixin", "esign.signable.mixin"]
+    _inherit = [
+        "mail.thread",
+        "mail.activity.mixin",
+        "esign.signable.mixin",
+        "esign.quality.record",
+    ]
     _order = "id desc"
 
     _esign_signed_fields = [
@@ -116,24 +121,6 @@ class EsignDeviation(models.Model):
         help="Closing needs QA's signed approval of the disposition. A rejected disposition "
         "returns to Investigation.",
     )
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        for vals in vals_list:
-            if vals.get("name", "New") == "New":
-                company = self.env["res.company"].browse(vals.get("company_id"))
-                vals["name"] = (
-                    self.env["ir.sequence"]
-                    .with_company(company or self.env.company)
-                    .next_by_code("esign.deviation")
-                    or "New"
-                )
-        return super().create(vals_list)
-
-    @api.depends("name", "title")
-    def _compute_display_name(self):
-        for dev in self:
-            dev.display_name = f"{dev.name} {dev.title}" if dev.title else dev.name
 
     @api.onchange("lot_id")
     def _onchange_lot_id(self):

@@ -13,7 +13,13 @@ class EsignSupplierQualification(models.Model):
 
     _name = "esign.supplier.qualification"
     _description = "Supplier Qualification"
-    _inherit = ["mail.thread", "mail.activity.mixin", "esign.signable.mixin"]
+    _inherit = [
+        "mail.thread",
+        "mail.activity.mixin",
+        "esign.signable.mixin",
+        "esign.quality.record",
+    ]
+    _quality_title_field = "partner_id"
     _order = "id desc"
 
     _esign_signed_fields = [
@@ -88,26 +94,6 @@ class EsignSupplierQualification(models.Model):
     approved_date = fields.Date(
         readonly=True, copy=False, help="When the signed qualification was approved."
     )
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        for vals in vals_list:
-            if vals.get("name", "New") == "New":
-                company = self.env["res.company"].browse(vals.get("company_id"))
-                vals["name"] = (
-                    self.env["ir.sequence"]
-                    .with_company(company or self.env.company)
-                    .next_by_code("esign.supplier.qualification")
-                    or "New"
-                )
-        return super().create(vals_list)
-
-    @api.depends("name", "partner_id")
-    def _compute_display_name(self):
-        for qual in self:
-            qual.display_name = (
-                f"{qual.name} {qual.partner_id.name}" if qual.partner_id else qual.name
-            )
 
     @api.constrains("audit_date", "valid_until")
     def _check_dates(self):
