@@ -39,6 +39,7 @@ __all__ = [
     "ChainVerdict",
     "append_entry",
     "chain_hash",
+    "classify_break",
     "verify_chain",
 ]
 
@@ -225,14 +226,14 @@ def verify_chain(
             checked += 1
             entry = following
             continue
-        return _classify(
+        return classify_break(
             entry, following, valid, expected_seq, expected_prev, last_seq, last_prev, checked
         )
 
     return ChainVerdict(True, checked, None, None, f"All {checked} entries are intact and linked.")
 
 
-def _classify(
+def classify_break(
     entry: ChainEntry,
     following: ChainEntry | None,
     valid: bool,
@@ -243,6 +244,10 @@ def _classify(
     checked: int,
 ) -> ChainVerdict:
     """Name the first break; the rules are listed in :func:`verify_chain`.
+
+    Only ``seq``, ``previous_hash`` and ``entry_hash`` of the two entries are
+    read, so chains that hash their payload differently (the audit ledger,
+    :mod:`services.audit`) share this classification.
 
     :param entry: The first entry that is not good.
     :param following: The entry after it, if any.
