@@ -1,14 +1,18 @@
 from . import (
+    audit_base,
+    esign_audit,
     esign_meaning,
     esign_policy,
     esign_quality_record,
     esign_request,
     esign_signable_mixin,
     esign_signature,
+    ir_config_parameter,
     ir_module,
     mrp_production,
     product_template,
     purchase_order,
+    res_company,
     res_users,
     stock_lot,
     stock_picking,
@@ -16,4 +20,10 @@ from . import (
 
 # isort: split
 # The quality records inherit esign.signable.mixin: they must be defined after it.
-from . import esign_capa, esign_change_request, esign_deviation, esign_supplier_qualification
+from . import (
+    esign_audit_review,
+    esign_capa,
+    esign_change_request,
+    esign_deviation,
+    esign_supplier_qualification,
+)

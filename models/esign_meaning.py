@@ -10,6 +10,7 @@ class EsignMeaning(models.Model):
     """
 
     _name = "esign.meaning"
+    _esign_audit = "config"
     _description = "Signature Meaning"
     _order = "sequence, id"
 

@@ -26,6 +26,7 @@ class EsignPolicy(models.Model):
     """
 
     _name = "esign.policy"
+    _esign_audit = "config"
     _description = "Signing Policy"
     _inherit = ["mail.thread"]
     _order = "model, trigger, id"
@@ -251,6 +252,7 @@ class EsignPolicyStep(models.Model):
     """One step of a signing policy: a meaning, who may sign, and how many must."""
 
     _name = "esign.policy.step"
+    _esign_audit = "config"
     _description = "Signing Policy Step"
     _order = "policy_id, sequence, id"
 

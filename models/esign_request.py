@@ -293,6 +293,21 @@ class EsignRequest(models.Model):
                 self.env._("Reason: %(reason)s", reason=reason) if reason else "",
             )
         )
+        self.env["esign.audit.entry"]._append(
+            [
+                record._esign_audit_item(
+                    "sign",
+                    [
+                        ["content_hash", None, current_hash],
+                        ["meaning", None, meaning.code],
+                        ["signature", None, [signature.id, signature.manifestation]],
+                        ["signature_hash", None, signature.signature_hash],
+                        ["step", None, step.name],
+                    ],
+                    reason,
+                )
+            ]
+        )
         activities = self._activities(record)
         mine = activities.filtered(lambda act: act.user_id == user)
         self._done_activities(mine, closed_by_signature=True)
@@ -336,6 +351,18 @@ class EsignRequest(models.Model):
                 name=user.name,
                 reason=reason,
             )
+        )
+        self.env["esign.audit.entry"]._append(
+            [
+                record._esign_audit_item(
+                    "reject",
+                    [
+                        ["policy", None, [self.policy_id.id, self.policy_id.name]],
+                        ["request", None, [self.id, self.display_name]],
+                    ],
+                    reason,
+                )
+            ]
         )
         self._done_activities(self._activities(record), closed_by_signature=False)
         record._esign_on_request_rejected(self)

@@ -40,6 +40,8 @@ class EsignSignableMixin(models.AbstractModel):
     _esign_triggers: dict[str, str] = {}
     #: res.users fields naming the record's author / responsible person (SoD).
     _esign_author_fields: list[str] = ["create_uid"]
+    #: Every signable model is a regulated record: its changes go to the audit trail.
+    _esign_audit = "record"
 
     esign_request_ids = fields.One2many(
         "esign.request",
@@ -73,36 +75,28 @@ class EsignSignableMixin(models.AbstractModel):
     esign_can_reject = fields.Boolean(compute="_compute_esign_user_rights")
     esign_panel_html = fields.Html(compute="_compute_esign_panel", sanitize=False)
     esign_signature_count = fields.Integer(compute="_compute_esign_signature_count")
+    esign_reason_required = fields.Boolean(
+        string="Reason for Change Required",
+        compute="_compute_esign_reason_required",
+        help="The record is signed (or released): a change to what was signed needs a reason.",
+    )
+    esign_change_reason = fields.Char(
+        string="Reason for Change",
+        compute="_compute_esign_change_reason",
+        inverse="_inverse_esign_change_reason",
+        help="Why you change this signed record. It is recorded in the audit trail with the "
+        "old and new values, and the signatures no longer cover the changed record.",
+    )
 
     # ------------------------------------------------------------------ content hash
     def _esign_snapshot_values(self):
-        """Return the JSON-safe values of the signed fields. Override to sign more."""
+        """Return the JSON-safe values of the signed fields. Override to sign more.
+
+        Values are canonical as in the audit trail: many2one as id + name, money at currency
+        precision (see ``base._esign_field_values``).
+        """
         self.ensure_one()
-        values = {}
-        for name in self._esign_signed_fields:
-            field = self._fields[name]
-            value = self[name]
-            if field.type == "many2one":
-                values[name] = [value.id, value.display_name] if value else None
-            elif field.type in ("one2many", "many2many"):
-                values[name] = sorted([rec.id, rec.display_name] for rec in value)
-            elif field.type == "monetary":
-                currency = self[field.get_currency_field(self)] or self.env.company.currency_id
-                values[name] = snap.money(value or 0.0, currency.decimal_places)
-            elif field.type == "float":
-                digits = field.get_digits(self.env)
-                values[name] = snap.money(value or 0.0, digits[1] if digits else 6)
-            elif field.type == "datetime":
-                values[name] = snap.utc_iso(value) if value else None
-            elif field.type == "date":
-                values[name] = snap.iso_date(value) if value else None
-            elif field.type == "html":
-                values[name] = str(value or "")
-            elif field.type == "binary":
-                values[name] = None  # binaries are signed through attachment checksums
-            else:
-                values[name] = value if value is not False or field.type == "boolean" else None
-        return values
+        return self._esign_field_values(self._esign_signed_fields)
 
     def _esign_snapshot(self):
         """The canonical snapshot of this record that a signature covers."""
@@ -254,13 +248,46 @@ class EsignSignableMixin(models.AbstractModel):
                 record.sudo()._message_log(body=body)
 
     # ------------------------------------------------------------------ change tracking
+    def _esign_reason_needed(self):
+        """Whether a change to the signed content needs a reason: the record carries a
+        signature that still counts. Hosts add their own cases (a released lot)."""
+        self.ensure_one()
+        return any(
+            req.state in ("in_progress", "completed") and req.signature_ids
+            for req in self.sudo().esign_request_ids
+        )
+
+    def _compute_esign_reason_required(self):
+        for rec in self:
+            rec.esign_reason_required = bool(rec.id) and rec._esign_reason_needed()
+
+    def _compute_esign_change_reason(self):
+        self.esign_change_reason = False
+
+    def _inverse_esign_change_reason(self):
+        """The reason travels with the write that it explains (see ``write``)."""
+
     def write(self, vals):
         signed = set(self._esign_signed_fields).intersection(vals)
         if not signed or self.env.context.get("esign_skip_tracking"):
             return super().write(vals)
+        reason = (vals.get("esign_change_reason") or "").strip() or self.env.context.get(
+            "esign_change_reason"
+        )
+        if not reason:
+            self.check_access("write")  # who may not write hears that first, not "give a reason"
+            needing = self.filtered(lambda r: r.id and r._esign_reason_needed())
+            if needing:
+                raise UserError(
+                    self.env._(
+                        "%(records)s is signed: a change to %(fields)s needs a reason for "
+                        "change. Enter it in 'Reason for Change' and save again.",
+                        records=", ".join(needing.mapped("display_name")),
+                        fields=", ".join(sorted(self._fields[f].string for f in signed)),
+                    )
+                )
         before = {rec.id: rec._esign_content_hash() for rec in self if rec.esign_request_ids}
         result = super().write(vals)
-        reason = self.env.context.get("esign_change_reason")
         for rec in self.filtered(lambda r: r.id in before):
             if rec._esign_content_hash() == before[rec.id]:
                 continue
@@ -497,7 +524,7 @@ class EsignSignableMixin(models.AbstractModel):
             },
         )
         header.insert(1, reject_btn)
-        for name in ("esign_can_sign", "esign_can_reject", "esign_state"):
+        for name in ("esign_can_sign", "esign_can_reject", "esign_state", "esign_reason_required"):
             etree.SubElement(form, "field", {"name": name, "invisible": "1"})
         sheet = form.find("sheet")
         container = sheet if sheet is not None else form
@@ -535,3 +562,24 @@ class EsignSignableMixin(models.AbstractModel):
         )
         index = list(container).index(button_box) + 1
         container.insert(index, panel)
+        reason = etree.Element(
+            "div",
+            {
+                "class": "o_esign_change_reason alert alert-warning",
+                "invisible": "not esign_reason_required",
+            },
+        )
+        label = etree.SubElement(
+            reason, "label", {"for": "esign_change_reason", "class": "fw-bold me-2"}
+        )
+        label.text = self.env._("Reason for Change")
+        etree.SubElement(
+            reason,
+            "field",
+            {
+                "name": "esign_change_reason",
+                "placeholder": self.env._("Required to change what was signed"),
+                "class": "w-75",
+            },
+        )
+        container.insert(index + 1, reason)

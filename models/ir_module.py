@@ -1,4 +1,4 @@
-from odoo import models
+from odoo import SUPERUSER_ID, models
 from odoo.exceptions import UserError
 
 
@@ -13,6 +13,21 @@ class IrModuleModule(models.Model):
         removed = self | self.downstream_dependencies()
         if "meddev_esign" in removed.mapped("name"):
             count = self.env["esign.signature"].sudo().search_count([])
+            # Entries made by people (not by the installation itself) are regulated records.
+            entries = (
+                self.env["esign.audit.entry"]
+                .sudo()
+                .search_count([("user_id", "!=", SUPERUSER_ID)])
+            )
+            if entries:
+                raise UserError(
+                    self.env._(
+                        "Uninstalling %(modules)s would remove Medical Device E-Signatures and "
+                        "destroy an audit trail of %(count)s entries that must be retained.",
+                        modules=", ".join(self.mapped("shortdesc")),
+                        count=entries,
+                    )
+                )
             if count:
                 raise UserError(
                     self.env._(

@@ -54,6 +54,10 @@ class StockLot(models.Model):
         self._esign_mark_released(self.env.user)
         return True
 
+    def _esign_reason_needed(self):
+        """A released lot is as good as signed: changing what was released needs a reason."""
+        return self.esign_release_state == "released" or super()._esign_reason_needed()
+
     def _esign_mark_released(self, user):
         for lot in self:
             if lot.esign_release_state == "released":

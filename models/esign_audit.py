@@ -1,0 +1,897 @@
+"""The tamper-evident audit trail: chains, entries, checkpoints, verifications and rules.
+
+One hash chain per company. Appending takes a PostgreSQL advisory lock on the chain and then
+the chain's head row ``FOR UPDATE``: writers on any number of workers and servers queue in
+the database, never in process memory. Odoo runs REPEATABLE READ, so a writer that waited
+finds the head moved since its snapshot; PostgreSQL then refuses it with a serialisation
+failure and Odoo's request retry replays it on the new head. The unique (chain, seq) index is
+the last guard against a fork. Everything happens inside the caller's transaction: a rolled
+back change leaves no entry.
+"""
+
+import hashlib
+import json
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+
+from dateutil.relativedelta import relativedelta
+from markupsafe import Markup
+
+from odoo import SUPERUSER_ID, api, fields, models, tools
+from odoo.exceptions import UserError, ValidationError
+from odoo.http import request
+from odoo.tools import SQL
+
+from ..services import audit as ledger
+from ..services.chain import ChainVerdict
+
+_logger = logging.getLogger(__name__)
+
+#: First key of the advisory lock that serialises appends to one chain ("ESAU").
+LOCK_NAMESPACE = 0x45534155
+
+#: Append-only at the database (R15, R19). Only a cluster superuser (maintenance) may change or
+#: remove an entry; the retention cron may remove an entry whose retention date has passed.
+APPEND_ONLY_SQL = """
+CREATE OR REPLACE FUNCTION esign_audit_entry_append_only() RETURNS trigger AS $$
+BEGIN
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
+        RETURN COALESCE(NEW, OLD);
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.retention_until < CURRENT_DATE THEN
+            RETURN OLD;  -- the retention purge, once the retention date has passed
+        END IF;
+    END IF;
+    RAISE EXCEPTION 'esign_audit_entry is append-only: % refused for role %', TG_OP, session_user
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql;
+CREATE OR REPLACE FUNCTION esign_audit_checkpoint_append_only() RETURNS trigger AS $$
+BEGIN
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
+        RETURN COALESCE(NEW, OLD);
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        IF OLD.timestamp_token IS NULL
+                AND (NEW.chain_id, NEW.seq, NEW.entry_hash, NEW.at, NEW.trigger)
+                    IS NOT DISTINCT FROM
+                    (OLD.chain_id, OLD.seq, OLD.entry_hash, OLD.at, OLD.trigger)
+        THEN
+            RETURN NEW;  -- the one fill of an empty timestamp token (PKI hook)
+        END IF;
+    END IF;
+    RAISE EXCEPTION 'esign_audit_checkpoint is append-only: % refused for role %', TG_OP,
+        session_user USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql;
+"""
+
+TRIGGER_SQL = """
+DROP TRIGGER IF EXISTS {table}_append_only_row ON {table};
+CREATE TRIGGER {table}_append_only_row BEFORE UPDATE OR DELETE ON {table}
+    FOR EACH ROW EXECUTE FUNCTION {table}_append_only();
+DROP TRIGGER IF EXISTS {table}_append_only_truncate ON {table};
+CREATE TRIGGER {table}_append_only_truncate BEFORE TRUNCATE ON {table}
+    FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only();
+"""
+
+OPERATIONS = [
+    ("create", "Create"),
+    ("write", "Change"),
+    ("unlink", "Delete"),
+    ("sign", "Signature"),
+    ("reject", "Rejection"),
+    ("config", "Configuration Change"),
+    ("review", "Trail Review"),
+    ("purge", "Retention Purge"),
+]
+
+#: Columns that repeat what the payload says, for searching; checked against it on verify.
+_CONSISTENCY_SQL = """
+SELECT seq FROM esign_audit_entry e
+ WHERE chain_id = %s AND seq > %s AND (
+       (payload::jsonb ->> 'seq')::int IS DISTINCT FROM e.seq
+    OR payload::jsonb ->> 'model' IS DISTINCT FROM e.res_model
+    OR (payload::jsonb ->> 'res_id')::int IS DISTINCT FROM e.res_id
+    OR payload::jsonb ->> 'op' IS DISTINCT FROM e.operation
+    OR (payload::jsonb -> 'user' ->> 0)::int IS DISTINCT FROM e.user_id
+    OR COALESCE(payload::jsonb ->> 'reason', '') IS DISTINCT FROM COALESCE(e.reason, '')
+    OR payload::jsonb ->> 'at'
+       IS DISTINCT FROM to_char(e.at, 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+ ORDER BY seq LIMIT 1
+"""
+
+
+def _request_context():
+    """(IP address, SHA-256 of the session id) of the HTTP request, if any."""
+    try:
+        if request and request.httprequest:
+            sid = getattr(request.session, "sid", None)
+            digest = hashlib.sha256(sid.encode()).hexdigest() if sid else None
+            return request.httprequest.remote_addr, digest
+    except RuntimeError:  # outside a request context
+        pass
+    return None, None
+
+
+class EsignAuditChain(models.Model):
+    """The hash chain of one company's audit trail, with its head and verification history."""
+
+    _name = "esign.audit.chain"
+    _description = "Audit Trail Chain"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "company_id, id"
+
+    name = fields.Char(required=True)
+    company_id = fields.Many2one("res.company", index=True, readonly=True)
+    head_seq = fields.Integer(
+        string="Entries", readonly=True, default=0, help="Number of the last entry of the chain."
+    )
+    head_hash = fields.Char(
+        string="Head Hash",
+        readonly=True,
+        default=ledger.GENESIS,
+        help="Hash of the last entry. Keep a copy elsewhere (a printed integrity report, a "
+        "checkpoint's timestamp): a rewrite of the whole chain is caught against it.",
+    )
+    purged_seq = fields.Integer(
+        string="Purged Up To",
+        readonly=True,
+        default=0,
+        help="Entries up to this number were removed after their retention date; "
+        "verification starts from the checkpoint at this number.",
+    )
+    purged_hash = fields.Char(readonly=True, default=ledger.GENESIS)
+    checkpoint_ids = fields.One2many("esign.audit.checkpoint", "chain_id", readonly=True)
+    verification_ids = fields.One2many("esign.audit.verification", "chain_id", readonly=True)
+    last_verification_id = fields.Many2one(
+        "esign.audit.verification", compute="_compute_last_verification"
+    )
+    last_verdict = fields.Selection(
+        [("intact", "Intact"), ("broken", "Broken")],
+        string="Last Verdict",
+        compute="_compute_last_verification",
+    )
+
+    _sql_constraints = [
+        ("company_unique", "unique(company_id)", "A company has one audit trail chain."),
+    ]
+
+    def init(self):
+        self.env.cr.execute(APPEND_ONLY_SQL)  # constants: nothing to bind
+        # Every company has its chain before anything is audited.
+        self.env.cr.execute(
+            """
+            INSERT INTO esign_audit_chain (name, company_id, head_seq, head_hash, purged_seq,
+                                           purged_hash, create_uid, create_date, write_uid,
+                                           write_date)
+            SELECT c.name, c.id, 0, %s, 0, %s, %s, now() at time zone 'UTC', %s,
+                   now() at time zone 'UTC'
+              FROM res_company c
+             WHERE NOT EXISTS (SELECT 1 FROM esign_audit_chain a WHERE a.company_id = c.id)
+            """,
+            (ledger.GENESIS, ledger.GENESIS, SUPERUSER_ID, SUPERUSER_ID),
+        )
+
+    def _compute_last_verification(self):
+        for chain in self:
+            chain.last_verification_id = chain.verification_ids[:1]
+            chain.last_verdict = chain.last_verification_id.verdict
+
+    @api.model
+    def _for_company(self, company):
+        """The chain of ``company`` (created on first use if the company is new)."""
+        chain = self.sudo().search([("company_id", "=", company.id)], limit=1)
+        return chain or self.sudo().create({"name": company.name, "company_id": company.id})
+
+    # ------------------------------------------------------------------ reading the chain
+    def _stream_rows(self, start_seq=1, batch=20000):
+        """Yield (seq, previous_hash, entry_hash, payload) in seq order, from PostgreSQL.
+
+        A server-side cursor is read by a helper thread while the caller hashes, so the
+        database and the hashing overlap; memory holds at most a few batches.
+        """
+        self.ensure_one()
+        cnx = self.env.cr._cnx
+        cursor = cnx.cursor(f"esign_audit_verify_{self.id}_{int(time.time() * 1000)}")
+        cursor.execute(
+            "SELECT seq, previous_hash, entry_hash, payload FROM esign_audit_entry"
+            " WHERE chain_id = %s AND seq >= %s ORDER BY seq",
+            (self.id, start_seq),
+        )
+        batches = queue.Queue(maxsize=4)
+        failure = []
+
+        def fetch():
+            try:
+                while True:
+                    rows = cursor.fetchmany(batch)
+                    batches.put(rows)
+                    if not rows:
+                        return
+            except Exception as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                failure.append(exc)
+                batches.put([])
+
+        reader = threading.Thread(target=fetch, name="esign-audit-verify", daemon=True)
+        reader.start()
+        try:
+            while True:
+                rows = batches.get()
+                if not rows:
+                    break
+                yield from rows
+        finally:
+            # Drain so the reader thread ends, then close the server-side cursor.
+            while reader.is_alive():
+                try:
+                    batches.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+            reader.join()
+            cursor.close()
+        if failure:
+            raise failure[0]
+
+    def _verify(self):
+        """Verify the chain in PostgreSQL: links, hashes, numbering, columns vs payloads.
+
+        :return: the :class:`services.chain.ChainVerdict` of the links, or a failing verdict
+            naming the first entry whose searchable columns disagree with its payload.
+        """
+        self.ensure_one()
+        self.env.flush_all()
+        start_seq = self.purged_seq + 1
+        start_hash = self.purged_hash or ledger.GENESIS
+        verdict = ledger.verify_rows(
+            self._stream_rows(start_seq), start_hash=start_hash, start_seq=start_seq
+        )
+        if verdict.ok:
+            self.env.cr.execute(_CONSISTENCY_SQL, (self.id, self.purged_seq))
+            row = self.env.cr.fetchone()
+            if row:
+                return ChainVerdict(
+                    False,
+                    row[0] - start_seq,
+                    row[0],
+                    "altered",
+                    f"Entry {row[0]}: the searchable columns disagree with the hashed "
+                    "record: it was altered after it was written.",
+                )
+        return verdict
+
+    def _run_verification(self, trigger="manual"):
+        """Verify, store the verdict as an ``esign.audit.verification``, alert on a break."""
+        verifications = self.env["esign.audit.verification"]
+        for chain in self:
+            started = time.perf_counter()
+            verdict = chain._verify()
+            seconds = time.perf_counter() - started
+            chain.invalidate_recordset(["head_seq", "head_hash"])
+            verification = verifications.sudo().create(
+                {
+                    "chain_id": chain.id,
+                    "trigger": trigger,
+                    "verdict": "intact" if verdict.ok else "broken",
+                    "checked": verdict.checked,
+                    "head_seq": chain.head_seq,
+                    "head_hash": chain.head_hash,
+                    "break_seq": verdict.first_break_seq or 0,
+                    "break_kind": verdict.kind or False,
+                    "message": verdict.message,
+                    "duration": seconds,
+                }
+            )
+            verifications |= verification
+            if not verdict.ok:
+                chain._alert_break(verification)
+        return verifications
+
+    def _alert_break(self, verification):
+        """Mail and schedule an activity for every E-Signature Administrator (R27)."""
+        self.ensure_one()
+        admins = self.env.ref("meddev_esign.group_esign_admin").users.filtered(
+            lambda u: u.active and not u.share and u.id != SUPERUSER_ID
+        )
+        subject = self.env._("Audit trail integrity break: %(chain)s", chain=self.name)
+        body = self.env._(
+            "The verification of %(chain)s found a break at entry %(seq)s (%(kind)s): "
+            "%(message)s Investigate before relying on this trail.",
+            chain=self.name,
+            seq=verification.break_seq,
+            kind=dict(verification._fields["break_kind"]._description_selection(self.env)).get(
+                verification.break_kind, ""
+            ),
+            message=verification.message,
+        )
+        chain = self.sudo()
+        chain.message_post(
+            body=body,
+            subject=subject,
+            partner_ids=admins.partner_id.ids,
+            subtype_xmlid="mail.mt_comment",
+        )
+        act_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
+        for admin in admins:
+            chain.activity_schedule(
+                activity_type_id=act_type.id if act_type else False,
+                summary=subject,
+                note=body,
+                user_id=admin.id,
+            )
+        _logger.error("Audit trail %s broken: %s", self.id, verification.message)
+
+    def action_verify(self):
+        """Button: verify now and show the verdict."""
+        verification = self._run_verification("manual")
+        if len(verification) == 1:
+            return verification._action_open()
+        return True
+
+    def action_print_integrity_report(self):
+        """Button: verify now and print the Audit Trail Integrity Report."""
+        verification = self._run_verification("manual")
+        return self.env.ref("meddev_esign.action_report_audit_integrity").report_action(
+            verification
+        )
+
+    def action_checkpoint(self):
+        """Button: store the current head as a checkpoint now."""
+        for chain in self:
+            chain._checkpoint("manual")
+        return True
+
+    # ------------------------------------------------------------------ checkpoints
+    def _checkpoint(self, trigger):
+        """Store the current head (if not stored yet) as a checkpoint; return it."""
+        self.ensure_one()
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT head_seq, head_hash FROM esign_audit_chain WHERE id = %s", (self.id,)
+        )
+        seq, head = self.env.cr.fetchone()
+        if not seq:
+            return self.env["esign.audit.checkpoint"]
+        existing = self.env["esign.audit.checkpoint"].search(
+            [("chain_id", "=", self.id), ("seq", "=", seq)], limit=1
+        )
+        return existing or self.env["esign.audit.checkpoint"].sudo()._store(
+            self.id, seq, head, trigger
+        )
+
+    @api.model
+    def _cron_daily(self):
+        """Daily: checkpoint every chain's head, then verify every chain (alert on a break)."""
+        for chain in self.sudo().search([]):
+            chain._checkpoint("daily")
+            chain._run_verification("cron")
+
+    # ------------------------------------------------------------------ retention
+    @api.model
+    def _cron_purge_expired(self):
+        """Remove entries past their retention date, only as a prefix ending at a checkpoint.
+
+        The database refuses to delete an entry younger than its retention date, whoever asks
+        (R19). What remains verifies from the checkpoint the purge ended at; the purge itself
+        is recorded as an entry.
+        """
+        today = fields.Date.context_today(self)
+        for chain in self.sudo().search([]):
+            self.env.cr.execute(
+                """
+                SELECT max(c.seq) FROM esign_audit_checkpoint c
+                 WHERE c.chain_id = %(chain)s AND c.seq > %(purged)s
+                   AND NOT EXISTS (SELECT 1 FROM esign_audit_entry e
+                                    WHERE e.chain_id = %(chain)s AND e.seq <= c.seq
+                                      AND e.retention_until >= %(today)s)
+                """,
+                {"chain": chain.id, "purged": chain.purged_seq, "today": today},
+            )
+            upto = self.env.cr.fetchone()[0]
+            if not upto:
+                continue
+            checkpoint = chain.checkpoint_ids.filtered(lambda c, s=upto: c.seq == s)
+            self.env.cr.execute(
+                "DELETE FROM esign_audit_entry WHERE chain_id = %s AND seq <= %s",
+                (chain.id, upto),
+            )
+            removed = self.env.cr.rowcount
+            chain.write({"purged_seq": upto, "purged_hash": checkpoint.entry_hash})
+            self.env["esign.audit.entry"]._append(
+                [
+                    {
+                        "company_id": chain.company_id.id,
+                        "chain_id": chain.id,
+                        "model": chain._name,
+                        "res_id": chain.id,
+                        "record": chain.name,
+                        "op": "purge",
+                        "changes": [
+                            ["purged_seq", chain.purged_seq, upto],
+                            ["removed", None, removed],
+                            ["checkpoint_hash", None, checkpoint.entry_hash],
+                        ],
+                        "reason": "retention period over",
+                    }
+                ]
+            )
+
+
+class EsignAuditEntry(models.Model):
+    """One change to a regulated record, linked into its company's hash chain (R15)."""
+
+    _name = "esign.audit.entry"
+    _description = "Audit Trail Entry"
+    _order = "chain_id, seq desc"
+    _rec_name = "display_label"
+
+    chain_id = fields.Many2one("esign.audit.chain", required=True, index=True, readonly=True)
+    company_id = fields.Many2one("res.company", related="chain_id.company_id", store=True)
+    seq = fields.Integer(string="No.", required=True, readonly=True, help="Gap-free, per chain.")
+    at = fields.Datetime(string="Date (UTC)", required=True, readonly=True, index=True)
+    user_id = fields.Many2one("res.users", string="User", required=True, readonly=True, index=True)
+    res_model = fields.Char(string="Model", required=True, readonly=True, index=True)
+    model_name = fields.Char(string="Document Type", compute="_compute_model_name")
+    res_id = fields.Many2oneReference(
+        string="Record ID", model_field="res_model", readonly=True, index=True
+    )
+    record_name = fields.Char(string="Record", readonly=True, index="trigram")
+    operation = fields.Selection(OPERATIONS, required=True, readonly=True, index=True)
+    reason = fields.Text(string="Reason for Change", readonly=True)
+    ip_address = fields.Char(string="IP Address", readonly=True)
+    session_hash = fields.Char(
+        readonly=True, help="SHA-256 of the session id: ties entries of one session together."
+    )
+    payload = fields.Text(
+        readonly=True, help="The canonical JSON that is hashed: the entry's evidence."
+    )
+    previous_hash = fields.Char(readonly=True)
+    entry_hash = fields.Char(readonly=True, index=True)
+    retention_until = fields.Date(
+        readonly=True,
+        help="The entry cannot be removed before this date, by anyone but a database superuser.",
+    )
+    changes_html = fields.Html(string="Changes", compute="_compute_changes_html", sanitize=False)
+    display_label = fields.Char(compute="_compute_display_label")
+
+    _sql_constraints = [
+        ("chain_seq_unique", "unique(chain_id, seq)", "An audit chain cannot fork."),
+    ]
+
+    def init(self):
+        self.env.cr.execute(APPEND_ONLY_SQL)
+        self.env.cr.execute(TRIGGER_SQL.format(table="esign_audit_entry"))
+
+    @api.depends("res_model")
+    def _compute_model_name(self):
+        names = {}
+        for entry in self:
+            if entry.res_model not in names:
+                names[entry.res_model] = self.env["ir.model"]._get(entry.res_model).name or ""
+            entry.model_name = names[entry.res_model] or entry.res_model
+
+    @api.depends("seq", "operation", "record_name")
+    def _compute_display_label(self):
+        labels = dict(self._fields["operation"]._description_selection(self.env))
+        for entry in self:
+            entry.display_label = f"#{entry.seq} {labels.get(entry.operation, '')}: " + (
+                entry.record_name or ""
+            )
+
+    # ------------------------------------------------------------------ display
+    @api.model
+    def _format_value(self, value):
+        """A stored canonical value as a person reads it."""
+        if value is None or value == []:
+            return "—"
+        if isinstance(value, list) and len(value) == 2 and isinstance(value[0], int):
+            return f"{value[1]} (#{value[0]})"
+        if isinstance(value, list):
+            return ", ".join(self._format_value(v) for v in value)
+        if isinstance(value, dict):
+            return ", ".join(f"{k}: {self._format_value(v)}" for k, v in sorted(value.items()))
+        if isinstance(value, bool):
+            return self.env._("Yes") if value else self.env._("No")
+        return str(value)
+
+    def _changes(self):
+        """The [[field, old, new], ...] list of the entry's payload."""
+        self.ensure_one()
+        try:
+            return json.loads(self.payload or "{}").get("changes") or []
+        except ValueError:
+            return []
+
+    @api.depends("payload")
+    def _compute_changes_html(self):
+        for entry in self:
+            model = self.env.get(entry.res_model)
+            rows = []
+            for name, old, new in entry._changes():
+                field = model._fields.get(name) if model is not None else None
+                label = field._description_string(self.env) if field else name
+                rows.append(
+                    Markup(
+                        "<tr><td>%s</td><td class='text-danger'>%s</td>"
+                        "<td class='text-success'>%s</td></tr>"
+                    )
+                    % (label, self._format_value(old), self._format_value(new))
+                )
+            if not rows:
+                entry.changes_html = False
+                continue
+            head = Markup("<tr><th>%s</th><th>%s</th><th>%s</th></tr>") % (
+                self.env._("Field"),
+                self.env._("Old Value"),
+                self.env._("New Value"),
+            )
+            entry.changes_html = Markup(
+                "<table class='table table-sm o_esign_audit_changes'><thead>%s</thead>"
+                "<tbody>%s</tbody></table>"
+            ) % (head, Markup("").join(rows))
+
+    # ------------------------------------------------------------------ append-only
+    @api.model_create_multi
+    def create(self, vals_list):
+        raise UserError(
+            self.env._("Audit trail entries are written by the system only, never by hand.")
+        )
+
+    def write(self, vals):
+        raise UserError(self.env._("Audit trail entries cannot be changed."))
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_never(self):
+        raise UserError(self.env._("Audit trail entries cannot be deleted."))
+
+    # ------------------------------------------------------------------ appending
+    @api.model
+    def _retention_years(self):
+        value = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("meddev_esign.audit_retention_years", "15")
+        )
+        try:
+            return max(1, int(value))
+        except ValueError:
+            return 15
+
+    @api.model
+    def _checkpoint_interval(self):
+        value = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("meddev_esign.audit_checkpoint_interval", "1000")
+        )
+        try:
+            return max(0, int(value))
+        except ValueError:
+            return 1000
+
+    @api.model
+    def _append(self, items):
+        """Append ledger items to their companies' chains, in this transaction.
+
+        Each item is a dict with ``company_id`` (or ``chain_id``), ``model``, ``res_id``,
+        ``record``, ``op``, ``changes`` ([[field, old, new], ...]) and ``reason``.
+        """
+        if not items:
+            return
+        cr = self.env.cr
+        chains = self.env["esign.audit.chain"].sudo()
+        grouped = defaultdict(list)
+        for item in items:
+            chain_id = item.get("chain_id")
+            if not chain_id:
+                company = self.env["res.company"].browse(item["company_id"])
+                chain_id = chains._for_company(company).id
+            grouped[chain_id].append(item)
+        self.env.flush_all()
+        ip, session = _request_context()
+        user = self.env.user
+        now = fields.Datetime.now()
+        at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        retention = now.date() + relativedelta(years=self._retention_years())
+        interval = self._checkpoint_interval()
+        for chain_id in sorted(grouped):  # always the same order: no deadlock between chains
+            cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, chain_id))
+            cr.execute(
+                "SELECT head_seq, head_hash FROM esign_audit_chain WHERE id = %s FOR UPDATE",
+                (chain_id,),
+                log_exceptions=False,  # a moved head is a serialisation failure, retried
+            )
+            head_seq, head_hash = cr.fetchone()
+            head_seq = head_seq or 0
+            payloads = [
+                {
+                    "v": 1,
+                    "chain": chain_id,
+                    "at": at,
+                    "user": [user.id, user.login or "", user.name or ""],
+                    "model": item["model"],
+                    "res_id": item["res_id"] or 0,
+                    "record": item["record"] or "",
+                    "op": item["op"],
+                    "changes": item["changes"],
+                    "reason": item.get("reason") or "",
+                    "ip": ip,
+                    "session": session,
+                }
+                for item in grouped[chain_id]
+            ]
+            rows = ledger.next_links(head_seq, head_hash or ledger.GENESIS, payloads)
+            values = [
+                (
+                    chain_id,
+                    seq,
+                    now,
+                    user.id,
+                    payload["model"],
+                    payload["res_id"],
+                    payload["record"],
+                    payload["op"],
+                    payload["reason"] or None,
+                    ip,
+                    session,
+                    text,
+                    previous,
+                    entry_hash,
+                    retention,
+                    user.id,
+                    now,
+                    user.id,
+                    now,
+                )
+                for (seq, previous, entry_hash, text), payload in zip(rows, payloads, strict=True)
+            ]
+            cr.execute(
+                SQL(
+                    "INSERT INTO esign_audit_entry (chain_id, seq, at, user_id, res_model, res_id,"
+                    " record_name, operation, reason, ip_address, session_hash, payload,"
+                    " previous_hash, entry_hash, retention_until, create_uid, create_date,"
+                    " write_uid, write_date) VALUES %s",
+                    SQL(", ").join(SQL("%s", value) for value in values),
+                )
+            )
+            last_seq, __, last_hash, __ = rows[-1]
+            cr.execute(
+                "UPDATE esign_audit_chain SET head_seq = %s, head_hash = %s WHERE id = %s",
+                (last_seq, last_hash, chain_id),
+            )
+            if interval:
+                for seq, _previous, entry_hash, _text in rows:
+                    if seq % interval == 0:
+                        self.env["esign.audit.checkpoint"].sudo()._store(
+                            chain_id, seq, entry_hash, "interval"
+                        )
+        chains.browse(list(grouped)).invalidate_recordset(["head_seq", "head_hash"])
+
+
+class EsignAuditCheckpoint(models.Model):
+    """A chain head kept aside: every N entries, daily, and on demand (R27)."""
+
+    _name = "esign.audit.checkpoint"
+    _description = "Audit Trail Checkpoint"
+    _order = "chain_id, seq desc"
+    _rec_name = "seq"
+
+    chain_id = fields.Many2one("esign.audit.chain", required=True, index=True, readonly=True)
+    seq = fields.Integer(string="Entry No.", required=True, readonly=True)
+    entry_hash = fields.Char(string="Head Hash", required=True, readonly=True)
+    at = fields.Datetime(string="Taken At (UTC)", required=True, readonly=True)
+    trigger = fields.Selection(
+        [
+            ("interval", "Every N Entries"),
+            ("daily", "Daily"),
+            ("manual", "On Demand"),
+            ("export", "Export"),
+            ("review", "Trail Review"),
+        ],
+        required=True,
+        readonly=True,
+    )
+    timestamp_token = fields.Binary(
+        attachment=False,
+        readonly=True,
+        help="RFC 3161 timestamp token over the head hash, once a timestamp authority is "
+        "configured. It can be filled once; nothing else of a checkpoint can change.",
+    )
+    timestamp_status = fields.Selection(
+        [("none", "No Timestamp Authority"), ("stamped", "Timestamped")],
+        compute="_compute_timestamp_status",
+    )
+
+    _sql_constraints = [
+        ("chain_seq_unique", "unique(chain_id, seq)", "One checkpoint per chain entry."),
+    ]
+
+    def init(self):
+        self.env.cr.execute(APPEND_ONLY_SQL)
+        self.env.cr.execute(TRIGGER_SQL.format(table="esign_audit_checkpoint"))
+
+    @api.depends("timestamp_token")
+    def _compute_timestamp_status(self):
+        for checkpoint in self:
+            checkpoint.timestamp_status = "stamped" if checkpoint.timestamp_token else "none"
+
+    @api.model
+    def _store(self, chain_id, seq, entry_hash, trigger):
+        checkpoint = self.sudo().create(
+            {
+                "chain_id": chain_id,
+                "seq": seq,
+                "entry_hash": entry_hash,
+                "at": fields.Datetime.now(),
+                "trigger": trigger,
+            }
+        )
+        checkpoint._request_timestamp()
+        return checkpoint
+
+    def _request_timestamp(self):
+        """Hook for the PKI: obtain an RFC 3161 token over ``entry_hash`` and store it once.
+
+        Without a timestamp authority this does nothing; a PKI module overrides it and calls
+        ``_set_timestamp_token``.
+        """
+        return False
+
+    def _set_timestamp_token(self, token):
+        """Store a timestamp token once; the database refuses any other change."""
+        self.ensure_one()
+        if self.timestamp_token:
+            raise UserError(self.env._("This checkpoint already carries a timestamp."))
+        self.sudo().write({"timestamp_token": token})
+
+    def write(self, vals):
+        if set(vals) - {"timestamp_token"}:
+            raise UserError(self.env._("Audit trail checkpoints cannot be changed."))
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_never(self):
+        raise UserError(self.env._("Audit trail checkpoints cannot be deleted."))
+
+
+class EsignAuditVerification(models.Model):
+    """One run of the verifier over a chain: the verdict an inspector can print."""
+
+    _name = "esign.audit.verification"
+    _description = "Audit Trail Verification"
+    _order = "id desc"
+    _rec_name = "display_label"
+
+    chain_id = fields.Many2one("esign.audit.chain", required=True, index=True, readonly=True)
+    company_id = fields.Many2one(related="chain_id.company_id", store=True)
+    trigger = fields.Selection(
+        [("manual", "Button"), ("cron", "Daily Check"), ("review", "Trail Review")],
+        required=True,
+        readonly=True,
+    )
+    verdict = fields.Selection(
+        [("intact", "Intact"), ("broken", "Broken")], required=True, readonly=True
+    )
+    checked = fields.Integer(string="Entries Checked", readonly=True)
+    head_seq = fields.Integer(string="Head Entry", readonly=True)
+    head_hash = fields.Char(readonly=True)
+    break_seq = fields.Integer(string="Break At Entry", readonly=True)
+    break_kind = fields.Selection(
+        [
+            ("altered", "Altered"),
+            ("missing", "Missing"),
+            ("inserted", "Inserted"),
+            ("reordered", "Reordered"),
+        ],
+        readonly=True,
+    )
+    message = fields.Text(readonly=True)
+    duration = fields.Float(string="Duration (s)", readonly=True, digits=(16, 3))
+    display_label = fields.Char(compute="_compute_display_label")
+
+    @api.depends("verdict", "create_date", "chain_id")
+    def _compute_display_label(self):
+        labels = dict(self._fields["verdict"]._description_selection(self.env))
+        for rec in self:
+            rec.display_label = f"{rec.chain_id.name}: {labels.get(rec.verdict, '')}"
+
+    def write(self, vals):
+        raise UserError(self.env._("A verification result cannot be changed."))
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_never(self):
+        raise UserError(self.env._("Verification results are kept as evidence."))
+
+    def _action_open(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
+    def action_print(self):
+        return self.env.ref("meddev_esign.action_report_audit_integrity").report_action(self)
+
+    def _checkpoints(self):
+        """The chain's latest checkpoints, for the printed report."""
+        self.ensure_one()
+        return self.chain_id.checkpoint_ids.sorted("seq", reverse=True)[:10]
+
+
+class EsignAuditRule(models.Model):
+    """An administrator's addition to the regulated models (audited itself, R28)."""
+
+    _name = "esign.audit.rule"
+    _description = "Audit Trail Rule"
+    _esign_audit = "config"
+    _order = "model_id"
+
+    name = fields.Char(compute="_compute_name", store=True)
+    model_id = fields.Many2one(
+        "ir.model",
+        string="Model",
+        required=True,
+        ondelete="cascade",
+        domain=[("transient", "=", False)],
+        help="Every create, change and deletion of this model's records is recorded in the "
+        "audit trail.",
+    )
+    model = fields.Char(string="Model Name", related="model_id.model", store=True)
+    field_ids = fields.Many2many(
+        "ir.model.fields",
+        string="Fields",
+        domain="[('model_id', '=', model_id), ('store', '=', True)]",
+        help="Leave empty to record every stored field.",
+    )
+    active = fields.Boolean(default=True)
+
+    _sql_constraints = [
+        ("model_unique", "unique(model_id)", "There is already an audit rule for this model."),
+    ]
+
+    @api.depends("model_id")
+    def _compute_name(self):
+        for rule in self:
+            rule.name = rule.model_id.name or ""
+
+    @api.constrains("model_id")
+    def _check_model(self):
+        for rule in self:
+            name = rule.model_id.model or ""
+            if name.startswith("esign.audit.") or self.env[name]._transient:
+                raise ValidationError(
+                    self.env._("%(model)s cannot be audited by a rule.", model=rule.model_id.name)
+                )
+
+    @api.model
+    @tools.ormcache()
+    def _esign_rule_map(self):
+        """{model name: frozenset of field names (empty: all)} of the active rules."""
+        rules = self.sudo().with_context(active_test=True).search([])
+        return {rule.model: frozenset(rule.field_ids.mapped("name")) for rule in rules}
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        rules = super().create(vals_list)
+        self.env.registry.clear_cache()
+        self.env.registry.clear_cache("templates")
+        return rules
+
+    def write(self, vals):
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        self.env.registry.clear_cache("templates")
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        self.env.registry.clear_cache("templates")
+        return result

@@ -1,0 +1,50 @@
+"""Verify an audit trail export offline: ``python3 -m services.audit_cli FILE.jsonl``.
+
+Needs only the Python standard library and this ``services`` package; no Odoo, no database,
+no network. Exit status 0 when the export is intact, 1 when it is not, 2 when the file cannot
+be read as an export.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .audit import verify_export
+from .errors import ChainError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Verify the export named on the command line and print the verdict.
+
+    :param argv: Command-line arguments (default: ``sys.argv[1:]``).
+    :return: The exit status.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python3 -m services.audit_cli EXPORT.jsonl", file=sys.stderr)
+        return 2
+    path = Path(args[0])
+    try:
+        with path.open(encoding="utf-8") as handle:
+            verdict = verify_export(handle)
+    except (OSError, UnicodeDecodeError, ChainError) as exc:
+        print(f"Cannot verify {path}: {exc}", file=sys.stderr)
+        return 2
+    header = verdict.header
+    chain = header.get("chain", {})
+    print(f"Audit trail: {chain.get('name', '?')} ({chain.get('company', '')})")
+    print(f"Range: entries {header['start_seq']} to {header['end_seq']}")
+    print(f"Entries in full: {verdict.selected}; proof lines: {verdict.proofs}")
+    print(f"Chain: {verdict.chain.message}")
+    for problem in verdict.problems:
+        print(f"Problem: {problem}")
+    print(f"End hash: {header['end_hash']}")
+    for anchor in header.get("anchors", []):
+        print(f"Checkpoint {anchor['seq']}: {anchor['hash']}")
+    print("VERDICT: INTACT" if verdict.ok else "VERDICT: BROKEN")
+    return 0 if verdict.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
