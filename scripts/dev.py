@@ -441,6 +441,13 @@ class Cluster:
         finally:
             conn.close()
 
+    def superuser_dsn(self) -> str:
+        """libpq connection string of the cluster superuser, without a database name."""
+        return (
+            f"host=127.0.0.1 port={self.meta['port']} user={self.meta['superuser']} "
+            f"password={self.meta['superuser_password']}"
+        )
+
     def _create_odoo_role(self) -> None:
         # Odoo refuses the postgres superuser; its own role may create databases, nothing more.
         self.sql(
@@ -457,6 +464,9 @@ class Cluster:
 
 
 # --------------------------------------------------------------------------- running Odoo
+SUPERUSER_DSN_VAR = "MEDDEV_ESIGN_TEST_PG_SUPERUSER_DSN"
+
+
 def odoo_command(
     odoo_root: Path, cluster: Cluster, wk_dir: Path | None, *args: str, sub: str = "server"
 ) -> tuple[list[str], dict]:
@@ -677,6 +687,9 @@ def odoo_suite(wk_dir: Path | None) -> Suite:
             "--log-level=info",
             f"--logfile={log}",
         )
+        # The tamper tests act as the cluster's maintenance superuser, as an attacker with
+        # database access would; only this child process gets the credentials.
+        env[SUPERUSER_DSN_VAR] = cluster.superuser_dsn()
         say(f"Odoo suite: installing {MODULE} with demo data and running its tests (log: {log})")
         rc = subprocess.run(argv, env=env, stderr=subprocess.DEVNULL).returncode
         text = log.read_text(errors="replace") if log.exists() else ""

@@ -1,4 +1,6 @@
 from . import (
+    test_audit,
+    test_audit_tamper,
     test_concurrency,
     test_foundation,
     test_qms,

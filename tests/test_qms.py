@@ -88,7 +88,9 @@ class TestSupplierQualification(QmsCase):
 
     def test_changed_qualification_needs_new_approval(self):
         qual = self._approved_qualification()
-        qual.with_user(self.qe).product_category_ids = [Command.link(self.categ_other.id)]
+        qual.with_user(self.qe).with_context(
+            esign_change_reason="Scope extended"
+        ).product_category_ids = [Command.link(self.categ_other.id)]
         self.assertEqual(qual.state, "draft")
         self.assertEqual(self.signatures(qual).status, "changed")
         self.refused(self.make_order().button_confirm)

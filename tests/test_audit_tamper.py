@@ -1,0 +1,254 @@
+import os
+import random
+import threading
+import time
+
+import psycopg2
+from psycopg2 import errorcodes
+
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import Registry
+from odoo.tests import BaseCase, tagged
+from odoo.tests.common import get_db_name
+from odoo.tools import mute_logger
+
+from ..services import audit as ledger
+
+SUPERUSER_DSN_VAR = "MEDDEV_ESIGN_TEST_PG_SUPERUSER_DSN"
+TRIGGER = "esign_audit_entry_append_only_row"
+RETRY_CODES = (
+    errorcodes.SERIALIZATION_FAILURE,
+    errorcodes.DEADLOCK_DETECTED,
+    errorcodes.LOCK_NOT_AVAILABLE,
+)
+
+
+@tagged("post_install", "-at_install")
+class TestAuditTamperAndConcurrency(BaseCase):
+    """The trail against a hostile database superuser, and under 8 parallel writers.
+
+    These tests commit (the tamper needs a second connection to see the data; the writers
+    need real transactions); each tamper works on its own fresh chain, so the company's trail
+    stays intact. The test database is thrown away after the run.
+
+    The superuser's credentials come from ``scripts/dev.py test``, which runs the suite; the
+    trigger lets only a superuser through, as in production.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry = Registry(get_db_name())
+        cls.dsn = os.environ.get(SUPERUSER_DSN_VAR)
+
+    def superuser(self):
+        if not self.dsn:
+            self.skipTest(
+                f"{SUPERUSER_DSN_VAR} is not set: run the suite through `make test`, which "
+                "passes the private cluster's superuser to these tamper tests"
+            )
+        return psycopg2.connect(f"{self.dsn} dbname={get_db_name()}")
+
+    def fresh_chain(self, name, count=10):
+        """A new chain with ``count`` entries appended by the real appender, committed."""
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            chain = env["esign.audit.chain"].create({"name": name})
+            env["esign.audit.entry"]._append(
+                [
+                    {
+                        "chain_id": chain.id,
+                        "model": "esign.deviation",
+                        "res_id": n,
+                        "record": f"DEV {n}",
+                        "op": "write",
+                        "changes": [["title", f"old {n}", f"new {n}"]],
+                        "reason": "",
+                    }
+                    for n in range(1, count + 1)
+                ]
+            )
+            return chain.id
+
+    def tamper(self, *statements):
+        """Run statements as the superuser with the append-only trigger disabled."""
+        conn = self.superuser()
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(f"ALTER TABLE esign_audit_entry DISABLE TRIGGER {TRIGGER}")
+                for statement, params in statements:
+                    cur.execute(statement, params)
+                cur.execute(f"ALTER TABLE esign_audit_entry ENABLE TRIGGER {TRIGGER}")
+        finally:
+            conn.close()
+
+    def verify(self, chain_id):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            return env["esign.audit.chain"].browse(chain_id)._verify()
+
+    # ------------------------------------------------------------------ tamper
+    def test_superuser_edits_are_named_by_the_verifier(self):
+        chain = self.fresh_chain("Tamper: altered value")
+        self.assertTrue(self.verify(chain).ok)
+        self.tamper(
+            (
+                "UPDATE esign_audit_entry SET payload = replace(payload, 'new 5', 'NEW 5')"
+                " WHERE chain_id = %s AND seq = 5",
+                (chain,),
+            )
+        )
+        verdict = self.verify(chain)
+        self.assertEqual(
+            (verdict.ok, verdict.kind, verdict.first_break_seq), (False, "altered", 5)
+        )
+
+        chain = self.fresh_chain("Tamper: altered column")
+        self.tamper(
+            (
+                "UPDATE esign_audit_entry SET reason = 'made up' WHERE chain_id = %s AND seq = 3",
+                (chain,),
+            )
+        )
+        verdict = self.verify(chain)
+        self.assertEqual((verdict.kind, verdict.first_break_seq), ("altered", 3))
+
+    def test_superuser_deletion_is_missing(self):
+        chain = self.fresh_chain("Tamper: deleted row")
+        self.tamper(("DELETE FROM esign_audit_entry WHERE chain_id = %s AND seq = 7", (chain,)))
+        verdict = self.verify(chain)
+        self.assertEqual(
+            (verdict.ok, verdict.kind, verdict.first_break_seq), (False, "missing", 7)
+        )
+
+    def test_superuser_forged_row_is_inserted(self):
+        chain = self.fresh_chain("Tamper: forged row")
+        conn = self.superuser()
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT entry_hash FROM esign_audit_entry WHERE chain_id = %s AND seq = 3",
+                (chain,),
+            )
+            link = cur.fetchone()[0]
+        conn.close()
+        # A forger who knows the formula makes a valid-looking entry 4 linked to entry 3,
+        # and shifts the later entries up by one to make room.
+        row = ledger.next_links(
+            3, link, [{"op": "write", "model": "esign.deviation", "res_id": 99}]
+        )[0]
+        self.tamper(
+            (
+                "UPDATE esign_audit_entry SET seq = -seq WHERE chain_id = %s AND seq >= 4",
+                (chain,),
+            ),
+            (
+                "UPDATE esign_audit_entry SET seq = 1 - seq WHERE chain_id = %s AND seq < 0",
+                (chain,),
+            ),
+            (
+                "INSERT INTO esign_audit_entry (chain_id, seq, at, user_id, res_model, res_id,"
+                " operation, payload, previous_hash, entry_hash, retention_until)"
+                " VALUES (%s, 4, now(), %s, 'esign.deviation', 99, 'write', %s, %s, %s,"
+                " '2099-01-01')",
+                (chain, SUPERUSER_ID, row[3], row[1], row[2]),
+            ),
+        )
+        verdict = self.verify(chain)
+        self.assertEqual((verdict.kind, verdict.first_break_seq), ("inserted", 4))
+
+    def test_superuser_swap_is_reordered(self):
+        chain = self.fresh_chain("Tamper: swapped rows")
+        self.tamper(
+            ("UPDATE esign_audit_entry SET seq = -1 WHERE chain_id = %s AND seq = 3", (chain,)),
+            ("UPDATE esign_audit_entry SET seq = 3 WHERE chain_id = %s AND seq = 4", (chain,)),
+            ("UPDATE esign_audit_entry SET seq = 4 WHERE chain_id = %s AND seq = -1", (chain,)),
+        )
+        verdict = self.verify(chain)
+        self.assertEqual((verdict.kind, verdict.first_break_seq), ("reordered", 3))
+
+    @mute_logger("odoo.addons.meddev_esign.models.esign_audit")
+    def test_daily_check_alerts_administrators_on_a_break(self):
+        chain = self.fresh_chain("Tamper: daily alert")
+        self.tamper(("DELETE FROM esign_audit_entry WHERE chain_id = %s AND seq = 2", (chain,)))
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            record = env["esign.audit.chain"].browse(chain)
+            verification = record._run_verification("cron")
+            self.assertEqual(verification.verdict, "broken")
+            self.assertEqual(verification.break_kind, "missing")
+            admins = env.ref("meddev_esign.group_esign_admin").users.filtered(
+                lambda u: u.id != SUPERUSER_ID
+            )
+            if admins:
+                self.assertEqual(
+                    set(record.activity_ids.user_id.ids) & set(admins.ids), set(admins.ids)
+                )
+            self.assertIn("integrity break", record.message_ids[:1].subject or "")
+            cr.rollback()
+
+    # ------------------------------------------------------------------ concurrency
+    def test_eight_parallel_writers_no_fork_no_gap(self):
+        writers, writes = 8, 6
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            deviations = env["esign.deviation"].create(
+                [{"title": f"Parallel {n}"} for n in range(writers)]
+            )
+            chain = env["esign.audit.chain"]._for_company(env.company)
+            ids, chain_id, start = deviations.ids, chain.id, chain.head_seq
+        errors, retries = [], []
+        barrier = threading.Barrier(writers)
+
+        def writer(record_id):
+            # Environment() would call Registry(dbname), which waits for the test runner's
+            # lock: hand it the transaction directly.
+            cr = self.registry.cursor()
+            try:
+                cr.transaction = api.Transaction(self.registry)
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                barrier.wait(timeout=30)
+                for n in range(writes):
+                    for _attempt in range(50):
+                        try:
+                            env["esign.deviation"].browse(record_id).write(
+                                {"description": f"write {n} by {record_id}"}
+                            )
+                            cr.commit()
+                            break
+                        except psycopg2.OperationalError as exc:
+                            if exc.pgcode not in RETRY_CODES:
+                                raise
+                            cr.rollback()
+                            env.invalidate_all()
+                            retries.append(exc.pgcode)
+                            time.sleep(random.uniform(0, 0.02))
+                    else:
+                        raise AssertionError("a writer never got through")
+            except Exception as exc:  # noqa: BLE001 - reported by the main thread
+                errors.append(exc)
+            finally:
+                cr.close()
+
+        threads = [threading.Thread(target=writer, args=(rid,)) for rid in ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        self.assertFalse(errors, errors)
+
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            chain = env["esign.audit.chain"].browse(chain_id)
+            self.assertEqual(chain.head_seq - start, writers * writes)
+            cr.execute(
+                "SELECT count(*), count(DISTINCT seq), count(DISTINCT previous_hash),"
+                " min(seq), max(seq) FROM esign_audit_entry WHERE chain_id = %s AND seq > %s",
+                (chain_id, start),
+            )
+            total, distinct_seq, distinct_prev, low, high = cr.fetchone()
+            self.assertEqual(total, writers * writes)
+            self.assertEqual(distinct_seq, total)  # no fork: one entry per place
+            self.assertEqual(distinct_prev, total)  # no fork: one entry per link
+            self.assertEqual((low, high), (start + 1, start + total))  # no gap
+            verdict = chain._verify()
+            self.assertTrue(verdict.ok, verdict.message)
