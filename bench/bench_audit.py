@@ -180,7 +180,7 @@ class _AuditSwitch:
       needed in this process; ``unsubscribe()`` restores the original methods.
     """
 
-    def __init__(self, env) -> None:
+    def __init__(self, env, auditlog: bool = True) -> None:
         self.env = env
         self.audit_base = None
         self.original = None
@@ -192,7 +192,7 @@ class _AuditSwitch:
             self.audit_base = audit_base
             self.original = audit_base.Base.__dict__["_esign_audit_enabled"]
         self.rule = None
-        if "auditlog.rule" in env:
+        if auditlog and "auditlog.rule" in env:
             self.rule = env["auditlog.rule"].create(
                 {
                     "name": "Bench purchase orders",
@@ -516,7 +516,19 @@ def measure_verify(env, n_entries: int, runs: int, sample: int) -> dict:
             }
         )
 
-    # 3. Where the time goes: streaming the rows alone, and verify_rows on rows in memory.
+    # 3. Where the time goes: the links and hashes alone (verify_rows over the model's own
+    # stream), streaming the rows alone, verify_rows on rows in memory, the column check.
+    links = None
+    if hasattr(chain, "_stream_rows"):
+        env.invalidate_all()
+        t0 = time.perf_counter()
+        links_verdict = audit.verify_rows(chain._stream_rows(1))
+        seconds = time.perf_counter() - t0
+        links = {
+            "seconds": seconds,
+            "rows_per_s": links_verdict.checked / seconds,
+            "ok": bool(links_verdict.ok),
+        }
     with env.registry.cursor() as cr:
         t0 = time.perf_counter()
         streamed = 0
@@ -572,6 +584,7 @@ def measure_verify(env, n_entries: int, runs: int, sample: int) -> dict:
             "message": verdict.message,
         },
         "consistency_sql": consistency,
+        "links_only": links,
         "stream_only": {"rows": streamed, "seconds": fetch_s, "rows_per_s": streamed / fetch_s},
         "hash_only": {
             "rows": len(in_memory),
@@ -583,14 +596,21 @@ def measure_verify(env, n_entries: int, runs: int, sample: int) -> dict:
 
 
 # --------------------------------------------------------------------- 3. parallel writers
-def measure_parallel(env, n_threads: int, writes_per_thread: int) -> dict:
+def measure_parallel(env, n_threads: int, writes_per_thread: int, odoo_writes: int) -> dict:
     """``n_threads`` writers, one cursor each, committing purchase-order writes; then verify.
+
+    Runs: one writer (reference), ``n_threads`` writers with a quick retry (a serialisation
+    failure is retried after 1-10 ms, as often as needed), the same with the audit trail off
+    (reference), and ``n_threads`` writers retrying as Odoo's HTTP layer does
+    (``odoo.service.model.retrying``: at most 5 tries, sleeping uniform(0, 2**try) s between
+    them), where a write that fails 5 times is an error the user would see.
 
     Everything here is committed: the bench database is thrown away afterwards.
     """
     from psycopg2 import errors  # noqa: PLC0415 - inside Odoo only
 
     import odoo  # noqa: PLC0415
+    from odoo.service.model import MAX_TRIES_ON_CONCURRENCY_FAILURE  # noqa: PLC0415
 
     retryable = (
         errors.SerializationFailure,
@@ -605,14 +625,24 @@ def measure_parallel(env, n_threads: int, writes_per_thread: int) -> dict:
     chain = chains._for_company(env.company)
     env.cr.flush()
     env.cr.commit()
-    result = {"threads": n_threads, "writes_per_thread": writes_per_thread, "runs": {}}
+    result = {
+        "threads": n_threads,
+        "writes_per_thread": writes_per_thread,
+        "odoo_retry_writes_per_thread": odoo_writes,
+        "odoo_max_tries": MAX_TRIES_ON_CONCURRENCY_FAILURE,
+        "runs": {},
+    }
 
-    def run(threads: int, label: str) -> dict:
+    def run(threads: int, label: str, writes: int, audit: bool = True, policy: str = "quick"):
         env.invalidate_all()
+        env.cr.rollback()  # a fresh snapshot
         head_before = chains.browse(chain.id).head_seq
         registry = env.registry
         barrier = threading.Barrier(threads + 1)
-        stats = [{"ok": 0, "retries": {}, "latency": [], "error": None} for _ in range(threads)]
+        stats = [
+            {"ok": 0, "gave_up": 0, "retries": {}, "per_write": [], "latency": [], "error": None}
+            for _ in range(threads)
+        ]
 
         def worker(t: int) -> None:
             st = stats[t]
@@ -623,27 +653,34 @@ def measure_parallel(env, n_threads: int, writes_per_thread: int) -> dict:
                     cr.transaction = odoo.api.Transaction(registry)
                     wenv = odoo.api.Environment(cr, writers[t % len(writers)].id, {})
                     order = wenv["purchase.order"].browse(orders[t].id)
-                    count = 0
                     barrier.wait()
-                    for i in range(writes_per_thread):
+                    for i in range(writes):
                         vals = {
                             "partner_ref": f"{label}-T{t}-{i:05d}",
                             "notes": f"<p>{label} thread {t}, write {i}</p>",
-                            "user_id": buyers[count % 2].id,
+                            "user_id": buyers[i % 2].id,
                         }
                         t0 = time.perf_counter()
+                        tries = 0
                         while True:
+                            tries += 1
                             try:
                                 order.write(vals)
                                 cr.commit()
+                                st["ok"] += 1
                                 break
                             except retryable as exc:
                                 cr.rollback()
                                 name = type(exc).__name__
                                 st["retries"][name] = st["retries"].get(name, 0) + 1
-                                time.sleep(rng.uniform(0.001, 0.010))
-                        count += 1
-                        st["ok"] += 1
+                                if policy == "quick":
+                                    time.sleep(rng.uniform(0.001, 0.010))
+                                elif tries >= MAX_TRIES_ON_CONCURRENCY_FAILURE:
+                                    st["gave_up"] += 1
+                                    break
+                                else:
+                                    time.sleep(rng.uniform(0.0, 2**tries))
+                        st["per_write"].append(tries - 1)
                         st["latency"].append(time.perf_counter() - t0)
             except Exception as exc:  # noqa: BLE001 - reported in the result, not raised
                 st["error"] = f"{type(exc).__name__}: {exc}"[:500]
@@ -651,16 +688,22 @@ def measure_parallel(env, n_threads: int, writes_per_thread: int) -> dict:
                     barrier.abort()
 
         pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
-        for thread in pool:
-            thread.start()
+        switch = _AuditSwitch(env, auditlog=False)
+        if not audit:
+            switch.enter("baseline")  # in this process only: every thread writes unaudited
         try:
-            barrier.wait(timeout=120)
-        except threading.BrokenBarrierError:
-            pass
-        start = time.perf_counter()
-        for thread in pool:
-            thread.join()
-        wall = time.perf_counter() - start
+            for thread in pool:
+                thread.start()
+            try:
+                barrier.wait(timeout=120)
+            except threading.BrokenBarrierError:
+                pass
+            start = time.perf_counter()
+            for thread in pool:
+                thread.join()
+            wall = time.perf_counter() - start
+        finally:
+            switch.restore()
         env.invalidate_all()
         env.cr.rollback()  # a fresh snapshot that sees the threads' commits
         head_after = chains.browse(chain.id).head_seq
@@ -670,15 +713,25 @@ def measure_parallel(env, n_threads: int, writes_per_thread: int) -> dict:
             for name, n in st["retries"].items():
                 retries[name] = retries.get(name, 0) + n
         latency = [s for st in stats for s in st["latency"]]
+        per_write = [n for st in stats for n in st["per_write"]]
+        committed = sum(st["ok"] for st in stats)
         return {
             "threads": threads,
-            "writes_committed": sum(st["ok"] for st in stats),
+            "audit": audit,
+            "policy": policy,
+            "writes_attempted": len(per_write),
+            "writes_committed": committed,
+            "writes_given_up": sum(st["gave_up"] for st in stats),
             "entries_appended": appended,
             "wall_s": wall,
             "entries_per_s": appended / wall if wall else None,
-            "writes_per_s": sum(st["ok"] for st in stats) / wall if wall else None,
+            "writes_per_s": committed / wall if wall else None,
             "retries": retries,
             "retries_total": sum(retries.values()),
+            "retries_per_write_max": max(per_write, default=0),
+            "writes_retried_4_times_or_more": sum(
+                1 for n in per_write if n >= MAX_TRIES_ON_CONCURRENCY_FAILURE - 1
+            ),
             "latency_median_ms": 1000 * statistics.median(latency) if latency else None,
             "latency_p90_ms": (
                 1000 * statistics.quantiles(latency, n=10)[-1] if len(latency) > 1 else None
@@ -686,8 +739,12 @@ def measure_parallel(env, n_threads: int, writes_per_thread: int) -> dict:
             "errors": [st["error"] for st in stats if st["error"]],
         }
 
-    result["runs"]["1"] = run(1, "SEQ")
-    result["runs"][str(n_threads)] = run(n_threads, "PAR")
+    runs = result["runs"]
+    runs["1"] = run(1, "SEQ", writes_per_thread)
+    runs[str(n_threads)] = run(n_threads, "PAR", writes_per_thread)
+    runs[f"{n_threads}_no_audit"] = run(n_threads, "OFF", writes_per_thread, audit=False)
+    if odoo_writes:
+        runs[f"{n_threads}_odoo_retry"] = run(n_threads, "ODOO", odoo_writes, policy="odoo")
 
     # The chain after both runs: verified, and checked for gaps and forks in SQL too.
     env.invalidate_all()
@@ -942,34 +999,43 @@ def report_verify(verify: dict) -> None:
                 f"{rate / VERIFY_TARGET:.2f} of target",
             )
         )
+    links, consistency = verify.get("links_only"), verify.get("consistency_sql")
+    if links:
+        rows.append(
+            (
+                "  part: links and hashes (verify_rows over chain._stream_rows)",
+                f"{links['seconds']:.2f} s",
+                f"{links['rows_per_s']:,.0f} /s",
+                f">= {VERIFY_TARGET:,} /s",
+                f"{links['rows_per_s'] / VERIFY_TARGET:.2f} of target",
+            )
+        )
+    if consistency:
+        rows.append(
+            (
+                "  part: columns-vs-payload check (_CONSISTENCY_SQL)",
+                f"{consistency['seconds']:.2f} s",
+                f"{verify['entries'] / consistency['seconds']:,.0f} /s",
+                "-",
+                "-",
+            )
+        )
     stream, hashing = verify["stream_only"], verify["hash_only"]
     rows += [
         (
-            "  of which: streaming rows alone (named cursor, no hashing)",
+            "  streaming the rows alone (named cursor, no hashing)",
             f"{stream['seconds']:.2f} s",
             f"{stream['rows_per_s']:,.0f} /s",
             "-",
             "-",
         ),
         (
-            f"  of which: verify_rows on {hashing['rows']:,} rows in memory",
+            f"  verify_rows on {hashing['rows']:,} rows already in memory",
             f"{hashing['seconds']:.2f} s",
             f"{hashing['rows_per_s']:,.0f} /s",
             "-",
             "-",
         ),
-    ]
-    if verify.get("consistency_sql"):
-        rows.append(
-            (
-                "  of which: columns-vs-payload check (one SQL, jsonb)",
-                f"{verify['consistency_sql']['seconds']:.2f} s",
-                f"{verify['entries'] / verify['consistency_sql']['seconds']:,.0f} /s",
-                "-",
-                "-",
-            )
-        )
-    rows += [
         (
             "bulk load: generate + hash + COPY",
             f"{verify['load_s']:.1f} s",
@@ -992,26 +1058,47 @@ def report_parallel(par: dict) -> None:
     print(f"3. Appends with {par['threads']} parallel writers (one cursor each, commit per write)")
     rows = []
     for run in par["runs"].values():
+        if not run.get("audit", True):
+            what = "audit off (reference)"
+        elif run.get("policy") == "odoo":
+            what = "audited, Odoo's retry"
+        else:
+            what = "audited, quick retry"
         rows.append(
             (
-                f"{run['threads']} writer(s): {run['writes_committed']} writes",
-                f"{run['wall_s']:.2f} s",
-                f"{run['entries_per_s']:,.1f} entries/s",
-                f"{run['entries_appended']} entries",
-                f"{run['retries_total']} retries {run['retries'] or ''}".strip(),
-                f"{run['latency_median_ms']:.1f} ms",
+                f"{run['threads']} writer(s), {what}",
+                f"{run['writes_committed']}/{run['writes_attempted']} in {run['wall_s']:.1f} s",
+                f"{run['writes_per_s']:,.1f} /s",
+                f"{run['entries_per_s']:,.1f} /s" if run.get("audit", True) else "-",
+                str(run["entries_appended"]),
+                f"{run['retries_total']} (max {run['retries_per_write_max']}/write)",
+                str(run["writes_given_up"]) if run.get("policy") == "odoo" else "-",
+                fmt_ms(run["latency_median_ms"]),
+                fmt_ms(run["latency_p90_ms"]),
             )
         )
     print_table(
-        ("run", "wall", "throughput", "total", "retries", "latency median"),
+        (
+            "writers",
+            "committed",
+            "writes",
+            "entries",
+            "total",
+            "retries",
+            "gave up",
+            "latency median",
+            "p90",
+        ),
         rows,
     )
     c = par["chain"]
     errors = [e for run in par["runs"].values() for e in run["errors"]]
+    kinds = sorted({k for run in par["runs"].values() for k in run["retries"]})
     print(
         f"checks: chain head {c['head_seq']}, {c['entries']} entries, no gaps: {c['no_gaps']}, "
         f"no forks: {c['no_forks']}; _verify(): ok={c['verify_ok']}, checked "
-        f"{c['verify_checked']} ({c['verify_message']})"
+        f"{c['verify_checked']} ({c['verify_message']}); retried on: {', '.join(kinds) or '-'}; "
+        f"'gave up' = failed {par['odoo_max_tries']} tries (an error for the user in Odoo)"
     )
     if errors:
         print("        writer errors: " + "; ".join(errors))
@@ -1046,6 +1133,12 @@ def main() -> int:
     parser.add_argument("--verify-runs", type=int, default=3, help="timed chain._verify() runs")
     parser.add_argument("--threads", type=int, default=8, help="parallel writers")
     parser.add_argument("--thread-writes", type=int, default=100, help="writes per writer")
+    parser.add_argument(
+        "--odoo-retry-writes",
+        type=int,
+        default=20,
+        help="writes per writer in the run that retries like Odoo's HTTP layer (0: skip it)",
+    )
     parser.add_argument("--no-oca", action="store_true", help="skip auditlog")
     parser.add_argument(
         "--auditlog-alone",
@@ -1123,7 +1216,8 @@ def main() -> int:
             log(f"{args.threads} parallel writers on {DB_AUDIT}")
             results["parallel"] = runner.measure(
                 DB_AUDIT,
-                f"measure_parallel(env, {args.threads}, {args.thread_writes})",
+                f"measure_parallel(env, {args.threads}, {args.thread_writes}, "
+                f"{args.odoo_retry_writes})",
                 addons=addons,
             )
     finally:

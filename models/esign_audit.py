@@ -432,7 +432,7 @@ class EsignAuditEntry(models.Model):
     chain_id = fields.Many2one("esign.audit.chain", required=True, index=True, readonly=True)
     company_id = fields.Many2one("res.company", related="chain_id.company_id", store=True)
     seq = fields.Integer(string="No.", required=True, readonly=True, help="Gap-free, per chain.")
-    at = fields.Datetime(string="Date (UTC)", required=True, readonly=True, index=True)
+    at = fields.Datetime(string="Date", required=True, readonly=True, index=True)
     user_id = fields.Many2one("res.users", string="User", required=True, readonly=True, index=True)
     res_model = fields.Char(string="Model", required=True, readonly=True, index=True)
     model_name = fields.Char(string="Document Type", compute="_compute_model_name")
@@ -683,7 +683,7 @@ class EsignAuditCheckpoint(models.Model):
     chain_id = fields.Many2one("esign.audit.chain", required=True, index=True, readonly=True)
     seq = fields.Integer(string="Entry No.", required=True, readonly=True)
     entry_hash = fields.Char(string="Head Hash", required=True, readonly=True)
-    at = fields.Datetime(string="Taken At (UTC)", required=True, readonly=True)
+    at = fields.Datetime(string="Taken At", required=True, readonly=True)
     trigger = fields.Selection(
         [
             ("interval", "Every N Entries"),

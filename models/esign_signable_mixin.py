@@ -280,8 +280,8 @@ class EsignSignableMixin(models.AbstractModel):
             if needing:
                 raise UserError(
                     self.env._(
-                        "%(records)s is signed: a change to %(fields)s needs a reason for "
-                        "change. Enter it in 'Reason for Change' and save again.",
+                        "%(records)s is signed or released: a change to %(fields)s needs a "
+                        "reason for change. Enter it in 'Reason for Change' and save again.",
                         records=", ".join(needing.mapped("display_name")),
                         fields=", ".join(sorted(self._fields[f].string for f in signed)),
                     )

@@ -1,6 +1,7 @@
 from . import (
     test_audit,
     test_audit_tamper,
+    test_audit_tour,
     test_concurrency,
     test_foundation,
     test_qms,
