@@ -58,6 +58,7 @@
         "demo/esign_demo_operations.xml",
         "demo/esign_demo_policies.xml",
         "demo/esign_demo_qms.xml",
+        "demo/esign_demo_audit.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -177,6 +177,11 @@ class EsignAuditChain(models.Model):
             (ledger.GENESIS, ledger.GENESIS, SUPERUSER_ID, SUPERUSER_ID),
         )
 
+    @api.depends("name", "company_id.name")
+    def _compute_display_name(self):
+        for chain in self:
+            chain.display_name = chain.company_id.name or chain.name
+
     def _compute_last_verification(self):
         for chain in self:
             chain.last_verification_id = chain.verification_ids[:1]
