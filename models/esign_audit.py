@@ -9,6 +9,7 @@ the last guard against a fork. Everything happens inside the caller's transactio
 back change leaves no entry.
 """
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -23,7 +24,7 @@ from markupsafe import Markup
 from odoo import SUPERUSER_ID, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 from odoo.http import request
-from odoo.tools import SQL
+from odoo.tools import SQL, sql
 
 from ..services import audit as ledger
 from ..services.chain import ChainVerdict
@@ -108,14 +109,11 @@ SELECT seq FROM esign_audit_entry e
 
 def _request_context():
     """(IP address, SHA-256 of the session id) of the HTTP request, if any."""
-    try:
-        if request and request.httprequest:
-            sid = getattr(request.session, "sid", None)
-            digest = hashlib.sha256(sid.encode()).hexdigest() if sid else None
-            return request.httprequest.remote_addr, digest
-    except RuntimeError:  # outside a request context
-        pass
-    return None, None
+    if not request or not getattr(request, "httprequest", None):
+        return None, None
+    sid = getattr(request.session, "sid", None)
+    digest = hashlib.sha256(sid.encode()).hexdigest() if sid else None
+    return request.httprequest.remote_addr, digest
 
 
 class EsignAuditChain(models.Model):
@@ -193,6 +191,12 @@ class EsignAuditChain(models.Model):
         chain = self.sudo().search([("company_id", "=", company.id)], limit=1)
         return chain or self.sudo().create({"name": company.name, "company_id": company.id})
 
+    @api.model
+    @tools.ormcache("company_id")
+    def _chain_id_for(self, company_id):
+        """Id of the chain of company ``company_id``: one look-up per worker, not per write."""
+        return self._for_company(self.env["res.company"].browse(company_id)).id
+
     # ------------------------------------------------------------------ reading the chain
     def _stream_rows(self, start_seq=1, batch=20000):
         """Yield (seq, previous_hash, entry_hash, payload) in seq order, from PostgreSQL.
@@ -233,10 +237,8 @@ class EsignAuditChain(models.Model):
         finally:
             # Drain so the reader thread ends, then close the server-side cursor.
             while reader.is_alive():
-                try:
+                with contextlib.suppress(queue.Empty):
                     batches.get(timeout=0.1)
-                except queue.Empty:
-                    pass
             reader.join()
             cursor.close()
         if failure:
@@ -542,12 +544,16 @@ class EsignAuditEntry(models.Model):
     # ------------------------------------------------------------------ append-only
     @api.model_create_multi
     def create(self, vals_list):
-        raise UserError(
-            self.env._("Audit trail entries are written by the system only, never by hand.")
-        )
+        if vals_list:
+            raise UserError(
+                self.env._("Audit trail entries are written by the system only, never by hand.")
+            )
+        return super().create(vals_list)
 
     def write(self, vals):
-        raise UserError(self.env._("Audit trail entries cannot be changed."))
+        if self:
+            raise UserError(self.env._("Audit trail entries cannot be changed."))
+        return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_never(self):
@@ -591,12 +597,9 @@ class EsignAuditEntry(models.Model):
         chains = self.env["esign.audit.chain"].sudo()
         grouped = defaultdict(list)
         for item in items:
-            chain_id = item.get("chain_id")
-            if not chain_id:
-                company = self.env["res.company"].browse(item["company_id"])
-                chain_id = chains._for_company(company).id
+            chain_id = item.get("chain_id") or chains._chain_id_for(item["company_id"])
             grouped[chain_id].append(item)
-        self.env.flush_all()
+        chains.flush_model()
         ip, session = _request_context()
         user = self.env.user
         now = fields.Datetime.now()
@@ -610,8 +613,11 @@ class EsignAuditEntry(models.Model):
                 (chain_id,),
                 log_exceptions=False,  # a moved head is a serialisation failure, retried
             )
-            head_seq, head_hash = cr.fetchone()
-            head_seq = head_seq or 0
+            row = cr.fetchone()
+            if row is None:  # a cached chain id from a rolled-back transaction
+                self.env.registry.clear_cache()
+                raise UserError(self.env._("The audit trail changed meanwhile; try again."))
+            head_seq, head_hash = row[0] or 0, row[1]
             payloads = [
                 {
                     "v": 1,
@@ -805,7 +811,9 @@ class EsignAuditVerification(models.Model):
             rec.display_label = f"{rec.chain_id.name}: {labels.get(rec.verdict, '')}"
 
     def write(self, vals):
-        raise UserError(self.env._("A verification result cannot be changed."))
+        if self:
+            raise UserError(self.env._("A verification result cannot be changed."))
+        return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_never(self):
@@ -879,6 +887,8 @@ class EsignAuditRule(models.Model):
     @tools.ormcache()
     def _esign_rule_map(self):
         """{model name: frozenset of field names (empty: all)} of the active rules."""
+        if not sql.table_exists(self.env.cr, self._table):  # while the add-on is uninstalled
+            return {}
         rules = self.sudo().with_context(active_test=True).search([])
         return {rule.model: frozenset(rule.field_ids.mapped("name")) for rule in rules}
 

@@ -14,6 +14,11 @@ from .audit import verify_export
 from .errors import ChainError
 
 
+def _say(line: str) -> None:
+    """Write one line of the report to standard output."""
+    sys.stdout.write(line + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Verify the export named on the command line and print the verdict.
 
@@ -22,27 +27,27 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python3 -m services.audit_cli EXPORT.jsonl", file=sys.stderr)
+        sys.stderr.write("usage: python3 -m services.audit_cli EXPORT.jsonl\n")
         return 2
     path = Path(args[0])
     try:
         with path.open(encoding="utf-8") as handle:
             verdict = verify_export(handle)
     except (OSError, UnicodeDecodeError, ChainError) as exc:
-        print(f"Cannot verify {path}: {exc}", file=sys.stderr)
+        sys.stderr.write(f"Cannot verify {path}: {exc}\n")
         return 2
     header = verdict.header
     chain = header.get("chain", {})
-    print(f"Audit trail: {chain.get('name', '?')} ({chain.get('company', '')})")
-    print(f"Range: entries {header['start_seq']} to {header['end_seq']}")
-    print(f"Entries in full: {verdict.selected}; proof lines: {verdict.proofs}")
-    print(f"Chain: {verdict.chain.message}")
+    _say(f"Audit trail: {chain.get('name', '?')} ({chain.get('company', '')})")
+    _say(f"Range: entries {header['start_seq']} to {header['end_seq']}")
+    _say(f"Entries in full: {verdict.selected}; proof lines: {verdict.proofs}")
+    _say(f"Chain: {verdict.chain.message}")
     for problem in verdict.problems:
-        print(f"Problem: {problem}")
-    print(f"End hash: {header['end_hash']}")
+        _say(f"Problem: {problem}")
+    _say(f"End hash: {header['end_hash']}")
     for anchor in header.get("anchors", []):
-        print(f"Checkpoint {anchor['seq']}: {anchor['hash']}")
-    print("VERDICT: INTACT" if verdict.ok else "VERDICT: BROKEN")
+        _say(f"Checkpoint {anchor['seq']}: {anchor['hash']}")
+    _say("VERDICT: INTACT" if verdict.ok else "VERDICT: BROKEN")
     return 0 if verdict.ok else 1
 
 

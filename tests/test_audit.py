@@ -130,6 +130,10 @@ class TestAuditTrail(EsignCase):
         self.assertFalse(self.entries(other))
 
     def test_rule_adds_a_model_and_is_itself_audited(self):
+        # the demo data audits partners already: start from no rule
+        self.env["esign.audit.rule"].with_context(active_test=False).search(
+            [("model", "=", "res.partner")]
+        ).unlink()
         partner = self.env["res.partner"].create({"name": "Acme"})
         partner.write({"name": "Acme Ltd"})
         self.assertFalse(self.entries(partner))
@@ -273,6 +277,12 @@ class TestAuditTrail(EsignCase):
         self.assertIn("Audit Trail Integrity Report", html)
         self.assertIn("INTACT", html)
         self.assertIn(verification.head_hash, html)
+        pdf, _fmt = (
+            self.env["ir.actions.report"]
+            .with_context(force_report_rendering=True)
+            ._render_qweb_pdf("meddev_esign.action_report_audit_integrity", verification.ids)
+        )
+        self.assertTrue(pdf.startswith(b"%PDF"))
         checkpoint = self.chain._checkpoint("manual")
         self.assertEqual(checkpoint.seq, self.head())
         self.assertEqual(checkpoint.entry_hash, self.chain.head_hash)
