@@ -242,7 +242,7 @@ class TestAuditTrail(EsignCase):
         self.chain._checkpoint("manual")
         entry = self.env["esign.audit.entry"].search([], limit=1)
         for statement in (
-            SQL("UPDATE esign_audit_entry SET reason = 'forged' WHERE id = %s", entry.id),
+            SQL("UPDATE esign_audit_entry SET payload = '{}' WHERE id = %s", entry.id),
             SQL("DELETE FROM esign_audit_entry WHERE id = %s", entry.id),
             SQL("TRUNCATE esign_audit_entry"),
             SQL("UPDATE esign_audit_checkpoint SET seq = seq + 1"),
@@ -429,22 +429,11 @@ class TestAuditTrail(EsignCase):
             for n in range(count)
         ]
         rows = ledger.next_links(0, ledger.GENESIS, payloads)
-        for (seq, previous, entry_hash, text), payload in zip(rows, payloads, strict=True):
+        for _seq, previous, entry_hash, text in rows:
             self.env.cr.execute(
-                "INSERT INTO esign_audit_entry (chain_id, seq, at, user_id, res_model, res_id,"
-                " operation, payload, previous_hash, entry_hash, retention_until)"
-                " VALUES (%s, %s, '2001-01-01 00:00:00', %s, 'esign.deviation', %s, 'write',"
-                " %s, %s, %s, %s)",
-                (
-                    chain.id,
-                    seq,
-                    self.env.uid,
-                    payload["res_id"],
-                    text,
-                    previous,
-                    entry_hash,
-                    retention,
-                ),
+                "INSERT INTO esign_audit_entry (chain_id, payload, previous_hash, entry_hash,"
+                " retention_until) VALUES (%s, %s, %s, %s, %s)",
+                (chain.id, text, previous, entry_hash, retention),
             )
         self.env.cr.execute(
             "UPDATE esign_audit_chain SET head_seq = %s, head_hash = %s WHERE id = %s",

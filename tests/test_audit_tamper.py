@@ -103,15 +103,30 @@ class TestAuditTamperAndConcurrency(BaseCase):
             (verdict.ok, verdict.kind, verdict.first_break_seq), (False, "altered", 5)
         )
 
+        # The searchable columns are generated from the hashed payload: even a superuser
+        # cannot set one. Detaching it from the payload first is a schema change that the
+        # verifier reports.
         chain = self.fresh_chain("Tamper: altered column")
-        self.tamper(
-            (
-                "UPDATE esign_audit_entry SET reason = 'made up' WHERE chain_id = %s AND seq = 3",
-                (chain,),
+        with self.assertRaises(psycopg2.errors.GeneratedAlways):
+            self.tamper(
+                ("UPDATE esign_audit_entry SET reason = 'x' WHERE chain_id = %s", (chain,))
             )
-        )
-        verdict = self.verify(chain)
-        self.assertEqual((verdict.kind, verdict.first_break_seq), ("altered", 3))
+        try:
+            self.tamper(
+                ("ALTER TABLE esign_audit_entry ALTER COLUMN reason DROP EXPRESSION", ()),
+                (
+                    "UPDATE esign_audit_entry SET reason = 'made up'"
+                    " WHERE chain_id = %s AND seq = 3",
+                    (chain,),
+                ),
+            )
+            verdict = self.verify(chain)
+            self.assertEqual((verdict.ok, verdict.kind), (False, "altered"))
+            self.assertIn("reason", verdict.message)
+        finally:
+            with self.registry.cursor() as cr:  # the add-on's own repair: regenerate
+                api.Environment(cr, SUPERUSER_ID, {})["esign.audit.entry"].init()
+        self.assertTrue(self.verify(chain).ok)
 
     def test_superuser_deletion_is_missing(self):
         chain = self.fresh_chain("Tamper: deleted row")
@@ -132,25 +147,34 @@ class TestAuditTamperAndConcurrency(BaseCase):
             link = cur.fetchone()[0]
         conn.close()
         # A forger who knows the formula makes a valid-looking entry 4 linked to entry 3,
-        # and shifts the later entries up by one to make room.
+        # and renumbers the later entries to make room (their numbers are in their payloads).
         row = ledger.next_links(
-            3, link, [{"op": "write", "model": "esign.deviation", "res_id": 99}]
+            3,
+            link,
+            [
+                {
+                    "at": "2026-01-01T00:00:00Z",
+                    "user": [SUPERUSER_ID, "__system__", "OdooBot"],
+                    "op": "write",
+                    "model": "esign.deviation",
+                    "res_id": 99,
+                }
+            ],
         )[0]
+        shifts = [
+            (
+                "UPDATE esign_audit_entry SET payload = replace(payload, %s, %s)"
+                " WHERE chain_id = %s AND seq = %s",
+                (f'"seq":{n},', f'"seq":{n + 1},', chain, n),
+            )
+            for n in range(10, 3, -1)
+        ]
         self.tamper(
+            *shifts,
             (
-                "UPDATE esign_audit_entry SET seq = -seq WHERE chain_id = %s AND seq >= 4",
-                (chain,),
-            ),
-            (
-                "UPDATE esign_audit_entry SET seq = 1 - seq WHERE chain_id = %s AND seq < 0",
-                (chain,),
-            ),
-            (
-                "INSERT INTO esign_audit_entry (chain_id, seq, at, user_id, res_model, res_id,"
-                " operation, payload, previous_hash, entry_hash, retention_until)"
-                " VALUES (%s, 4, now(), %s, 'esign.deviation', 99, 'write', %s, %s, %s,"
-                " '2099-01-01')",
-                (chain, SUPERUSER_ID, row[3], row[1], row[2]),
+                "INSERT INTO esign_audit_entry (chain_id, payload, previous_hash, entry_hash,"
+                " retention_until) VALUES (%s, %s, %s, %s, '2099-01-01')",
+                (chain, row[3], row[1], row[2]),
             ),
         )
         verdict = self.verify(chain)
@@ -158,10 +182,13 @@ class TestAuditTamperAndConcurrency(BaseCase):
 
     def test_superuser_swap_is_reordered(self):
         chain = self.fresh_chain("Tamper: swapped rows")
+        swap = (
+            "UPDATE esign_audit_entry SET payload = replace(payload, %s, %s) WHERE chain_id = %s"
+        )
         self.tamper(
-            ("UPDATE esign_audit_entry SET seq = -1 WHERE chain_id = %s AND seq = 3", (chain,)),
-            ("UPDATE esign_audit_entry SET seq = 3 WHERE chain_id = %s AND seq = 4", (chain,)),
-            ("UPDATE esign_audit_entry SET seq = 4 WHERE chain_id = %s AND seq = -1", (chain,)),
+            (swap + " AND seq = 3", ('"seq":3,', '"seq":-1,', chain)),
+            (swap + " AND seq = 4", ('"seq":4,', '"seq":3,', chain)),
+            (swap + " AND seq = -1", ('"seq":-1,', '"seq":4,', chain)),
         )
         verdict = self.verify(chain)
         self.assertEqual((verdict.kind, verdict.first_break_seq), ("reordered", 3))
