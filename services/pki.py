@@ -1,0 +1,141 @@
+"""PKI-backed signatures (issue 5): the one module the Odoo layer imports.
+
+The work is split by concern; this module re-exports the public API:
+
+* :mod:`services.pki_keys`: key types, the company CA, signer certificates,
+  revocation and CRLs, the software keystore;
+* :mod:`services.pki_cms`: detached CAdES signatures, RFC 3161 timestamps,
+  offline verification;
+* :mod:`services.pki_hsm`: the PKCS#11 back-end (import it directly; it needs
+  python-pkcs11);
+* :mod:`services.pki_errors`: the exceptions.
+
+Typical flow at signing time::
+
+    key = open_private_key(sealed, parse_master_key(configured), key_id=key_id)
+    assert_usable(cert, at=now, login=user.login, revocations=known)
+    signer = CachedKeySigner(key, cert, ca.certificates)   # cache it per cert
+    cms_der = sign_detached(canonical_bytes(snapshot), signer)
+    stamp = request_timestamp(cms_der, tsa_urls, timeout=5)  # or "pending"
+    cms_der = attach_timestamp(cms_der, stamp.token)
+"""
+
+from .pki_cms import (
+    DIGEST_ALGORITHM,
+    CachedKeySigner,
+    TimestampResult,
+    Verdict,
+    VerificationProblem,
+    VerificationResult,
+    asn1_certificate,
+    attach_timestamp,
+    extract_timestamp,
+    request_timestamp,
+    sign_detached,
+    signature_imprint,
+    verify_signature,
+)
+from .pki_errors import (
+    CertificateUnusableError,
+    HsmError,
+    HsmPinError,
+    HsmUnavailableError,
+    KeystoreError,
+    MasterKeyMissingError,
+    PkiError,
+    PkiInputError,
+    SigningError,
+    TimestampUnavailableError,
+    TsaAttempt,
+    WrongMasterKeyError,
+)
+from .pki_keys import (
+    MASTER_KEY_BYTES,
+    CertificateAuthority,
+    KeyType,
+    PrivateKey,
+    PublicKey,
+    Revocation,
+    RevocationReason,
+    SignerIdentity,
+    assert_usable,
+    build_crl,
+    certificate_login,
+    certificate_to_pem,
+    fingerprint,
+    generate_ca,
+    generate_master_key,
+    generate_private_key,
+    import_ca_pem,
+    import_ca_pkcs12,
+    issue_signer_certificate,
+    key_type_of,
+    load_certificate,
+    load_certificates,
+    load_crl,
+    open_private_key,
+    parse_master_key,
+    renew_certificate,
+    revocations_from_crl,
+    revoke,
+    seal_private_key,
+    utc,
+)
+
+__all__ = [
+    "DIGEST_ALGORITHM",
+    "MASTER_KEY_BYTES",
+    "CachedKeySigner",
+    "CertificateAuthority",
+    "CertificateUnusableError",
+    "HsmError",
+    "HsmPinError",
+    "HsmUnavailableError",
+    "KeyType",
+    "KeystoreError",
+    "MasterKeyMissingError",
+    "PkiError",
+    "PkiInputError",
+    "PrivateKey",
+    "PublicKey",
+    "Revocation",
+    "RevocationReason",
+    "SignerIdentity",
+    "SigningError",
+    "TimestampResult",
+    "TimestampUnavailableError",
+    "TsaAttempt",
+    "Verdict",
+    "VerificationProblem",
+    "VerificationResult",
+    "WrongMasterKeyError",
+    "asn1_certificate",
+    "assert_usable",
+    "attach_timestamp",
+    "build_crl",
+    "certificate_login",
+    "certificate_to_pem",
+    "extract_timestamp",
+    "fingerprint",
+    "generate_ca",
+    "generate_master_key",
+    "generate_private_key",
+    "import_ca_pem",
+    "import_ca_pkcs12",
+    "issue_signer_certificate",
+    "key_type_of",
+    "load_certificate",
+    "load_certificates",
+    "load_crl",
+    "open_private_key",
+    "parse_master_key",
+    "renew_certificate",
+    "request_timestamp",
+    "revocations_from_crl",
+    "revoke",
+    "seal_private_key",
+    "sign_detached",
+    "signature_imprint",
+    "utc",
+    "verify_signature",
+]
