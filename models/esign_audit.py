@@ -1,12 +1,15 @@
 """The tamper-evident audit trail: chains, entries, checkpoints, verifications and rules.
 
-One hash chain per company. Appending takes a PostgreSQL advisory lock on the chain and then
-the chain's head row ``FOR UPDATE``: writers on any number of workers and servers queue in
-the database, never in process memory. Odoo runs REPEATABLE READ, so a writer that waited
-finds the head moved since its snapshot; PostgreSQL then refuses it with a serialisation
-failure and Odoo's request retry replays it on the new head. The unique (chain, seq) index is
-the last guard against a fork. Everything happens inside the caller's transaction: a rolled
-back change leaves no entry.
+One hash chain per company. Appending takes a PostgreSQL advisory lock on the chain, held
+until the transaction ends: writers on any number of workers and servers queue in the
+database, never in process memory. The chain has no head row to update: the head is its entry
+with the highest number. Odoo runs REPEATABLE READ, whose snapshot may predate the last
+writer's commit, so the head is read twice once the lock is held: in this transaction (its
+own entries not yet committed) and through a second connection (everything committed, which
+under the lock is everything). Appending then only INSERTs, which never conflicts, so writers
+do not fail with serialisation errors. The unique (chain, seq) index is the last guard
+against a fork. Everything else happens inside the caller's transaction: a rolled back change
+leaves no entry.
 """
 
 import contextlib
@@ -18,12 +21,14 @@ import threading
 import time
 from collections import defaultdict
 
+import psycopg2
 from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
 
 from odoo import SUPERUSER_ID, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 from odoo.http import request
+from odoo.sql_db import db_connect
 from odoo.tools import SQL, sql
 
 from ..services import audit as ledger
@@ -89,6 +94,8 @@ OPERATIONS = [
     ("config", "Configuration Change"),
     ("review", "Trail Review"),
     ("purge", "Retention Purge"),
+    ("timestamp", "Late Timestamp"),
+    ("clock_drift", "Clock Drift"),
 ]
 
 #: The searchable columns of an entry are computed by PostgreSQL from the hashed payload
@@ -135,12 +142,13 @@ class EsignAuditChain(models.Model):
     name = fields.Char(required=True)
     company_id = fields.Many2one("res.company", index=True, readonly=True)
     head_seq = fields.Integer(
-        string="Entries", readonly=True, default=0, help="Number of the last entry of the chain."
+        string="Entries",
+        compute="_compute_head",
+        help="Number of the last entry of the chain.",
     )
     head_hash = fields.Char(
         string="Head Hash",
-        readonly=True,
-        default=ledger.GENESIS,
+        compute="_compute_head",
         help="Hash of the last entry. Keep a copy elsewhere (a printed integrity report, a "
         "checkpoint's timestamp): a rewrite of the whole chain is caught against it.",
     )
@@ -172,16 +180,43 @@ class EsignAuditChain(models.Model):
         # Every company has its chain before anything is audited.
         self.env.cr.execute(
             """
-            INSERT INTO esign_audit_chain (name, company_id, head_seq, head_hash, purged_seq,
-                                           purged_hash, create_uid, create_date, write_uid,
-                                           write_date)
-            SELECT c.name, c.id, 0, %s, 0, %s, %s, now() at time zone 'UTC', %s,
+            INSERT INTO esign_audit_chain (name, company_id, purged_seq, purged_hash,
+                                           create_uid, create_date, write_uid, write_date)
+            SELECT c.name, c.id, 0, %s, %s, now() at time zone 'UTC', %s,
                    now() at time zone 'UTC'
               FROM res_company c
              WHERE NOT EXISTS (SELECT 1 FROM esign_audit_chain a WHERE a.company_id = c.id)
             """,
-            (ledger.GENESIS, ledger.GENESIS, SUPERUSER_ID, SUPERUSER_ID),
+            (ledger.GENESIS, SUPERUSER_ID, SUPERUSER_ID),
         )
+
+    def _compute_head(self):
+        for chain in self:
+            chain.head_seq, chain.head_hash = chain._read_head() if chain.id else (0, "")
+
+    def _read_head(self, committed_too=False):
+        """(seq, hash) of the chain's last entry, or (0, GENESIS) for an empty chain.
+
+        :param committed_too: also ask a second connection, which sees every committed entry
+            whatever this transaction's snapshot is. Only meaningful under the append lock.
+        """
+        self.ensure_one()
+        query = (
+            "SELECT seq, entry_hash FROM esign_audit_entry WHERE chain_id = %s"
+            " ORDER BY seq DESC LIMIT 1"
+        )
+        self.env["esign.audit.entry"].flush_model()
+        self.env.cr.execute(query, (self.id,))
+        heads = [self.env.cr.fetchone()]
+        if committed_too:
+            with db_connect(self.env.cr.dbname).cursor() as side:
+                # While the add-on is being installed, nothing is committed yet.
+                with contextlib.suppress(psycopg2.errors.UndefinedTable):
+                    side.execute(query, (self.id,), log_exceptions=False)
+                    heads.append(side.fetchone())
+
+        head = max((h for h in heads if h), default=None)
+        return head if head else (0, ledger.GENESIS)
 
     @api.depends("name", "company_id.name")
     def _compute_display_name(self):
@@ -367,10 +402,7 @@ class EsignAuditChain(models.Model):
         """Store the current head (if not stored yet) as a checkpoint; return it."""
         self.ensure_one()
         self.env.flush_all()
-        self.env.cr.execute(
-            "SELECT head_seq, head_hash FROM esign_audit_chain WHERE id = %s", (self.id,)
-        )
-        seq, head = self.env.cr.fetchone()
+        seq, head = self._read_head()
         if not seq:
             return self.env["esign.audit.checkpoint"]
         existing = self.env["esign.audit.checkpoint"].search(
@@ -650,17 +682,9 @@ class EsignAuditEntry(models.Model):
         interval = self._checkpoint_interval()
         for chain_id in sorted(grouped):  # always the same order: no deadlock between chains
             cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, chain_id))
-            cr.execute(
-                "SELECT head_seq, head_hash, company_id FROM esign_audit_chain"
-                " WHERE id = %s FOR UPDATE",
-                (chain_id,),
-                log_exceptions=False,  # a moved head is a serialisation failure, retried
-            )
-            row = cr.fetchone()
-            if row is None:  # a cached chain id from a rolled-back transaction
-                self.env.registry.clear_cache()
-                raise UserError(self.env._("The audit trail changed meanwhile; try again."))
-            head_seq, head_hash, company_id = row[0] or 0, row[1], row[2]
+            chain = chains.browse(chain_id)
+            head_seq, head_hash = chain._read_head(committed_too=True)
+            company_id = chain.company_id.id or None
             payloads = [
                 {
                     "v": 1,
@@ -702,11 +726,6 @@ class EsignAuditEntry(models.Model):
                     " write_date) VALUES %s",
                     SQL(", ").join(SQL("%s", value) for value in values),
                 )
-            )
-            last_seq, __, last_hash, __ = rows[-1]
-            cr.execute(
-                "UPDATE esign_audit_chain SET head_seq = %s, head_hash = %s WHERE id = %s",
-                (last_seq, last_hash, chain_id),
             )
             if interval:
                 for seq, _previous, entry_hash, _text in rows:

@@ -435,10 +435,6 @@ class TestAuditTrail(EsignCase):
                 " retention_until) VALUES (%s, %s, %s, %s, %s)",
                 (chain.id, text, previous, entry_hash, retention),
             )
-        self.env.cr.execute(
-            "UPDATE esign_audit_chain SET head_seq = %s, head_hash = %s WHERE id = %s",
-            (rows[-1][0], rows[-1][2], chain.id),
-        )
         chain.invalidate_recordset()
         return chain
 
