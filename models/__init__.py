@@ -1,6 +1,8 @@
 from . import (
     audit_base,
     esign_audit,
+    esign_certificate,
+    esign_keystore,
     esign_meaning,
     esign_policy,
     esign_quality_record,

@@ -1,7 +1,15 @@
+import hashlib
+import logging
+from datetime import timedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..services import chain
+from ..services import chain, pki
+from ..services import snapshot as snap
+from . import esign_keystore as keystore
+
+_logger = logging.getLogger(__name__)
 
 # What each signature's chain hash covers: record, content, signer, meaning, time, policy.
 CHAIN_FIELDS = (
@@ -23,6 +31,9 @@ CHAIN_FIELDS = (
     "request_id",
 )
 MANY2ONE_CHAIN_FIELDS = ("user_id", "policy_id", "request_id")
+# The PKI evidence (issue 5). Added to the chain payload under the key "pki" only when the
+# signature carries a CMS, so the chains of signatures made without PKI verify unchanged.
+PKI_CHAIN_FIELDS = ("pki_cms", "pki_token", "pki_certificate_fingerprint")
 
 # Only the maintenance superuser of the cluster may touch a signature row. Installed by init().
 IMMUTABLE_TRIGGER_SQL = """
@@ -97,6 +108,67 @@ class EsignSignature(models.Model):
     previous_hash = fields.Char(required=True, help="The previous signature on this record.")
     signature_hash = fields.Char(required=True, index=True)
 
+    # ------------------------------------------------------------------ PKI evidence (issue 5)
+    certificate_id = fields.Many2one(
+        "esign.certificate",
+        string="Signing Certificate",
+        ondelete="restrict",
+        help="The signer certificate whose key made the CAdES signature.",
+    )
+    pki_certificate_fingerprint = fields.Char(
+        string="Certificate Fingerprint", help="SHA-256 of the signing certificate."
+    )
+    pki_snapshot = fields.Binary(
+        string="Signed Snapshot",
+        attachment=False,
+        help="The canonical snapshot bytes the CAdES signature covers; their SHA-256 is the "
+        "content hash. Kept for offline verification.",
+    )
+    pki_cms = fields.Binary(
+        string="CAdES Signature",
+        attachment=False,
+        help="Detached CMS/CAdES signature (DER) over the snapshot, with the signer "
+        "certificate and its chain.",
+    )
+    pki_token = fields.Binary(
+        string="Timestamp Token",
+        attachment=False,
+        help="RFC 3161 token over the CMS signature value, obtained at signing.",
+    )
+    pki_timestamp_at = fields.Datetime(
+        string="Timestamp (TSA, UTC)", help="The TSA's time in the token (genTime)."
+    )
+    pki_tsa_url = fields.Char(string="Timestamp Authority")
+    pki_timestamp_pending = fields.Boolean(
+        string="Timestamp Was Pending",
+        help="No TSA answered at signing; the token is added later as its own record.",
+    )
+    timestamp_ids = fields.One2many(
+        "esign.signature.timestamp", "signature_id", string="Late Timestamp"
+    )
+    verification_ids = fields.One2many(
+        "esign.signature.verification", "signature_id", string="Verifications"
+    )
+    pki_status = fields.Selection(
+        [
+            ("none", "No PKI signature"),
+            ("stamped", "Timestamped"),
+            ("stamped_late", "Timestamped late"),
+            ("pending", "Timestamp pending"),
+        ],
+        string="PKI Status",
+        compute="_compute_pki_status",
+        help="Whether the signature carries a CAdES signature and a trusted timestamp.",
+    )
+    pki_verdict = fields.Selection(
+        [("valid", "Valid"), ("invalid", "Invalid"), ("indeterminate", "Indeterminate")],
+        string="Last Verification",
+        compute="_compute_pki_verdict",
+    )
+    pki_verification_id = fields.Many2one(
+        "esign.signature.verification", compute="_compute_pki_verdict"
+    )
+
     status = fields.Selection(
         [
             ("valid", "Valid"),
@@ -135,6 +207,25 @@ class EsignSignature(models.Model):
                 sig.status = "changed"
             else:
                 sig.status = "valid"
+
+    @api.depends("pki_cms", "pki_token", "timestamp_ids")
+    def _compute_pki_status(self):
+        for sig in self:
+            if not sig.pki_cms:
+                sig.pki_status = "none"
+            elif sig.pki_token:
+                sig.pki_status = "stamped"
+            elif sig.timestamp_ids:
+                sig.pki_status = "stamped_late"
+            else:
+                sig.pki_status = "pending"
+
+    @api.depends("verification_ids")
+    def _compute_pki_verdict(self):
+        for sig in self:
+            last = sig.verification_ids.sorted("id", reverse=True)[:1]
+            sig.pki_verification_id = last
+            sig.pki_verdict = last.verdict
 
     @api.depends("printed_name", "meaning_name", "signed_at", "signer_tz")
     def _compute_manifestation(self):
@@ -175,6 +266,13 @@ class EsignSignature(models.Model):
         payload = {key: vals.get(key) for key in CHAIN_FIELDS}
         payload["signed_at"] = fields.Datetime.to_string(vals["signed_at"])
         payload["reason"] = payload["reason"] or ""
+        if vals.get("pki_cms"):
+            token = keystore.raw(vals.get("pki_token"))
+            payload["pki"] = {
+                "cms_sha256": hashlib.sha256(keystore.raw(vals["pki_cms"])).hexdigest(),
+                "token_sha256": hashlib.sha256(token).hexdigest() if token else "",
+                "certificate": vals.get("pki_certificate_fingerprint") or "",
+            }
         return payload
 
     @api.model
@@ -185,9 +283,17 @@ class EsignSignature(models.Model):
             order="id desc",
             limit=1,
         )
+        stamp = None
+        company = self.env["res.company"].browse(vals.get("company_id")) or self.env.company
+        if company.esign_pki_enabled:
+            pki_vals, stamp = self._pki_sign(vals, company)
+            vals.update(pki_vals)
         vals["previous_hash"] = last.signature_hash or chain.GENESIS
         vals["signature_hash"] = chain.chain_hash(vals["previous_hash"], self._chain_payload(vals))
-        return self.sudo().create(vals)
+        signature = self.sudo().create(vals)
+        if stamp is not None:
+            signature._pki_check_drift(stamp, company)
+        return signature
 
     def _verify_chain(self, res_model, res_id):
         """Recompute the record's signature chain; return the engine's verdict."""
@@ -196,7 +302,7 @@ class EsignSignature(models.Model):
         )
         entries = []
         for seq, sig in enumerate(sigs, start=1):
-            vals = {key: sig[key] for key in CHAIN_FIELDS}
+            vals = {key: sig[key] for key in CHAIN_FIELDS + PKI_CHAIN_FIELDS}
             for key in MANY2ONE_CHAIN_FIELDS:
                 vals[key] = sig[key].id
             entries.append(
@@ -209,6 +315,198 @@ class EsignSignature(models.Model):
             )
         return chain.verify_chain(entries)
 
+    # ------------------------------------------------------------------ PKI (issue 5)
+    @api.model
+    def _pki_sign(self, vals, company):
+        """The CAdES signature, certificate and timestamp of a new signature's INSERT.
+
+        Refuses (translated UserError, nothing stored) a signer without a usable certificate,
+        a keystore or token that cannot sign, and, unless the company signs with a pending
+        timestamp, a signature no TSA will stamp.
+
+        :return: (vals to add, the TimestampResult or None when pending)
+        """
+        user = self.env["res.users"].browse(vals["user_id"])
+        certificate = self.env["esign.certificate"]._signing_certificate(user, company)
+        record = self.env[vals["res_model"]].browse(vals["res_id"]).sudo()
+        snapshot = record._esign_snapshot()
+        if snap.content_hash(snapshot) != vals["content_hash"]:
+            raise UserError(
+                self.env._("%(record)s changed while signing; sign again.", record=record)
+            )
+        content = snap.canonical_bytes(snapshot)
+        ca = certificate.ca_id
+        with keystore.signer(
+            self.env, certificate, certificate.key_ref, ca._embedded_certificates()
+        ) as signer:
+            cms_der = pki.sign_detached(content, signer)
+        stamp = None
+        try:
+            stamp = pki.request_timestamp(
+                cms_der, company._esign_tsa_url_list(), timeout=company.esign_tsa_timeout or 5.0
+            )
+        except pki.TimestampUnavailableError as exc:
+            if company.esign_tsa_offline != "pending":
+                raise keystore.user_error(self.env, exc) from exc
+            _logger.warning("Signature made with its timestamp pending: %s", exc)
+        return {
+            "certificate_id": certificate.id,
+            "pki_certificate_fingerprint": certificate.fingerprint,
+            "pki_snapshot": keystore.b64(content),
+            "pki_cms": keystore.b64(cms_der),
+            "pki_token": keystore.b64(stamp.token) if stamp else False,
+            "pki_timestamp_at": pki.utc(stamp.gen_time).replace(tzinfo=None) if stamp else False,
+            "pki_tsa_url": stamp.tsa_url if stamp else False,
+            "pki_timestamp_pending": stamp is None,
+        }, stamp
+
+    def _pki_check_drift(self, stamp, company):
+        """Record in the audit trail a TSA time too far from the server's clock (R27)."""
+        self.ensure_one()
+        threshold = company.esign_tsa_drift_seconds or 0
+        drift = stamp.drift.total_seconds()
+        if threshold <= 0 or abs(drift) <= threshold:
+            return
+        _logger.warning(
+            "TSA %s clock differs from the server's by %.1f s (signature %s)",
+            stamp.tsa_url,
+            drift,
+            self.id,
+        )
+        self.env["esign.audit.entry"]._append(
+            [
+                self._esign_audit_item(
+                    "clock_drift",
+                    [
+                        ["drift_seconds", None, f"{drift:.3f}"],
+                        ["server_time", None, snap.utc_iso(stamp.local_time)],
+                        ["tsa_time", None, snap.utc_iso(stamp.gen_time)],
+                        ["tsa_url", None, stamp.tsa_url],
+                        ["threshold_seconds", None, threshold],
+                    ],
+                    self.env._("The timestamp authority's clock differs from the server's."),
+                    record_name=self.manifestation,
+                )
+            ]
+        )
+
+    def _pki_evidence(self):
+        """Everything a verifier needs, as bytes and certificates (exportable as files)."""
+        self.ensure_one()
+        sig = self.sudo()
+        if not sig.pki_cms:
+            raise UserError(self.env._("This signature carries no CAdES signature to verify."))
+        token = keystore.raw(sig.pki_token) or keystore.raw(sig.timestamp_ids[:1].token)
+        ca = sig.certificate_id.ca_id
+        company = sig.company_id or self.env.company
+        roots = company.esign_tsa_roots_pem
+        # Stored times are cut to the second: the TSA's genTime is before stored + 1 s.
+        stamped_at = sig.pki_timestamp_at or sig.timestamp_ids[:1].gen_time
+        issued_after = stamped_at + timedelta(seconds=1) if token and stamped_at else None
+        return {
+            "cms": keystore.raw(sig.pki_cms),
+            "content": keystore.raw(sig.pki_snapshot),
+            "token": token or None,
+            "trusted_ca": ca._root(),
+            "tsa_roots": pki.load_certificates(roots.encode()) if roots else [],
+            "crl": pki.load_crl(ca._current_crl(issued_after=issued_after)),
+            "crl_number": ca.crl_number,
+        }
+
+    def _pki_verify(self, evidence=None):
+        """Verify the CAdES signature, chain, revocation at signing time and timestamp.
+
+        :param evidence: What ``_pki_evidence`` returns (tests pass tampered copies).
+        :return: the stored ``esign.signature.verification``.
+        """
+        self.ensure_one()
+        evidence = evidence or self._pki_evidence()
+        result = pki.verify_signature(
+            evidence["cms"],
+            evidence["content"],
+            trusted_ca=evidence["trusted_ca"],
+            tsa_roots=evidence["tsa_roots"],
+            crl=evidence["crl"],
+            token=evidence["token"],
+            expected_content_hash=self.content_hash,
+            expected_login=self.login,
+        )
+        return (
+            self.env["esign.signature.verification"]
+            .sudo()
+            .create(
+                {
+                    "signature_id": self.id,
+                    "verdict": result.verdict.value,
+                    "problem_codes": " ".join(sorted(result.codes)),
+                    "problems": "\n".join(item.message for item in result.problems),
+                    "notes": "\n".join(result.notes),
+                    "signer_subject": result.signer_subject,
+                    "signer_fingerprint": result.signer_fingerprint,
+                    "timestamp_time": pki.utc(result.timestamp_time).replace(tzinfo=None)
+                    if result.timestamp_time
+                    else False,
+                    "tsa_subject": result.tsa_subject,
+                    "crl_number": evidence.get("crl_number") or 0,
+                }
+            )
+        )
+
+    def action_pki_verify(self):
+        """The "Verify" button: verify and keep the result as its own record."""
+        for sig in self:
+            sig._pki_verify()
+        return True
+
+    @api.model
+    def _cron_pki_timestamps(self, limit=200):
+        """Add the timestamp to signatures made while no TSA answered (R23), with the delay."""
+        pending = self.sudo().search(
+            [("pki_timestamp_pending", "=", True), ("timestamp_ids", "=", False)],
+            order="id",
+            limit=limit,
+        )
+        stamps = self.env["esign.signature.timestamp"].sudo()
+        for sig in pending:
+            company = sig.company_id or self.env.company
+            try:
+                stamp = pki.request_timestamp(
+                    keystore.raw(sig.pki_cms),
+                    company._esign_tsa_url_list(),
+                    timeout=company.esign_tsa_timeout or 5.0,
+                )
+            except pki.TimestampUnavailableError as exc:
+                _logger.info("Timestamp still pending for signature %s: %s", sig.id, exc)
+                continue
+            gen_time = pki.utc(stamp.gen_time).replace(tzinfo=None)
+            delay = (gen_time - sig.signed_at).total_seconds()
+            late = stamps.create(
+                {
+                    "signature_id": sig.id,
+                    "token": keystore.b64(stamp.token),
+                    "gen_time": gen_time,
+                    "tsa_url": stamp.tsa_url,
+                    "delay_seconds": max(int(delay), 0),
+                    "drift_seconds": stamp.drift.total_seconds(),
+                }
+            )
+            self.env["esign.audit.entry"]._append(
+                [
+                    sig._esign_audit_item(
+                        "timestamp",
+                        [
+                            ["delay_seconds", None, late.delay_seconds],
+                            ["token_sha256", None, late.token_sha256],
+                            ["tsa_time", None, snap.utc_iso(stamp.gen_time)],
+                            ["tsa_url", None, stamp.tsa_url],
+                        ],
+                        self.env._("Timestamp added after the signature (no TSA answered)."),
+                        record_name=sig.manifestation,
+                    )
+                ]
+            )
+            sig._pki_check_drift(stamp, company)
+
     def action_open_record(self):
         self.ensure_one()
         return {
@@ -217,3 +515,112 @@ class EsignSignature(models.Model):
             "res_id": self.res_id,
             "view_mode": "form",
         }
+
+
+APPEND_ONLY_SQL = """
+CREATE OR REPLACE FUNCTION esign_pki_append_only() RETURNS trigger AS $$
+BEGIN
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
+        RETURN COALESCE(NEW, OLD);
+    END IF;
+    RAISE EXCEPTION '% is append-only: % refused for role %', TG_TABLE_NAME, TG_OP, session_user
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS {table}_append_only_row ON {table};
+CREATE TRIGGER {table}_append_only_row BEFORE UPDATE OR DELETE ON {table}
+    FOR EACH ROW EXECUTE FUNCTION esign_pki_append_only();
+DROP TRIGGER IF EXISTS {table}_append_only_truncate ON {table};
+CREATE TRIGGER {table}_append_only_truncate BEFORE TRUNCATE ON {table}
+    FOR EACH STATEMENT EXECUTE FUNCTION esign_pki_append_only();
+"""
+
+
+class EsignSignatureTimestamp(models.Model):
+    """A timestamp token obtained after its signature (degraded mode, R23). Append-only."""
+
+    _name = "esign.signature.timestamp"
+    _description = "Late Signature Timestamp"
+    _order = "id desc"
+
+    signature_id = fields.Many2one(
+        "esign.signature", required=True, index=True, ondelete="restrict", readonly=True
+    )
+    token = fields.Binary(
+        attachment=False,
+        required=True,
+        readonly=True,
+        help="RFC 3161 token over the CMS signature value.",
+    )
+    token_sha256 = fields.Char(compute="_compute_token_sha256", string="Token SHA-256")
+    gen_time = fields.Datetime(string="TSA Time (UTC)", required=True, readonly=True)
+    tsa_url = fields.Char(string="Timestamp Authority", readonly=True)
+    delay_seconds = fields.Integer(
+        string="Delay (s)", readonly=True, help="TSA time minus signing time."
+    )
+    drift_seconds = fields.Float(
+        string="Clock Drift (s)", readonly=True, help="TSA time minus server time."
+    )
+
+    _sql_constraints = [
+        ("one_per_signature", "unique(signature_id)", "A signature gets one late timestamp."),
+    ]
+
+    def init(self):
+        self.env.cr.execute(APPEND_ONLY_SQL.format(table=self._table))  # constant table name
+
+    @api.depends("token")
+    def _compute_token_sha256(self):
+        for stamp in self:
+            raw = keystore.raw(stamp.token)
+            stamp.token_sha256 = hashlib.sha256(raw).hexdigest() if raw else False
+
+    def write(self, vals):
+        if self:
+            raise UserError(self.env._("Timestamps cannot be changed."))
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=True)
+    def _unlink_never(self):
+        raise UserError(self.env._("Timestamps cannot be deleted."))
+
+
+class EsignSignatureVerification(models.Model):
+    """The result of one verification of a signature's CAdES evidence. Append-only."""
+
+    _name = "esign.signature.verification"
+    _description = "Signature Verification"
+    _order = "id desc"
+    _rec_name = "verdict"
+
+    signature_id = fields.Many2one(
+        "esign.signature", required=True, index=True, ondelete="restrict", readonly=True
+    )
+    verdict = fields.Selection(
+        [("valid", "Valid"), ("invalid", "Invalid"), ("indeterminate", "Indeterminate")],
+        required=True,
+        readonly=True,
+        help="Valid: signature, certificate chain, revocation at the timestamp and the "
+        "timestamp all check out. Invalid: something was proven wrong. Indeterminate: "
+        "nothing is wrong but evidence is missing (no timestamp yet, no fresh CRL).",
+    )
+    problem_codes = fields.Char(readonly=True)
+    problems = fields.Text(readonly=True)
+    notes = fields.Text(readonly=True)
+    signer_subject = fields.Char(readonly=True)
+    signer_fingerprint = fields.Char(readonly=True)
+    timestamp_time = fields.Datetime(string="Signed At (TSA, UTC)", readonly=True)
+    tsa_subject = fields.Char(string="TSA", readonly=True)
+    crl_number = fields.Integer(string="CRL Number", readonly=True)
+
+    def init(self):
+        self.env.cr.execute(APPEND_ONLY_SQL.format(table=self._table))  # constant table name
+
+    def write(self, vals):
+        if self:
+            raise UserError(self.env._("Verification results cannot be changed."))
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=True)
+    def _unlink_never(self):
+        raise UserError(self.env._("Verification results cannot be deleted."))

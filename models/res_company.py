@@ -1,8 +1,81 @@
-from odoo import api, models
+from odoo import api, fields, models
+
+from .esign_keystore import KEY_TYPES, KEYSTORES
 
 
 class ResCompany(models.Model):
     _inherit = "res.company"
+
+    esign_pki_enabled = fields.Boolean(
+        string="PKI Signatures",
+        help="Every new electronic signature also carries a CAdES signature made with the "
+        "signer's certificate and an RFC 3161 timestamp. A signer without a usable "
+        "certificate is then refused. Needs the company's signing CA.",
+    )
+    esign_key_type = fields.Selection(
+        KEY_TYPES,
+        string="Signer Key Type",
+        default="ecdsa-p256",
+        required=True,
+        help="Algorithm of new signer keys and of a generated CA. ECDSA P-256 is fast and "
+        "short; RSA-3072 for partners that need RSA.",
+    )
+    esign_keystore = fields.Selection(
+        KEYSTORES,
+        string="Signer Keystore",
+        default="software",
+        required=True,
+        help="Where new signer keys are created. Software: each key is encrypted with "
+        "AES-256-GCM under the master key of the Odoo configuration file "
+        "(meddev_esign_master_key) or the environment (MEDDEV_ESIGN_MASTER_KEY). PKCS#11: "
+        "keys are generated on the token named by meddev_esign_pkcs11_library / _token / _pin "
+        "and never leave it. Secrets are never stored in the database.",
+    )
+    esign_certificate_days = fields.Integer(
+        string="Certificate Validity (days)",
+        default=730,
+        help="Validity of new signer certificates; never beyond the CA's own end of validity.",
+    )
+    esign_tsa_urls = fields.Text(
+        string="Timestamp Authorities",
+        help="RFC 3161 TSA URLs, one per line, tried in this order.",
+    )
+    esign_tsa_timeout = fields.Float(
+        string="TSA Timeout (s)", default=5.0, help="Seconds allowed per TSA before the next."
+    )
+    esign_tsa_offline = fields.Selection(
+        [("refuse", "Refuse to sign"), ("pending", "Sign, timestamp pending")],
+        string="When No TSA Answers",
+        default="refuse",
+        required=True,
+        help="Refuse to sign: the signer gets a clear error and nothing is signed. Sign, "
+        "timestamp pending: the signature is made now and marked 'timestamp pending'; a "
+        "scheduled action adds the timestamp later as its own record and records the delay.",
+    )
+    esign_tsa_drift_seconds = fields.Integer(
+        string="Tolerated Clock Drift (s)",
+        default=60,
+        help="A TSA time that differs from the server's clock by more than this is recorded "
+        "in the audit trail (R27).",
+    )
+    esign_tsa_roots_pem = fields.Text(
+        string="Trusted TSA Certificates",
+        help="PEM certificates of the timestamp authorities' roots, used to verify tokens.",
+    )
+    esign_ca_id = fields.Many2one(
+        "esign.ca",
+        string="Signing CA",
+        compute="_compute_esign_ca_id",
+        help="The company's active signing certificate authority.",
+    )
+
+    def _compute_esign_ca_id(self):
+        for company in self:
+            company.esign_ca_id = (
+                self.env["esign.ca"]
+                .sudo()
+                .search([("company_id", "=", company.id), ("active", "=", True)], limit=1)
+            )
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -12,3 +85,23 @@ class ResCompany(models.Model):
         for company in companies:
             chains._for_company(company)
         return companies
+
+    def _esign_tsa_url_list(self):
+        self.ensure_one()
+        return [line.strip() for line in (self.esign_tsa_urls or "").splitlines() if line.strip()]
+
+    def action_esign_generate_ca(self):
+        """Generate the company's signing CA (its key sealed like signer keys)."""
+        self.ensure_one()
+        self.env["esign.ca"]._generate(self)
+        return True
+
+    def action_esign_import_ca(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "esign.ca.import.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_company_id": self.id},
+        }

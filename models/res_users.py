@@ -174,3 +174,28 @@ class ResUsers(models.Model):
             )
             _logger.info("E-signature: user %s unlocked by %s", user.id, self.env.uid)
         return True
+
+    # ------------------------------------------------------------------ PKI (issue 5)
+    def write(self, vals):
+        """Deactivating a user revokes their signer certificates at once (R7)."""
+        leaving = self.filtered("active") if vals.get("active") is False else self.browse()
+        result = super().write(vals)
+        if leaving:
+            certificates = (
+                self.env["esign.certificate"]
+                .sudo()
+                .search([("user_id", "in", leaving.ids), ("state", "=", "active")])
+            )
+            certificates._revoke("cessation_of_operation")
+        return result
+
+    def action_esign_enrol(self):
+        """Administrator: open the enrolment wizard (identity verification, then certificate)."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "esign.certificate.enrol.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_user_id": self.id},
+        }

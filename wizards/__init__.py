@@ -1,1 +1,6 @@
-from . import esign_audit_export, esign_reject_wizard, esign_sign_wizard
+from . import (
+    esign_audit_export,
+    esign_certificate_wizards,
+    esign_reject_wizard,
+    esign_sign_wizard,
+)

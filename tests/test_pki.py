@@ -1,0 +1,432 @@
+"""PKI-backed signatures in real Odoo (issue 5): certificates, keystores, CAdES, timestamps.
+
+A real loopback TSA (certomancer served by werkzeug) and a real SoftHSM2 token come from
+``services/tests/pki_fixtures.py``; nothing here is mocked. The keystore master key and the
+PKCS#11 settings are put in Odoo's configuration options, as a deployment's config file would.
+"""
+
+import importlib.util
+import logging
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from unittest.mock import patch
+
+import psycopg2
+
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import HttpCase, tagged
+from odoo.tools import config, mute_logger
+
+from ..models import esign_keystore as keystore
+from ..services import pki
+from .common import EsignCase
+
+_logger = logging.getLogger(__name__)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "services" / "tests" / "pki_fixtures.py"
+
+
+def load_fixtures():
+    """Load the core suite's loopback TSA / SoftHSM helpers from their file."""
+    name = "meddev_esign_pki_fixtures"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, FIXTURES)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def pki_options(fixtures):
+    token = fixtures.softhsm_token()
+    return {
+        keystore.MASTER_KEY_OPTION: pki.generate_master_key(),
+        "meddev_esign_pkcs11_library": token.library,
+        "meddev_esign_pkcs11_token": token.label,
+        "meddev_esign_pkcs11_pin": token.pin,
+    }
+
+
+def setup_company(env, tsa, admin):
+    company = env.company
+    company.write(
+        {
+            "esign_pki_enabled": True,
+            "esign_keystore": "software",
+            "esign_key_type": "ecdsa-p256",
+            "esign_tsa_urls": tsa.url,
+            "esign_tsa_timeout": 3.0,
+            "esign_tsa_offline": "refuse",
+            "esign_tsa_roots_pem": pki.certificate_to_pem(tsa.root).decode(),
+        }
+    )
+    env["esign.ca"].with_user(admin)._generate(company)
+    return company
+
+
+@tagged("post_install", "-at_install")
+class TestPki(EsignCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.fixtures = load_fixtures()
+        cls.tsa = cls.fixtures.start_tsa()
+        cls.options = pki_options(cls.fixtures)
+        cls.startClassPatcher(patch.dict(config.options, cls.options))
+        cls.startClassPatcher(patch.dict(os.environ, {}, clear=False))
+        os.environ.pop(keystore.MASTER_KEY_ENV, None)
+        cls.company = setup_company(cls.env, cls.tsa, cls.esign_admin)
+        cls.ca = cls.env["esign.ca"].search([("company_id", "=", cls.company.id)])
+        cls.Cert = cls.env["esign.certificate"].with_user(cls.esign_admin)
+        cls.qe_cert = cls.enrol(cls.qe)
+
+    @classmethod
+    def enrol(cls, user, method="in_person"):
+        return cls.Cert._enrol(user, method, f"ID card of {user.name} checked", cls.company)
+
+    def make_cert(self, user, *, login=None, start=None, days=1):
+        """A certificate row issued by the company CA with chosen dates or login."""
+        key = pki.generate_private_key()
+        key_ref = f"esign.certificate/test-{user.id}-{time.time_ns()}"
+        sealed = pki.seal_private_key(
+            key, pki.parse_master_key(self.options[keystore.MASTER_KEY_OPTION]), key_id=key_ref
+        )
+        cert = pki.issue_signer_certificate(
+            self.ca._authority(),
+            pki.SignerIdentity(name=user.name, login=login or user.login),
+            key.public_key(),
+            now=start,
+            valid_for=timedelta(days=days),
+        )
+        return (
+            self.env["esign.certificate"]
+            .sudo()
+            .create(
+                {
+                    "user_id": user.id,
+                    "company_id": self.company.id,
+                    "ca_id": self.ca.id,
+                    "serial": f"{cert.serial_number:x}",
+                    "fingerprint": pki.fingerprint(cert),
+                    "subject": cert.subject.rfc4514_string(),
+                    "not_before": cert.not_valid_before_utc.replace(tzinfo=None),
+                    "not_after": cert.not_valid_after_utc.replace(tzinfo=None),
+                    "certificate_pem": pki.certificate_to_pem(cert).decode(),
+                    "key_type": "ecdsa-p256",
+                    "keystore": "software",
+                    "key_ref": key_ref,
+                    "sealed_key": keystore.b64(sealed),
+                    "identity_method": "other",
+                    "identity_evidence": "test",
+                    "identity_verified_by_id": self.esign_admin.id,
+                    "identity_verified_at": datetime.now(),
+                }
+            )
+        )
+
+    def sign_review(self, user=None, mo=None):
+        mo = mo or self._make_mo()
+        self.sign(user or self.qe, mo)
+        return mo, self.signatures(mo)
+
+    def assert_refused(self, fragment, user=None):
+        """Signing is refused with a message containing ``fragment``, and no row is made."""
+        mo = self._make_mo()
+        exc = self.refused(self.sign, user or self.qe, mo)
+        self.assertIn(fragment, str(exc))
+        self.assertFalse(self.signatures(mo), "a refused signature must leave no row")
+        return exc
+
+    # ------------------------------------------------------------------ enrolment
+    def test_enrolment_records_identity_and_seals_the_key(self):
+        cert = self.qe_cert
+        self.assertEqual(cert.state, "active")
+        self.assertEqual(cert.identity_verified_by_id, self.esign_admin)
+        self.assertEqual(cert.identity_method, "in_person")
+        self.assertTrue(cert.identity_verified_at)
+        x509 = pki.load_certificate(cert.certificate_pem.encode())
+        self.assertEqual(pki.certificate_login(x509), self.qe.login)
+        self.assertEqual(cert.fingerprint, pki.fingerprint(x509))
+        self.assertEqual(int(cert.serial, 16), x509.serial_number)
+        sealed = keystore.raw(cert.sudo().sealed_key)
+        self.assertTrue(sealed.startswith(b"esign-keystore/1\n"))
+        self.assertNotIn(b"PRIVATE KEY", sealed)
+        # Enrolment is audited as configuration.
+        entries = self.env["esign.audit.entry"].search(
+            [("res_model", "=", "esign.certificate"), ("res_id", "=", cert.id)]
+        )
+        self.assertTrue(entries)
+
+    def test_enrolment_needs_an_administrator_and_evidence(self):
+        with self.assertRaises(AccessError):
+            self.env["esign.certificate"].with_user(self.qa)._enrol(
+                self.qa, "in_person", "x", self.company
+            )
+        with self.assertRaises(UserError):
+            self.Cert._enrol(self.qa, "in_person", "  ", self.company)
+        with self.assertRaises(UserError):  # one active certificate per signer
+            self.enrol(self.qe)
+
+    # ------------------------------------------------------------------ signing
+    def test_sign_with_software_key_verifies(self):
+        mo, sig = self.sign_review()
+        self.assertEqual(len(sig), 1)
+        self.assertEqual(sig.certificate_id, self.qe_cert)
+        self.assertEqual(sig.pki_status, "stamped")
+        self.assertEqual(sig.pki_tsa_url, self.tsa.url)
+        self.assertTrue(sig.pki_timestamp_at)
+        # The snapshot signed is the one the content hash is computed from.
+        digest = __import__("hashlib").sha256(keystore.raw(sig.pki_snapshot)).hexdigest()
+        self.assertTrue(sig.content_hash.endswith(digest))
+        self.assertTrue(sig._verify_chain(mo._name, mo.id).ok)
+        sig.with_user(self.auditor).action_pki_verify()
+        self.assertEqual(sig.pki_verdict, "valid", sig.pki_verification_id.problems)
+        # The chain covers the CMS: the same row with another CMS would not chain.
+        vals = {key: sig[key] for key in ("pki_token", "pki_certificate_fingerprint")}
+        self.assertNotEqual(
+            sig._chain_payload({**sig.read()[0], **vals, "pki_cms": keystore.b64(b"x")})["pki"],
+            sig._chain_payload({**sig.read()[0], **vals, "pki_cms": sig.pki_cms})["pki"],
+        )
+
+    def test_signature_rows_with_crypto_stay_immutable(self):
+        __, sig = self.sign_review()
+        with self.assertRaises(UserError):
+            sig.write({"pki_cms": False})
+        with mute_logger("odoo.sql_db"), self.assertRaises(psycopg2.Error), self.cr.savepoint():
+            self.cr.execute("UPDATE esign_signature SET pki_token = NULL WHERE id = %s", [sig.id])
+
+    def test_sign_with_softhsm_key(self):
+        self.company.esign_keystore = "pkcs11"
+        cert = self.enrol(self.qa)
+        self.assertEqual(cert.keystore, "pkcs11")
+        self.assertTrue(cert.hsm_label)
+        self.assertFalse(cert.sudo().sealed_key)
+        __, sig = self.sign_review(self.qa)
+        self.assertEqual(sig.certificate_id, cert)
+        self.assertEqual(sig._pki_verify().verdict, "valid")
+
+    def test_rsa_3072_key_type(self):
+        self.company.esign_key_type = "rsa-3072"
+        cert = self.enrol(self.qa)
+        self.assertEqual(cert.key_type, "rsa-3072")
+        __, sig = self.sign_review(self.qa)
+        self.assertEqual(sig._pki_verify().verdict, "valid")
+
+    def test_pki_off_keeps_the_plain_flow(self):
+        self.company.esign_pki_enabled = False
+        mo, sig = self.sign_review(self.qa)  # qa has no certificate
+        self.assertEqual(sig.pki_status, "none")
+        self.assertNotIn("pki", sig._chain_payload(sig.read()[0] | {"user_id": sig.user_id.id}))
+        self.assertTrue(sig._verify_chain(mo._name, mo.id).ok)
+
+    # ------------------------------------------------------------------ refusals
+    def test_signer_without_certificate_is_refused(self):
+        self.assert_refused("has no signing certificate", self.qa)
+
+    def test_expired_certificate_is_refused(self):
+        self.qe_cert.sudo().write({"state": "superseded", "revoked_at": datetime.now()})
+        self.make_cert(self.qe, start=datetime.now(UTC) - timedelta(days=10), days=2)
+        self.assert_refused("has expired")
+
+    def test_revoked_certificate_is_refused(self):
+        self.qe_cert._revoke("key_compromise")
+        self.assertEqual(self.qe_cert.state, "revoked")
+        self.assert_refused("is revoked")
+
+    def test_other_users_certificate_is_refused(self):
+        self.make_cert(self.qa, login=self.qe.login, days=30)
+        self.assert_refused("issued to another person", self.qa)
+
+    def test_wrong_master_key_is_refused(self):
+        keystore._SIGNER_CACHE.clear()
+        with patch.dict(config.options, {keystore.MASTER_KEY_OPTION: pki.generate_master_key()}):
+            self.assert_refused("not the one it was sealed under")
+
+    def test_missing_master_key_is_refused(self):
+        keystore._SIGNER_CACHE.clear()
+        with patch.dict(config.options, {keystore.MASTER_KEY_OPTION: ""}):
+            self.assert_refused(keystore.MASTER_KEY_OPTION)
+
+    def test_hsm_wrong_pin_and_missing_token_are_refused(self):
+        self.company.esign_keystore = "pkcs11"
+        self.enrol(self.qa)
+        with patch.dict(config.options, {"meddev_esign_pkcs11_pin": "0000"}):
+            self.assert_refused("refused the PIN", self.qa)
+        with patch.dict(config.options, {"meddev_esign_pkcs11_token": "no-such-token"}):
+            self.assert_refused("cannot be used", self.qa)
+
+    # ------------------------------------------------------------------ timestamps
+    def test_tsa_down_refuses_in_strict_mode(self):
+        self.company.esign_tsa_urls = self.tsa.down_url
+        self.assert_refused("No timestamp authority answered")
+
+    def test_tsa_garbage_is_refused_and_the_next_tsa_is_tried(self):
+        self.company.esign_tsa_urls = f"{self.tsa.garbage_url}\n{self.tsa.html_url}"
+        exc = self.assert_refused("No timestamp authority answered")
+        self.assertIn(self.tsa.garbage_url, str(exc))
+        self.company.esign_tsa_urls = f"{self.tsa.garbage_url}\n{self.tsa.url}"
+        __, sig = self.sign_review()
+        self.assertEqual(sig.pki_tsa_url, self.tsa.url)
+
+    def test_tsa_down_pending_then_filled_by_the_cron(self):
+        self.company.write({"esign_tsa_urls": self.tsa.down_url, "esign_tsa_offline": "pending"})
+        with mute_logger("odoo.addons.meddev_esign.models.esign_signature"):
+            mo, sig = self.sign_review()
+        self.assertEqual(sig.pki_status, "pending")
+        self.assertTrue(sig.pki_timestamp_pending)
+        self.assertFalse(sig.pki_token)
+        self.assertEqual(sig._pki_verify().verdict, "indeterminate")
+        # Still down: nothing is added, nothing is lost.
+        self.env["esign.signature"]._cron_pki_timestamps()
+        self.assertFalse(sig.timestamp_ids)
+        self.company.esign_tsa_urls = self.tsa.url
+        self.env["esign.signature"]._cron_pki_timestamps()
+        sig.invalidate_recordset()
+        self.assertEqual(sig.pki_status, "stamped_late")
+        late = sig.timestamp_ids
+        self.assertEqual(len(late), 1)
+        self.assertGreaterEqual(late.delay_seconds, 0)
+        entry = self.env["esign.audit.entry"].search(
+            [("res_model", "=", "esign.signature"), ("operation", "=", "timestamp")], limit=1
+        )
+        self.assertEqual(entry.res_id, sig.id)
+        self.assertEqual(sig._pki_verify().verdict, "valid")
+        self.assertTrue(sig._verify_chain(mo._name, mo.id).ok)  # the row never changed
+        with self.assertRaises(UserError):
+            late.write({"delay_seconds": 0})
+        with mute_logger("odoo.sql_db"), self.assertRaises(psycopg2.Error), self.cr.savepoint():
+            self.cr.execute("DELETE FROM esign_signature_timestamp WHERE id = %s", [late.id])
+
+    def test_clock_drift_is_audited(self):
+        __, sig = self.sign_review()
+        now = datetime.now(UTC)
+        stamp = pki.TimestampResult(
+            token=keystore.raw(sig.pki_token),
+            gen_time=now + timedelta(seconds=300),
+            tsa_url=self.tsa.url,
+            local_time=now,
+        )
+        with mute_logger("odoo.addons.meddev_esign.models.esign_signature"):
+            sig._pki_check_drift(stamp, self.company)
+        entry = self.env["esign.audit.entry"].search(
+            [("operation", "=", "clock_drift"), ("res_id", "=", sig.id)]
+        )
+        self.assertEqual(len(entry), 1)
+        self.assertIn("300.000", entry.payload)
+
+    # ------------------------------------------------------------------ verification
+    def test_tampering_is_detected(self):
+        __, sig = self.sign_review()
+        __, other = self.sign_review()
+        good = sig._pki_evidence()
+        self.assertEqual(sig._pki_verify(good).verdict, "valid")
+        cms = bytearray(good["cms"])
+        cms[-10] ^= 0x01  # inside the signature value
+        content = good["content"].replace(b'"res_id":', b'"res_id": ', 1)
+        cases = {
+            "cms": {**good, "cms": bytes(cms)},
+            "snapshot": {**good, "content": content + b" "},
+            "token": {**good, "token": keystore.raw(other.pki_token)},
+        }
+        for name, evidence in cases.items():
+            with self.subTest(name):
+                result = sig._pki_verify(evidence)
+                self.assertEqual(result.verdict, "invalid", name)
+
+    def test_signed_before_revocation_stays_valid_after_is_refused(self):
+        __, sig = self.sign_review()
+        time.sleep(1.1)  # a CRL has one-second resolution
+        self.qe_cert._revoke("key_compromise")
+        result = sig._pki_verify()
+        self.assertEqual(result.verdict, "valid", result.problems)
+        self.assertIn("after the signature", result.notes)
+        self.assert_refused("is revoked")
+
+    def test_renewal_supersedes_and_old_signatures_stay_valid(self):
+        __, sig = self.sign_review()
+        time.sleep(1.1)
+        action = self.qe_cert.with_user(self.esign_admin).action_renew()
+        new = self.env["esign.certificate"].browse(action["res_id"])
+        self.assertEqual(self.qe_cert.state, "superseded")
+        self.assertEqual(self.qe_cert.revocation_reason, "superseded")
+        self.assertEqual(new.state, "active")
+        self.assertEqual(new.previous_id, self.qe_cert)
+        self.assertEqual(new.identity_method, "renewal")
+        self.assertNotEqual(new.fingerprint, self.qe_cert.fingerprint)
+        self.assertEqual(sig._pki_verify().verdict, "valid")
+        __, sig2 = self.sign_review()
+        self.assertEqual(sig2.certificate_id, new)
+
+    def test_deactivating_a_user_revokes_their_certificates(self):
+        self.qe.sudo().active = False
+        self.assertEqual(self.qe_cert.state, "revoked")
+        self.assertEqual(self.qe_cert.revocation_reason, "cessation_of_operation")
+        crl = pki.load_crl(keystore.raw(self.ca.crl_der))
+        self.assertIn(
+            int(self.qe_cert.serial, 16),
+            [rev.serial for rev in pki.revocations_from_crl(crl, self.ca._certificate())],
+        )
+
+    def test_expiry_warning_cron(self):
+        self.qe_cert.sudo().write({"state": "superseded"})
+        soon = self.make_cert(self.qe, days=20)
+        self.env["esign.certificate"]._cron_expiry()
+        activities = self.env["mail.activity"].search(
+            [("res_model", "=", "esign.certificate"), ("res_id", "=", soon.id)]
+        )
+        self.assertIn(self.qe, activities.user_id)
+        self.assertIn(self.esign_admin, activities.user_id)
+        self.assertTrue(soon.expiry_warned_at)
+        self.env["esign.certificate"]._cron_expiry()  # warned once
+        self.assertEqual(
+            len(activities),
+            self.env["mail.activity"].search_count(
+                [("res_model", "=", "esign.certificate"), ("res_id", "=", soon.id)]
+            ),
+        )
+
+    def test_crypto_overhead(self):
+        """Prints (never asserts) the cost of the CAdES signature + loopback TSA per signature."""
+        self.sign_review()  # warm the signer cache
+        timings = {}
+        for enabled in (True, False):
+            self.company.esign_pki_enabled = enabled
+            samples = []
+            for __ in range(8):
+                mo = self._make_mo()
+                start = time.perf_counter()
+                self.sign(self.qe, mo)
+                samples.append((time.perf_counter() - start) * 1000)
+            timings[enabled] = statistics.median(samples)
+        _logger.info(
+            "PKI signing in Odoo: median %.1f ms with CAdES + loopback TSA, %.1f ms without "
+            "(overhead %.1f ms, ratio %.2f)",
+            timings[True],
+            timings[False],
+            timings[True] - timings[False],
+            timings[True] / timings[False],
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestPkiCrlRoute(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        fixtures = load_fixtures()
+        cls.startClassPatcher(patch.dict(config.options, pki_options(fixtures)))
+        cls.company = cls.env.company
+        setup_company(cls.env, fixtures.start_tsa(), cls.env.ref("base.user_admin"))
+
+    def test_crl_route_returns_the_signed_crl(self):
+        ca = self.env["esign.ca"].search([("company_id", "=", self.company.id)])
+        response = self.url_open(f"/meddev_esign/crl/{self.company.id}.crl")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.headers["Content-Type"], "application/pkix-crl")
+        crl = pki.load_crl(response.content)
+        self.assertEqual(pki.revocations_from_crl(crl, ca._certificate()), ())
+        self.assertEqual(self.url_open("/meddev_esign/crl/999999.crl").status_code, 404)

@@ -1,0 +1,91 @@
+import base64
+
+from odoo import fields, models
+
+from ..models.esign_certificate import IDENTITY_METHODS, REVOCATION_REASONS
+
+
+class EsignCertificateEnrolWizard(models.TransientModel):
+    """Enrol a signer: record how their identity was verified, then issue key and certificate."""
+
+    _name = "esign.certificate.enrol.wizard"
+    _description = "Enrol a Signer"
+
+    user_id = fields.Many2one("res.users", string="Signer", required=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company
+    )
+    identity_method = fields.Selection(
+        [item for item in IDENTITY_METHODS if item[0] != "renewal"],
+        string="Identity Verified By",
+        required=True,
+        help="How you verified that this person is who the account says (R2).",
+    )
+    identity_evidence = fields.Text(
+        required=True,
+        help="What you checked: document type and number, witness, HR reference...",
+    )
+
+    def action_enrol(self):
+        self.ensure_one()
+        certificate = self.env["esign.certificate"]._enrol(
+            self.user_id,
+            self.identity_method,
+            self.identity_evidence,
+            company=self.company_id,
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "esign.certificate",
+            "res_id": certificate.id,
+            "view_mode": "form",
+        }
+
+
+class EsignCertificateRevokeWizard(models.TransientModel):
+    """Revoke certificates with an RFC 5280 reason; the CRL is re-issued at once."""
+
+    _name = "esign.certificate.revoke.wizard"
+    _description = "Revoke Signer Certificates"
+
+    certificate_ids = fields.Many2many("esign.certificate", required=True)
+    reason = fields.Selection(
+        REVOCATION_REASONS,
+        required=True,
+        default="unspecified",
+        help="The RFC 5280 reason published in the CRL.",
+    )
+
+    def action_revoke(self):
+        self.ensure_one()
+        self.certificate_ids._revoke(self.reason)
+        return {"type": "ir.actions.act_window_close"}
+
+
+class EsignCaImportWizard(models.TransientModel):
+    """Import the company's signing CA from an external CA (PKCS#12, or PEM + key)."""
+
+    _name = "esign.ca.import.wizard"
+    _description = "Import a Signing CA"
+
+    company_id = fields.Many2one("res.company", required=True)
+    certificate_file = fields.Binary(
+        string="PKCS#12 or PEM Certificates",
+        required=True,
+        help="A .p12/.pfx file with the CA key and chain, or a PEM bundle: the CA certificate "
+        "first, then its chain.",
+    )
+    key_file = fields.Binary(
+        string="PEM Private Key", help="Only with a PEM bundle: the CA's private key."
+    )
+    password = fields.Char(help="Password of the PKCS#12 file or of the PEM key, if any.")
+
+    def action_import(self):
+        self.ensure_one()
+        password = self.password.encode() if self.password else None
+        key = base64.b64decode(self.key_file) if self.key_file else None
+        self.env["esign.ca"]._import(
+            self.company_id, base64.b64decode(self.certificate_file), key, password
+        )
+        self.write({"password": False})
+        return {"type": "ir.actions.act_window_close"}
