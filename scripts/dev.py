@@ -14,6 +14,7 @@ Standard library only, so it runs before anything is installed. It:
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -467,14 +468,36 @@ class Cluster:
 SUPERUSER_DSN_VAR = "MEDDEV_ESIGN_TEST_PG_SUPERUSER_DSN"
 
 
+def demo_master_key() -> str:
+    """The demo's keystore master key, made once and kept in ``.state/`` (never committed).
+
+    Losing it makes every key sealed under it unusable, so it is never regenerated.
+    """
+    path = STATE / "keystore-master.key"
+    if not path.exists():
+        path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def odoo_command(
-    odoo_root: Path, cluster: Cluster, wk_dir: Path | None, *args: str, sub: str = "server"
+    odoo_root: Path,
+    cluster: Cluster,
+    wk_dir: Path | None,
+    *args: str,
+    sub: str = "server",
+    master_key: str | None = None,
 ) -> tuple[list[str], dict]:
-    """Return the argv and environment that run Odoo 18 (``sub`` command) on our cluster."""
+    """Return the argv and environment that run Odoo 18 (``sub`` command) on our cluster.
+
+    ``master_key`` goes into the config file as the PKI keystore's master key (the demo);
+    the tests set their own.
+    """
     conf = STATE / "odoo.conf"
     conf.write_text(
         "[options]\n"
-        f"addons_path = {addons_path(odoo_root)}\n"
+        + (f"meddev_esign_master_key = {master_key}\n" if master_key else "")
+        + f"addons_path = {addons_path(odoo_root)}\n"
         "db_host = 127.0.0.1\n"
         f"db_port = {cluster.meta['port']}\n"
         f"db_user = {cluster.meta['odoo_user']}\n"
@@ -535,6 +558,7 @@ def cmd_demo(_args: argparse.Namespace) -> int:
                 MODULE,
                 "--stop-after-init",
                 "--log-level=warn",
+                master_key=demo_master_key(),
             )
             run(argv, env=env)
             stamp.write_text(fingerprint)
@@ -547,6 +571,7 @@ def cmd_demo(_args: argparse.Namespace) -> int:
             f"--db-filter=^{DEMO_DB}$",
             "--http-port",
             str(DEMO_PORT),
+            master_key=demo_master_key(),
         )
         print_demo_banner(odoo_root, how)
         server = subprocess.Popen(argv, env=env)
