@@ -5,6 +5,16 @@ from .esign_keystore import KEY_TYPES, KEYSTORES
 
 class ResCompany(models.Model):
     _inherit = "res.company"
+    #: The company's e-signature settings (PKI, timestamps) are key configuration (R28): their
+    #: changes go to the audit trail. Its other fields are not audited.
+    _esign_audit = "config"
+
+    @api.model
+    def _esign_audit_names(self):
+        return frozenset(n for n in super()._esign_audit_names() if n.startswith("esign_"))
+
+    def _esign_audit_company(self):
+        return self
 
     esign_pki_enabled = fields.Boolean(
         string="PKI Signatures",

@@ -129,6 +129,18 @@ class TestAuditTrail(EsignCase):
         other = params.search([("key", "=", "some.other.key")])
         self.assertFalse(self.entries(other))
 
+    def test_company_esign_settings_are_audited_others_not(self):
+        company = self.env.company
+        company.write({"esign_tsa_urls": "http://127.0.0.1:1/tsa"})
+        entry = self.entries(company)[-1]
+        self.assertEqual(entry.operation, "config")
+        self.assertIn(
+            ["esign_tsa_urls", None, "http://127.0.0.1:1/tsa"], self.payload(entry)["changes"]
+        )
+        count = len(self.entries(company))
+        company.write({"phone": "+86 21 5555 0101"})
+        self.assertEqual(len(self.entries(company)), count)
+
     def test_rule_adds_a_model_and_is_itself_audited(self):
         # the demo data audits partners already: start from no rule
         self.env["esign.audit.rule"].with_context(active_test=False).search(
