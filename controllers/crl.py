@@ -30,3 +30,30 @@ class EsignCrlController(http.Controller):
                 ("Cache-Control", "public, max-age=3600"),
             ],
         )
+
+
+class EsignEvidenceController(http.Controller):
+    """A signature's evidence ZIP, for whoever may read the signature."""
+
+    @http.route(
+        "/meddev_esign/signature/<int:signature_id>/evidence.zip",
+        type="http",
+        auth="user",
+        methods=["GET"],
+    )
+    def evidence(self, signature_id):
+        signature = request.env["esign.signature"].browse(signature_id).exists()
+        if not signature:
+            raise request.not_found()
+        signature.check_access("read")
+        data = signature._pki_evidence_zip()
+        return request.make_response(
+            data,
+            headers=[
+                ("Content-Type", "application/zip"),
+                (
+                    "Content-Disposition",
+                    f'attachment; filename="signature-{signature_id}-evidence.zip"',
+                ),
+            ],
+        )

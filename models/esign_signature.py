@@ -1,15 +1,40 @@
 import hashlib
+import io
+import json
 import logging
+import zipfile
 from datetime import timedelta
+from pathlib import Path
+
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..services import chain, pki
+from ..services import chain, pki, pki_cli
 from ..services import snapshot as snap
 from . import esign_keystore as keystore
 
 _logger = logging.getLogger(__name__)
+
+EVIDENCE_README = """Electronic signature evidence (meddev_esign)
+
+{manifestation}
+
+evidence/
+{listing}
+services/           the verifier: this add-on's pure-Python core.
+
+Verify it offline, with no server (Python 3.10+ with cryptography and pyhanko installed,
+e.g. pip install pyhanko==0.38.0):
+
+    python3 -m services.pki_cli evidence
+
+It checks the CAdES signature over snapshot.json, the signer's certificate chain to ca.pem,
+that the certificate was not revoked at the timestamp's time (ca.crl), the RFC 3161 token and
+its TSA (tsa-roots.pem), and that snapshot.json hashes to the content hash in manifest.json.
+Exit status 0 means valid.
+"""
 
 # What each signature's chain hash covers: record, content, signer, meaning, time, policy.
 CHAIN_FIELDS = (
@@ -457,6 +482,68 @@ class EsignSignature(models.Model):
         for sig in self:
             sig._pki_verify()
         return True
+
+    def action_pki_export(self):
+        """The "Export Evidence" button: a ZIP an auditor verifies with no server (S10)."""
+        self.ensure_one()
+        self.check_access("read")
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/meddev_esign/signature/{self.id}/evidence.zip",
+            "target": "self",
+        }
+
+    def _pki_evidence_zip(self):
+        """The signature's evidence and the offline verifier, as ZIP bytes.
+
+        See ``services/pki_cli.py`` for the files; the verifier is this add-on's own
+        ``services`` package (it needs ``cryptography`` and ``pyhanko``).
+        """
+        self.ensure_one()
+        evidence = self._pki_evidence()
+        sig = self.sudo()
+        manifest = {
+            "format": pki_cli.EVIDENCE_FORMAT,
+            "manifestation": sig.manifestation,
+            "signer": sig.printed_name,
+            "login": sig.login,
+            "meaning": sig.meaning_code,
+            "signed_at_utc": fields.Datetime.to_string(sig.signed_at),
+            "model": sig.res_model,
+            "res_id": sig.res_id,
+            "record": sig.record_name,
+            "content_hash": sig.content_hash,
+            "signature_hash": sig.signature_hash,
+            "certificate_fingerprint": sig.pki_certificate_fingerprint,
+            "crl_number": evidence["crl_number"],
+        }
+        files = {
+            "manifest.json": json.dumps(manifest, indent=2, ensure_ascii=False).encode(),
+            "snapshot.json": evidence["content"],
+            "signature.p7s": evidence["cms"],
+            "ca.pem": pki.certificate_to_pem(evidence["trusted_ca"]),
+            "ca.crl": evidence["crl"].public_bytes(Encoding.DER),
+        }
+        if evidence["token"]:
+            files["timestamp.tsr"] = evidence["token"]
+        if evidence["tsa_roots"]:
+            files["tsa-roots.pem"] = b"".join(
+                pki.certificate_to_pem(cert) for cert in evidence["tsa_roots"]
+            )
+        listing = "\n".join(
+            f"  {name:<16} {pki_cli.EVIDENCE_FILES[name]}" for name in sorted(files)
+        )
+        files["README.txt"] = EVIDENCE_README.format(
+            manifestation=sig.manifestation, listing=listing
+        ).encode()
+        services = Path(__file__).resolve().parent.parent / "services"
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in files.items():
+                archive.writestr(f"evidence/{name}", data)
+            for path in sorted(services.glob("*.py")):
+                archive.write(path, f"services/{path.name}")
+        return buffer.getvalue()
 
     @api.model
     def _cron_pki_timestamps(self, limit=200):

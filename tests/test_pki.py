@@ -6,11 +6,15 @@ PKCS#11 settings are put in Odoo's configuration options, as a deployment's conf
 """
 
 import importlib.util
+import io
 import logging
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest.mock import patch
@@ -191,6 +195,37 @@ class TestPki(EsignCase):
             sig._chain_payload({**sig.read()[0], **vals, "pki_cms": keystore.b64(b"x")})["pki"],
             sig._chain_payload({**sig.read()[0], **vals, "pki_cms": sig.pki_cms})["pki"],
         )
+
+    def test_exported_evidence_verifies_offline_and_tampering_is_found(self):
+        __, sig = self.sign_review()
+        archive = zipfile.ZipFile(io.BytesIO(sig.with_user(self.auditor)._pki_evidence_zip()))
+        self.assertIn("services/pki_cli.py", archive.namelist())
+        with tempfile.TemporaryDirectory() as tmp:
+            archive.extractall(tmp)
+
+            def cli():
+                return subprocess.run(
+                    [sys.executable, "-m", "services.pki_cli", "evidence"],
+                    cwd=tmp,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+
+            run = cli()
+            self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+            self.assertIn("VERDICT: VALID", run.stdout)
+            snapshot = Path(tmp, "evidence", "snapshot.json")
+            original = snapshot.read_bytes()
+            snapshot.write_bytes(original.replace(b"5.00", b"6.00"))
+            run = cli()
+            self.assertEqual(run.returncode, 1, run.stdout + run.stderr)
+            self.assertIn("VERDICT: INVALID", run.stdout)
+            snapshot.write_bytes(original)
+            Path(tmp, "evidence", "manifest.json").write_text("{}")
+            self.assertEqual(cli().returncode, 2)
+        action = sig.with_user(self.auditor).action_pki_export()
+        self.assertEqual(action["url"], f"/meddev_esign/signature/{sig.id}/evidence.zip")
 
     def test_signature_rows_with_crypto_stay_immutable(self):
         __, sig = self.sign_review()
@@ -430,3 +465,10 @@ class TestPkiCrlRoute(HttpCase):
         crl = pki.load_crl(response.content)
         self.assertEqual(pki.revocations_from_crl(crl, ca._certificate()), ())
         self.assertEqual(self.url_open("/meddev_esign/crl/999999.crl").status_code, 404)
+
+    def test_evidence_route_needs_a_login_and_a_signature(self):
+        response = self.url_open("/meddev_esign/signature/999999/evidence.zip")
+        self.assertIn("/web/login", response.url)  # no session: the log-in page
+        self.authenticate("admin", "admin")
+        response = self.url_open("/meddev_esign/signature/999999/evidence.zip")
+        self.assertEqual(response.status_code, 404)
