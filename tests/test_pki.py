@@ -7,9 +7,7 @@ PKCS#11 settings are put in Odoo's configuration options, as a deployment's conf
 
 import importlib.util
 import io
-import logging
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,8 +26,6 @@ from odoo.tools import config, mute_logger
 from ..models import esign_keystore as keystore
 from ..services import pki
 from .common import EsignCase
-
-_logger = logging.getLogger(__name__)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "services" / "tests" / "pki_fixtures.py"
 
@@ -422,28 +418,6 @@ class TestPki(EsignCase):
             self.env["mail.activity"].search_count(
                 [("res_model", "=", "esign.certificate"), ("res_id", "=", soon.id)]
             ),
-        )
-
-    def test_crypto_overhead(self):
-        """Prints (never asserts) the cost of the CAdES signature + loopback TSA per signature."""
-        self.sign_review()  # warm the signer cache
-        timings = {}
-        for enabled in (True, False):
-            self.company.esign_pki_enabled = enabled
-            samples = []
-            for __ in range(8):
-                mo = self._make_mo()
-                start = time.perf_counter()
-                self.sign(self.qe, mo)
-                samples.append((time.perf_counter() - start) * 1000)
-            timings[enabled] = statistics.median(samples)
-        _logger.info(
-            "PKI signing in Odoo: median %.1f ms with CAdES + loopback TSA, %.1f ms without "
-            "(overhead %.1f ms, ratio %.2f)",
-            timings[True],
-            timings[False],
-            timings[True] - timings[False],
-            timings[True] / timings[False],
         )
 
 
