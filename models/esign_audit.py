@@ -12,6 +12,7 @@ against a fork. Everything else happens inside the caller's transaction: a rolle
 leaves no entry.
 """
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -32,6 +33,7 @@ from odoo.sql_db import db_connect
 from odoo.tools import SQL, sql
 
 from ..services import audit as ledger
+from ..services import pki
 from ..services.chain import ChainVerdict
 
 _logger = logging.getLogger(__name__)
@@ -417,6 +419,7 @@ class EsignAuditChain(models.Model):
         """Daily: checkpoint every chain's head, then verify every chain (alert on a break)."""
         for chain in self.sudo().search([]):
             chain._checkpoint("daily")
+            chain.checkpoint_ids._request_timestamp()  # also the interval ones, and retries
             chain._run_verification("cron")
 
     # ------------------------------------------------------------------ retention
@@ -794,16 +797,33 @@ class EsignAuditCheckpoint(models.Model):
                 "trigger": trigger,
             }
         )
-        checkpoint._request_timestamp()
+        if trigger != "interval":  # never a network call inside somebody's write
+            checkpoint._request_timestamp()
         return checkpoint
 
     def _request_timestamp(self):
-        """Hook for the PKI: obtain an RFC 3161 token over ``entry_hash`` and store it once.
-
-        Without a timestamp authority this does nothing; a PKI module overrides it and calls
-        ``_set_timestamp_token``.
+        """An RFC 3161 token over ``entry_hash``, stored once (R27), when the chain's company
+        signs with PKI and has timestamp authorities. A TSA that does not answer leaves the
+        checkpoint unstamped; the daily cron tries again. Returns the stamped checkpoints.
         """
-        return False
+        stamped = self.browse()
+        for checkpoint in self.filtered(lambda c: not c.timestamp_token):
+            company = checkpoint.chain_id.company_id
+            urls = company._esign_tsa_url_list() if company.esign_pki_enabled else []
+            if not urls:
+                continue
+            try:
+                stamp = pki.timestamp_imprint(
+                    bytes.fromhex(checkpoint.entry_hash),
+                    urls,
+                    timeout=company.esign_tsa_timeout or 5.0,
+                )
+            except pki.TimestampUnavailableError as exc:
+                _logger.warning("Checkpoint %s left unstamped: %s", checkpoint.id, exc)
+                continue
+            checkpoint._set_timestamp_token(base64.b64encode(stamp.token))
+            stamped |= checkpoint
+        return stamped
 
     def _set_timestamp_token(self, token):
         """Store a timestamp token once; the database refuses any other change."""

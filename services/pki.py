@@ -33,6 +33,7 @@ from .pki_cms import (
     request_timestamp,
     sign_detached,
     signature_imprint,
+    timestamp_imprint,
     verify_signature,
 )
 from .pki_errors import (
@@ -136,6 +137,7 @@ __all__ = [
     "seal_private_key",
     "sign_detached",
     "signature_imprint",
+    "timestamp_imprint",
     "utc",
     "verify_signature",
 ]

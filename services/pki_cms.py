@@ -341,7 +341,32 @@ def request_timestamp(
     :raises TimestampUnavailableError: If no TSA gave a usable token (also
         when the list is empty); ``attempts`` says what each did.
     """
-    imprint = signature_imprint(cms_der)
+    return timestamp_imprint(
+        signature_imprint(cms_der), tsa_urls, timeout=timeout, headers=headers, clock=clock
+    )
+
+
+def timestamp_imprint(
+    imprint: bytes,
+    tsa_urls: Sequence[str],
+    *,
+    timeout: float = 5.0,
+    headers: dict[str, str] | None = None,
+    clock: Callable[[], datetime] = utc,
+) -> TimestampResult:
+    """Get an RFC 3161 token over a SHA-256 ``imprint`` (e.g. an audit checkpoint's head).
+
+    :param imprint: The 32-byte SHA-256 digest to timestamp.
+    :param tsa_urls: TSA URLs, in order of preference.
+    :param timeout: Seconds allowed per TSA.
+    :param headers: Extra HTTP headers.
+    :param clock: The server's UTC clock.
+    :return: The token, the TSA time, and the clock drift.
+    :raises PkiInputError: If ``imprint`` is not 32 bytes.
+    :raises TimestampUnavailableError: If no TSA gave a usable token.
+    """
+    if not isinstance(imprint, bytes) or len(imprint) != 32:
+        raise PkiInputError("A timestamp imprint must be a 32-byte SHA-256 digest.")
     attempts: list[TsaAttempt] = []
     for url in tsa_urls:
         before = clock()

@@ -5,6 +5,7 @@ A real loopback TSA (certomancer served by werkzeug) and a real SoftHSM2 token c
 PKCS#11 settings are put in Odoo's configuration options, as a deployment's config file would.
 """
 
+import base64
 import importlib.util
 import io
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 import psycopg2
+from asn1crypto import cms
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
@@ -222,6 +224,28 @@ class TestPki(EsignCase):
             self.assertEqual(cli().returncode, 2)
         action = sig.with_user(self.auditor).action_pki_export()
         self.assertEqual(action["url"], f"/meddev_esign/signature/{sig.id}/evidence.zip")
+
+    def test_audit_checkpoints_get_a_timestamp_once(self):
+        self._make_mo()
+        chain = self.env["esign.audit.chain"]._for_company(self.company)
+        checkpoint = chain._checkpoint("manual")
+        self.assertEqual(checkpoint.timestamp_status, "stamped")
+        token = cms.ContentInfo.load(base64.b64decode(checkpoint.timestamp_token))
+        imprint = token["content"]["encap_content_info"]["content"].parsed["message_imprint"]
+        self.assertEqual(imprint["hashed_message"].native.hex(), checkpoint.entry_hash)
+        with self.assertRaises(UserError):
+            checkpoint._set_timestamp_token(checkpoint.timestamp_token)
+        # A TSA that does not answer leaves an interval checkpoint for the daily cron.
+        self.company.esign_tsa_urls = self.tsa.down_url
+        self._make_mo()
+        late = self.env["esign.audit.checkpoint"]._store(
+            chain.id, chain.head_seq, chain.head_hash, "interval"
+        )
+        with mute_logger("odoo.addons.meddev_esign.models.esign_audit"):
+            self.assertFalse(late._request_timestamp())
+        self.company.esign_tsa_urls = self.tsa.url
+        self.assertEqual(late._request_timestamp(), late)
+        self.assertEqual(late.timestamp_status, "stamped")
 
     def test_signature_rows_with_crypto_stay_immutable(self):
         __, sig = self.sign_review()

@@ -3,6 +3,7 @@ loopback TSA (certomancer), and offline verification, tampering included."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +23,7 @@ from services.pki_cms import (
     request_timestamp,
     sign_detached,
     signature_imprint,
+    timestamp_imprint,
     verify_signature,
 )
 from services.pki_errors import PkiInputError, TimestampUnavailableError
@@ -143,6 +145,16 @@ def test_tsas_are_tried_in_order(alice: Enrolled, tsa: TestTsa) -> None:
     )
     assert stamp.tsa_url == tsa.url
     assert [attempt.problem for attempt in stamp.attempts] == ["unreachable", "garbage", "garbage"]
+
+
+def test_timestamp_of_a_bare_digest(tsa: TestTsa) -> None:
+    digest = hashlib.sha256(b"audit chain head").digest()
+    stamp = timestamp_imprint(digest, [tsa.url], timeout=2)
+    assert stamp.token and stamp.tsa_url == tsa.url
+    with pytest.raises(PkiInputError):
+        timestamp_imprint(b"short", [tsa.url])
+    with pytest.raises(TimestampUnavailableError):
+        timestamp_imprint(digest, [tsa.down_url], timeout=1)
 
 
 @pytest.mark.parametrize(
