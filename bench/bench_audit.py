@@ -41,6 +41,8 @@ import threading
 import time
 from pathlib import Path
 
+from bench_signing import Runner, load_dev, log, newest_18_version
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MODULE = "meddev_esign"
@@ -764,38 +766,6 @@ def measure_parallel(env, n_threads: int, writes_per_thread: int, odoo_writes: i
 
 
 # =========================================================================== the driver
-def load_dev():
-    """The project's dev tool (Odoo discovery, the private cluster, Odoo's command line)."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import dev  # noqa: PLC0415 - found only once scripts/ is on the path
-
-    return dev
-
-
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", version))
-
-
-def newest_18_version(project: str) -> str:
-    """The newest 18.0.* release of ``project``, asked of the package index through pip."""
-    res = subprocess.run(
-        [sys.executable, "-m", "pip", "index", "versions", project],
-        capture_output=True,
-        text=True,
-        cwd=tempfile.gettempdir(),
-    )
-    match = re.search(r"Available versions: (.*)", res.stdout)
-    versions = [v.strip() for v in match.group(1).split(",")] if match else []
-    versions = [v for v in versions if v.startswith("18.0.")]
-    if not versions:
-        raise RuntimeError(f"pip index versions {project} lists no 18.0.* release")
-    return max(versions, key=_version_key)
-
-
 def ensure_auditlog(cache: Path, odoo_root: Path) -> tuple[Path, str]:
     """pip-install the newest 18.0 auditlog wheel (no dependencies); return (addons, version).
 
@@ -831,61 +801,6 @@ def ensure_auditlog(cache: Path, odoo_root: Path) -> tuple[Path, str]:
         raise RuntimeError(f"auditlog needs modules that are not in Odoo core: {foreign}")
     log(f"auditlog {version} depends on {', '.join(depends)} (all Odoo core)")
     return addons, version
-
-
-class Runner:
-    """Runs Odoo 18 against the private cluster with a throw-away data folder."""
-
-    def __init__(self, dev, odoo_root: Path, cluster, data_dir: Path) -> None:
-        self.dev = dev
-        self.odoo_root = odoo_root
-        self.cluster = cluster
-        self.data_dir = data_dir
-
-    def command(self, db: str, *args: str, addons: Path | None = None, sub: str = "server"):
-        extra = [f"--data-dir={self.data_dir}", "--no-http", "--log-level=warn", "-d", db]
-        if addons:  # on the command line: the shared .state/odoo.conf stays as the tool writes it
-            extra.append(f"--addons-path={self.dev.addons_path(self.odoo_root)},{addons}")
-        return self.dev.odoo_command(self.odoo_root, self.cluster, None, *extra, *args, sub=sub)
-
-    def start_install(self, db: str, modules: str, addons: Path | None = None):
-        """Start creating ``db`` with ``modules`` (no demo data); return the running process."""
-        self.cluster.drop_db(db)
-        argv, env = self.command(
-            db, "-i", modules, "--without-demo=all", "--stop-after-init", addons=addons
-        )
-        proc = subprocess.Popen(
-            argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
-        return db, modules, proc, time.perf_counter()
-
-    @staticmethod
-    def finish_install(job) -> None:
-        db, modules, proc, start = job
-        _out, err = proc.communicate()
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"installing {modules} on {db} failed (exit {proc.returncode}):\n" + err[-3000:]
-            )
-        log(f"{db}: installed {modules} in {time.perf_counter() - start:.0f} s")
-
-    def measure(self, db: str, call: str, addons: Path | None = None) -> dict:
-        """Run ``bench_audit.<call>`` inside ``odoo shell`` on ``db``; return its result."""
-        script = (
-            "import sys\n"
-            "sys.dont_write_bytecode = True\n"  # no __pycache__ left in bench/
-            f"sys.path.insert(0, {str(HERE)!r})\n"
-            "import bench_audit\n"
-            f"bench_audit.emit(bench_audit.{call})\n"
-        )
-        argv, env = self.command(db, addons=addons, sub="shell")
-        res = subprocess.run(argv, env=env, input=script, capture_output=True, text=True)
-        for line in res.stdout.splitlines():
-            if line.startswith(RESULT_MARK):
-                return json.loads(line[len(RESULT_MARK) :])
-        raise RuntimeError(
-            f"odoo shell on {db} gave no result (exit {res.returncode}):\n" + res.stderr[-4000:]
-        )
 
 
 # --------------------------------------------------------------------- the report
@@ -1146,7 +1061,7 @@ def main() -> int:
     cluster = dev.Cluster()
     cluster.ensure()  # a no-op when the cluster already runs
     data_dir = Path(tempfile.mkdtemp(prefix="bench_odoo_data_"))
-    runner = Runner(dev, odoo_root, cluster, data_dir)
+    runner = Runner(dev, odoo_root, cluster, data_dir, module="bench_audit")
     addons, oca_version, oca_problem = None, None, None
     results: dict = {"parts": parts}
     try:

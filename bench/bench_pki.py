@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 FIXTURES = ROOT / "services" / "tests" / "pki_fixtures.py"
 DB = "bench_pki"
-RESULT_MARK = "BENCH_RESULT "
+RESULT_MARK = "BENCH_RESULT "  # as bench_signing.Runner.measure expects
 CONTENT = b"esign-snapshot/1\n" + b'{"fields":{"x":"' + b"a" * 1000 + b'"}}'
 
 
@@ -248,28 +248,16 @@ def main() -> int:
             cluster = dev.Cluster()
             cluster.ensure()
             data_dir = Path(tempfile.mkdtemp(prefix="bench_odoo_data_"))
-            runner = bench_signing.Runner(dev, odoo_root, cluster, data_dir)
+            runner = bench_signing.Runner(dev, odoo_root, cluster, data_dir, module="bench_pki")
             try:
                 bench_signing.log(f"creating {DB} (a minute or two)")
                 runner.finish_install(runner.start_install(DB, "meddev_esign"))
                 with Tsa() as tsa:
-                    script = (
-                        "import sys\n"
-                        "sys.dont_write_bytecode = True\n"
-                        f"sys.path.insert(0, {str(HERE)!r})\n"
-                        "import bench_pki\n"
-                        f"bench_pki.emit(bench_pki.measure_odoo(env, {tsa.url!r}, "
-                        f"{tsa.root_pem!r}, {args.signatures}, {args.warmup}))\n"
+                    odoo = runner.measure(
+                        DB,
+                        f"measure_odoo(env, {tsa.url!r}, {tsa.root_pem!r}, {args.signatures}, "
+                        f"{args.warmup})",
                     )
-                    argv, env = runner.command(DB, sub="shell")
-                    res = subprocess.run(
-                        argv, env=env, input=script, capture_output=True, text=True
-                    )
-                for line in res.stdout.splitlines():
-                    if line.startswith(RESULT_MARK):
-                        odoo = json.loads(line[len(RESULT_MARK) :])
-                if odoo is None:
-                    raise RuntimeError(res.stderr[-3000:])
             finally:
                 if not args.keep:
                     cluster.drop_db(DB)

@@ -329,11 +329,14 @@ def ensure_oca_addons(cache: Path) -> Path:
 class Runner:
     """Runs Odoo 18 against the private cluster with a throw-away data folder."""
 
-    def __init__(self, dev, odoo_root: Path, cluster, data_dir: Path) -> None:
+    def __init__(
+        self, dev, odoo_root: Path, cluster, data_dir: Path, module: str = "bench_signing"
+    ) -> None:
         self.dev = dev
         self.odoo_root = odoo_root
         self.cluster = cluster
         self.data_dir = data_dir
+        self.module = module  # the bench script whose functions ``measure`` calls
 
     def command(self, db: str, *args: str, addons: Path | None = None, sub: str = "server"):
         extra = [f"--data-dir={self.data_dir}", "--no-http", "--log-level=warn", "-d", db]
@@ -363,13 +366,13 @@ class Runner:
         log(f"{db}: installed {modules} in {time.perf_counter() - start:.0f} s")
 
     def measure(self, db: str, call: str, addons: Path | None = None) -> dict:
-        """Run ``bench_signing.<call>`` inside ``odoo shell`` on ``db``; return its result."""
+        """Run ``<module>.<call>`` inside ``odoo shell`` on ``db``; return its result."""
         script = (
             "import sys\n"
             "sys.dont_write_bytecode = True\n"  # no __pycache__ left in bench/
             f"sys.path.insert(0, {str(HERE)!r})\n"
-            "import bench_signing\n"
-            f"bench_signing.emit(bench_signing.{call})\n"
+            f"import {self.module}\n"
+            f"{self.module}.emit({self.module}.{call})\n"
         )
         argv, env = self.command(db, addons=addons, sub="shell")
         res = subprocess.run(argv, env=env, input=script, capture_output=True, text=True)
