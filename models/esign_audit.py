@@ -348,9 +348,6 @@ class EsignAuditChain(models.Model):
     def _alert_break(self, verification):
         """Mail and schedule an activity for every E-Signature Administrator (R27)."""
         self.ensure_one()
-        admins = self.env.ref("meddev_esign.group_esign_admin").users.filtered(
-            lambda u: u.active and not u.share and u.id != SUPERUSER_ID
-        )
         subject = self.env._("Audit trail integrity break: %(chain)s", chain=self.name)
         body = self.env._(
             "The verification of %(chain)s found a break at entry %(seq)s (%(kind)s): "
@@ -362,21 +359,7 @@ class EsignAuditChain(models.Model):
             ),
             message=verification.message,
         )
-        chain = self.sudo()
-        chain.message_post(
-            body=body,
-            subject=subject,
-            partner_ids=admins.partner_id.ids,
-            subtype_xmlid="mail.mt_comment",
-        )
-        act_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
-        for admin in admins:
-            chain.activity_schedule(
-                activity_type_id=act_type.id if act_type else False,
-                summary=subject,
-                note=body,
-                user_id=admin.id,
-            )
+        self.env["res.users"]._esign_alert(self.sudo(), subject, body, post=True)
         _logger.error("Audit trail %s broken: %s", self.id, verification.message)
 
     def action_verify(self):

@@ -123,9 +123,6 @@ class ResUsers(models.Model):
     def _esign_alert_admins(self, failures):
         """Mail and schedule an activity for every E-Signature Administrator."""
         self.ensure_one()
-        admins = self.env.ref("meddev_esign.group_esign_admin").users.filtered(
-            lambda u: u.active and not u.share and u.id != SUPERUSER_ID
-        )
         subject = self.env._("E-signature lock-out: %(name)s", name=self.name)
         body = self.env._(
             "%(name)s (%(login)s) was locked from signing after %(count)s failed "
@@ -134,16 +131,29 @@ class ResUsers(models.Model):
             login=self.login,
             count=failures,
         )
-        partner = self.partner_id
-        partner.message_notify(
-            partner_ids=admins.partner_id.ids,
-            subject=subject,
+        self._esign_alert(self.partner_id, subject, body)
+
+    @api.model
+    def _esign_alert(self, record, subject, body, post=False):
+        """Tell every active E-Signature Administrator about ``record`` at once: a mail, and an
+        activity on the record for each of them.
+
+        :param post: keep the message in the record's chatter (``message_post``) rather than
+            only notifying (``message_notify``).
+        """
+        admins = self.env.ref("meddev_esign.group_esign_admin").users.filtered(
+            lambda u: u.active and not u.share and u.id != SUPERUSER_ID
+        )
+        send = record.message_post if post else record.message_notify
+        send(
             body=body,
+            subject=subject,
+            partner_ids=admins.partner_id.ids,
             subtype_xmlid="mail.mt_comment",
         )
         act_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
         for admin in admins:
-            partner.activity_schedule(
+            record.activity_schedule(
                 activity_type_id=act_type.id if act_type else False,
                 summary=subject,
                 note=body,
