@@ -211,11 +211,18 @@ class EsignAuditChain(models.Model):
         self.env.cr.execute(query, (self.id,))
         heads = [self.env.cr.fetchone()]
         if committed_too:
-            with db_connect(self.env.cr.dbname).cursor() as side:
-                # While the add-on is being installed, nothing is committed yet.
-                with contextlib.suppress(psycopg2.errors.UndefinedTable):
-                    side.execute(query, (self.id,), log_exceptions=False)
-                    heads.append(side.fetchone())
+            # Once this transaction holds the chain's lock, nobody else can commit to it: the
+            # committed head is read once per transaction (a bulk signature appends hundreds).
+            # postrollback.data lives exactly as long as the transaction.
+            committed = self.env.cr.postrollback.data.setdefault("esign_audit_heads", {})
+            if self.id not in committed:
+                committed[self.id] = None
+                with db_connect(self.env.cr.dbname).cursor() as side:
+                    # While the add-on is being installed, nothing is committed yet.
+                    with contextlib.suppress(psycopg2.errors.UndefinedTable):
+                        side.execute(query, (self.id,), log_exceptions=False)
+                        committed[self.id] = side.fetchone()
+            heads.append(committed[self.id])
 
         head = max((h for h in heads if h), default=None)
         return head if head else (0, ledger.GENESIS)
