@@ -33,17 +33,8 @@ class EsignAuditReview(models.Model):
     ]
     _esign_triggers = {"audit_review": "Audit Trail Review: Reviewed"}
 
-    name = fields.Char(
-        string="Reference",
-        required=True,
-        readonly=True,
-        copy=False,
-        default="New",
-        help="Given from the AUD/YYYY/NNNN sequence when the review is saved.",
-    )
-    company_id = fields.Many2one(
-        "res.company", required=True, default=lambda self: self.env.company, index=True
-    )
+    name = fields.Char(help="Given from the AUD/YYYY/NNNN sequence when the review is saved.")
+    company_id = fields.Many2one(help="The company whose audit trail is reviewed.")
     chain_id = fields.Many2one(
         "esign.audit.chain",
         string="Audit Trail",

@@ -43,24 +43,8 @@ class EsignCapa(models.Model):
     }
     _esign_author_fields = ["create_uid", "owner_id"]
 
-    name = fields.Char(
-        string="Reference",
-        required=True,
-        readonly=True,
-        copy=False,
-        default="New",
-        help="Given from the CAPA/YYYY/NNNN sequence when the CAPA is saved.",
-    )
-    active = fields.Boolean(
-        default=True, help="Archive instead of deleting: quality records are retained."
-    )
-    company_id = fields.Many2one(
-        "res.company",
-        required=True,
-        default=lambda self: self.env.company,
-        index=True,
-        help="The company that owns the CAPA.",
-    )
+    name = fields.Char(help="Given from the CAPA/YYYY/NNNN sequence when the CAPA is saved.")
+    company_id = fields.Many2one(help="The company that owns the CAPA.")
     title = fields.Char(required=True, tracking=True, help="One line naming the problem.")
     source = fields.Selection(
         [

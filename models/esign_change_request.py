@@ -43,23 +43,9 @@ class EsignChangeRequest(models.Model):
     _esign_author_fields = ["create_uid", "author_id"]
 
     name = fields.Char(
-        string="Reference",
-        required=True,
-        readonly=True,
-        copy=False,
-        default="New",
-        help="Given from the CR/YYYY/NNNN sequence when the change request is saved.",
+        help="Given from the CR/YYYY/NNNN sequence when the change request is saved."
     )
-    active = fields.Boolean(
-        default=True, help="Archive instead of deleting: quality records are retained."
-    )
-    company_id = fields.Many2one(
-        "res.company",
-        required=True,
-        default=lambda self: self.env.company,
-        index=True,
-        help="The company whose products the change concerns.",
-    )
+    company_id = fields.Many2one(help="The company whose products the change concerns.")
     title = fields.Char(required=True, tracking=True, help="One line saying what changes.")
     change_type = fields.Selection(
         [("design", "Design Change"), ("engineering", "Engineering Change")],

@@ -32,24 +32,8 @@ class EsignDeviation(models.Model):
     _esign_triggers = {"deviation_close": "Deviation: Close (Disposition Approved)"}
     _esign_author_fields = ["create_uid", "reported_by_id"]
 
-    name = fields.Char(
-        string="Reference",
-        required=True,
-        readonly=True,
-        copy=False,
-        default="New",
-        help="Given from the DEV/YYYY/NNNN sequence when the deviation is saved.",
-    )
-    active = fields.Boolean(
-        default=True, help="Archive instead of deleting: quality records are retained."
-    )
-    company_id = fields.Many2one(
-        "res.company",
-        required=True,
-        default=lambda self: self.env.company,
-        index=True,
-        help="The company where the deviation happened.",
-    )
+    name = fields.Char(help="Given from the DEV/YYYY/NNNN sequence when the deviation is saved.")
+    company_id = fields.Many2one(help="The company where the deviation happened.")
     title = fields.Char(required=True, tracking=True, help="One line naming what went wrong.")
     deviation_type = fields.Selection(
         [("deviation", "Deviation"), ("nonconformance", "Nonconformance")],

@@ -1,4 +1,4 @@
-from odoo import api, models
+from odoo import api, fields, models
 
 
 class EsignQualityRecord(models.AbstractModel):
@@ -10,6 +10,26 @@ class EsignQualityRecord(models.AbstractModel):
 
     #: The field shown after the reference in the record's display name.
     _quality_title_field = "title"
+
+    # Each record redefines ``help`` where it has something more precise to say.
+    name = fields.Char(
+        string="Reference",
+        required=True,
+        readonly=True,
+        copy=False,
+        default="New",
+        help="Given from the record's sequence when it is saved.",
+    )
+    active = fields.Boolean(
+        default=True, help="Archive instead of deleting: quality records are retained."
+    )
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        index=True,
+        help="The company that owns the record.",
+    )
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -33,23 +33,9 @@ class EsignSupplierQualification(models.Model):
     _esign_author_fields = ["create_uid"]
 
     name = fields.Char(
-        string="Reference",
-        required=True,
-        readonly=True,
-        copy=False,
-        default="New",
-        help="Given from the SQ/YYYY/NNNN sequence when the qualification is saved.",
+        help="Given from the SQ/YYYY/NNNN sequence when the qualification is saved."
     )
-    active = fields.Boolean(
-        default=True, help="Archive instead of deleting: quality records are retained."
-    )
-    company_id = fields.Many2one(
-        "res.company",
-        required=True,
-        default=lambda self: self.env.company,
-        index=True,
-        help="The company whose purchases this qualification covers.",
-    )
+    company_id = fields.Many2one(help="The company whose purchases this qualification covers.")
     partner_id = fields.Many2one(
         "res.partner",
         string="Supplier",
