@@ -629,27 +629,15 @@ class EsignAuditEntry(models.Model):
     # ------------------------------------------------------------------ appending
     @api.model
     def _retention_years(self):
-        value = (
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("meddev_esign.audit_retention_years", "15")
+        return self.env["ir.config_parameter"]._esign_int(
+            "meddev_esign.audit_retention_years", 15, minimum=1
         )
-        try:
-            return max(1, int(value))
-        except ValueError:
-            return 15
 
     @api.model
     def _checkpoint_interval(self):
-        value = (
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("meddev_esign.audit_checkpoint_interval", "1000")
+        return self.env["ir.config_parameter"]._esign_int(
+            "meddev_esign.audit_checkpoint_interval", 1000
         )
-        try:
-            return max(0, int(value))
-        except ValueError:
-            return 1000
 
     @api.model
     def _append(self, items):

@@ -1,4 +1,4 @@
-from odoo import models
+from odoo import api, models
 
 
 class IrConfigParameter(models.Model):
@@ -10,3 +10,10 @@ class IrConfigParameter(models.Model):
 
     def _esign_audit_records(self):
         return self.filtered(lambda p: (p.key or "").startswith("meddev_esign."))
+
+    @api.model
+    def _esign_int(self, key, default, minimum=0):
+        """The integer setting ``key``; ``default`` when it is unset, not a whole number, or
+        below ``minimum``."""
+        value = (self.sudo().get_param(key) or "").strip()
+        return int(value) if value.isdigit() and int(value) >= minimum else default

@@ -45,18 +45,16 @@ class ResUsers(models.Model):
 
     @api.model
     def _esign_max_failures(self):
-        param = (
-            self.env["ir.config_parameter"].sudo().get_param("meddev_esign.max_failed_attempts")
+        return self.env["ir.config_parameter"]._esign_int(
+            "meddev_esign.max_failed_attempts", DEFAULT_MAX_FAILURES, minimum=1
         )
-        return int(param) if param and param.isdigit() and int(param) > 0 else DEFAULT_MAX_FAILURES
 
     @api.model
     def _esign_session_window(self):
         """Minutes a full authentication covers later signatures; 0 means always all."""
-        param = (
-            self.env["ir.config_parameter"].sudo().get_param("meddev_esign.session_window_minutes")
+        return self.env["ir.config_parameter"]._esign_int(
+            "meddev_esign.session_window_minutes", DEFAULT_SESSION_WINDOW_MINUTES
         )
-        return int(param) if param and param.isdigit() else DEFAULT_SESSION_WINDOW_MINUTES
 
     @staticmethod
     def _esign_current_session_key():
