@@ -4,9 +4,13 @@ loopback TSA (certomancer), and offline verification, tampering included."""
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from asn1crypto import cms
@@ -119,6 +123,44 @@ def test_cms_is_detached_cades_with_chain(alice: Enrolled, signed) -> None:  # n
     assert content_hash(SNAPSHOT).endswith(digest.hex())
 
 
+def test_signing_certificate_v2_names_the_signer(alice: Enrolled, signed) -> None:  # noqa: ANN001
+    cms_der, _stamp = signed
+    signer_info = cms.ContentInfo.load(cms_der)["content"]["signer_infos"][0]
+    attrs = {attr["type"].native: attr for attr in signer_info["signed_attrs"]}
+    ess = attrs["signing_certificate_v2"]["values"][0]["certs"][0]
+    assert (
+        ess["cert_hash"].native == hashlib.sha256(alice.cert.public_bytes(Encoding.DER)).digest()
+    )
+    assert ess["issuer_serial"]["serial_number"].native == alice.cert.serial_number
+    assert abs(attrs["signing_time"]["values"][0].native - utc()) < timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("key_type", list(KeyType))
+def test_openssl_verifies_the_cms_and_refuses_other_content(
+    key_type: KeyType, tmp_path: Path
+) -> None:
+    """An independent implementation (OpenSSL) accepts what we build, and only for its content."""
+    openssl = shutil.which("openssl")
+    assert openssl, "the openssl command is needed for this cross-check"
+    enrolled = _enrol(key_type)
+    (tmp_path / "sig.der").write_bytes(sign_detached(CONTENT, enrolled.signer))
+    (tmp_path / "ca.pem").write_bytes(enrolled.ca.root.public_bytes(Encoding.PEM))
+
+    def verify(content: bytes) -> subprocess.CompletedProcess:
+        (tmp_path / "content").write_bytes(content)
+        return subprocess.run(
+            [openssl, "cms", "-verify", "-binary", "-inform", "DER", "-purpose", "any",
+             "-in", str(tmp_path / "sig.der"), "-content", str(tmp_path / "content"),
+             "-CAfile", str(tmp_path / "ca.pem"), "-out", os.devnull],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    good = verify(CONTENT)
+    assert good.returncode == 0, good.stderr
+    bad = verify(CONTENT.replace(b"pass", b"fail"))
+    assert bad.returncode != 0 and "verify error" in bad.stderr
+
+
 def test_cached_signer_refuses_a_foreign_key(alice: Enrolled) -> None:
     with pytest.raises(PkiInputError):
         CachedKeySigner(generate_private_key(), alice.cert)
@@ -159,7 +201,13 @@ def test_timestamp_of_a_bare_digest(tsa: TestTsa) -> None:
 
 @pytest.mark.parametrize(
     ("which", "problem"),
-    [("down_url", "unreachable"), ("garbage_url", "garbage"), ("html_url", "garbage")],
+    [
+        ("down_url", "unreachable"),
+        ("garbage_url", "garbage"),
+        ("html_url", "garbage"),
+        ("refuse_url", "refused"),
+        ("replay_url", "garbage"),
+    ],
 )
 def test_no_usable_tsa(alice: Enrolled, tsa: TestTsa, which: str, problem: str) -> None:
     cms_der = sign_detached(CONTENT, alice.signer)
