@@ -6,6 +6,7 @@ checks and the CRL route. Both models are configuration of the add-on and join t
 trail (``_esign_audit = "config"``): every enrolment, renewal and revocation is recorded.
 """
 
+import contextlib
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -53,7 +54,11 @@ def _to_naive(moment):
 
 
 class EsignCa(models.Model):
-    """A company's signing certificate authority; its private key is sealed like signer keys."""
+    """A company's signing certificate authority.
+
+    Its private key is kept like signer keys: sealed under the master key, or generated on the
+    PKCS#11 token (non-extractable) when the company's keystore is the token.
+    """
 
     _name = "esign.ca"
     _description = "Signing Certificate Authority"
@@ -80,6 +85,17 @@ class EsignCa(models.Model):
     fingerprint = fields.Char(readonly=True, help="SHA-256 of the CA certificate.")
     not_after = fields.Datetime(string="Valid Until", readonly=True)
     key_ref = fields.Char(readonly=True, help="The key id the CA key is sealed under.")
+    keystore = fields.Selection(
+        keystores.KEYSTORES,
+        string="Key Store",
+        readonly=True,
+        default="software",
+        help="Where the CA private key is kept: sealed under the master key (software), or on "
+        "the PKCS#11 token, which signs certificates and CRLs without the key ever leaving it.",
+    )
+    hsm_label = fields.Char(
+        string="Token Key Label", readonly=True, help="PKCS#11 key store: the key pair's label."
+    )
     sealed_key = fields.Binary(
         attachment=False,
         readonly=True,
@@ -113,7 +129,8 @@ class EsignCa(models.Model):
         return ca
 
     @api.model
-    def _store(self, company, authority, origin):
+    def _check_replaceable(self, company):
+        """Refuse to replace a CA that still has active signer certificates."""
         _check_admin(self.env)
         old = self.sudo().search([("company_id", "=", company.id)])
         if old and self.env["esign.certificate"].sudo().search_count(
@@ -126,10 +143,22 @@ class EsignCa(models.Model):
                     company=company.name,
                 )
             )
-        key_ref = f"esign.ca/{uuid.uuid4()}"
-        sealed = pki.seal_private_key(
-            authority.private_key, keystores.master_key(self.env), key_id=key_ref
-        )
+        return old
+
+    @api.model
+    def _store(self, company, authority, origin, key_ref=None, key_vals=None):
+        """Keep a new CA; the old one is archived.
+
+        :param key_vals: where the key is when it is on the token (``keystore``,
+            ``hsm_label``); without them the key is sealed under the master key here.
+        """
+        old = self._check_replaceable(company)
+        key_ref = key_ref or f"esign.ca/{uuid.uuid4()}"
+        if not key_vals:
+            sealed = pki.seal_private_key(
+                authority.private_key, keystores.master_key(self.env), key_id=key_ref
+            )
+            key_vals = {"keystore": "software", "sealed_key": keystores.b64(sealed)}
         old.sudo().write({"active": False})
         cert = authority.certificate
         return self.sudo().create(
@@ -145,22 +174,38 @@ class EsignCa(models.Model):
                 "fingerprint": pki.fingerprint(cert),
                 "not_after": _to_naive(cert.not_valid_after_utc),
                 "key_ref": key_ref,
-                "sealed_key": keystores.b64(sealed),
+                **key_vals,
             }
         )
 
     @api.model
     def _generate(self, company):
-        """Generate a self-signed signing CA for ``company``."""
-        _check_admin(self.env)
+        """Generate a self-signed signing CA for ``company``, its key in the company's keystore.
+
+        With the PKCS#11 keystore the key pair is generated on the token (non-extractable) and
+        the token signs the CA certificate; otherwise the key is sealed under the master key.
+        """
+        self._check_replaceable(company)
+        name = self.env._("%(company)s e-Signature CA", company=company.name)
+        options = {
+            "organization": company.name,
+            "country": company.country_id.code or None,
+            "key_type": pki.KeyType(company.esign_key_type),
+        }
+        if company.esign_keystore == "pkcs11":
+            key_ref = f"esign.ca/{uuid.uuid4()}"
+            _public, key_vals = keystores.new_key(
+                self.env, "pkcs11", company.esign_key_type, key_ref
+            )
+            with keystores.token_private_key(self.env, key_vals["hsm_label"]) as key:
+                try:
+                    authority = pki.generate_ca(name, private_key=key, **options)
+                except pki.PkiError as exc:
+                    raise keystores.user_error(self.env, exc) from exc
+            return self._store(company, authority, "generated", key_ref, key_vals)
         keystores.master_key(self.env)  # fail before generating anything
         try:
-            authority = pki.generate_ca(
-                self.env._("%(company)s e-Signature CA", company=company.name),
-                organization=company.name,
-                country=company.country_id.code or None,
-                key_type=pki.KeyType(company.esign_key_type),
-            )
+            authority = pki.generate_ca(name, **options)
         except pki.PkiError as exc:
             raise keystores.user_error(self.env, exc) from exc
         return self._store(company, authority, "generated")
@@ -198,12 +243,21 @@ class EsignCa(models.Model):
         chain = self._chain()
         return chain[-1] if chain else self._certificate()
 
+    @contextlib.contextmanager
     def _authority(self):
-        """The CA with its private key opened (to issue certificates and CRLs)."""
+        """The CA with its private key usable (to issue certificates and CRLs), in a block.
+
+        A software key is opened with the master key; a token key stays on the token, whose
+        session is open while the block runs.
+        """
         self.ensure_one()
         ca = self.sudo()
+        if ca.keystore == "pkcs11":
+            with keystores.token_private_key(self.env, ca.hsm_label) as key:
+                yield pki.CertificateAuthority(self._certificate(), key, self._chain())
+            return
         key = keystores.open_software_key(self.env, ca.sealed_key, ca.key_ref)
-        return pki.CertificateAuthority(self._certificate(), key, self._chain())
+        yield pki.CertificateAuthority(self._certificate(), key, self._chain())
 
     def _revocations(self):
         self.ensure_one()
@@ -227,12 +281,13 @@ class EsignCa(models.Model):
         self.ensure_one()
         ca = self.sudo()
         number = ca.crl_number + 1
-        try:
-            crl = pki.build_crl(
-                self._authority(), self._revocations(), crl_number=number, valid_for=CRL_VALIDITY
-            )
-        except pki.PkiError as exc:
-            raise keystores.user_error(self.env, exc) from exc
+        with self._authority() as authority:
+            try:
+                crl = pki.build_crl(
+                    authority, self._revocations(), crl_number=number, valid_for=CRL_VALIDITY
+                )
+            except pki.PkiError as exc:
+                raise keystores.user_error(self.env, exc) from exc
         der = crl.public_bytes(serialization.Encoding.DER)
         ca.write(
             {
@@ -379,30 +434,33 @@ class EsignCertificate(models.Model):
                 )
             )
         ca = self.env["esign.ca"]._for_company(company)
-        authority = ca._authority()
         key_ref = f"esign.certificate/{uuid.uuid4()}"
-        public, key_vals = keystores.new_key(
-            self.env, company.esign_keystore, company.esign_key_type, key_ref
-        )
-        try:
-            if previous:
-                cert = pki.renew_certificate(
-                    authority,
-                    pki.load_certificate(previous.certificate_pem.encode()),
-                    public_key=public,
-                    valid_for=timedelta(days=company.esign_certificate_days or 730),
-                    crl_url=ca.crl_url,
-                )
-            else:
-                cert = pki.issue_signer_certificate(
-                    authority,
-                    pki.SignerIdentity(name=user.name, login=user.login, email=user.email or None),
-                    public,
-                    valid_for=timedelta(days=company.esign_certificate_days or 730),
-                    crl_url=ca.crl_url,
-                )
-        except pki.PkiError as exc:
-            raise keystores.user_error(self.env, exc) from exc
+        # The CA key first: a wrong master key or an absent token fails before a key is made.
+        with ca._authority() as authority:
+            public, key_vals = keystores.new_key(
+                self.env, company.esign_keystore, company.esign_key_type, key_ref
+            )
+            try:
+                if previous:
+                    cert = pki.renew_certificate(
+                        authority,
+                        pki.load_certificate(previous.certificate_pem.encode()),
+                        public_key=public,
+                        valid_for=timedelta(days=company.esign_certificate_days or 730),
+                        crl_url=ca.crl_url,
+                    )
+                else:
+                    cert = pki.issue_signer_certificate(
+                        authority,
+                        pki.SignerIdentity(
+                            name=user.name, login=user.login, email=user.email or None
+                        ),
+                        public,
+                        valid_for=timedelta(days=company.esign_certificate_days or 730),
+                        crl_url=ca.crl_url,
+                    )
+            except pki.PkiError as exc:
+                raise keystores.user_error(self.env, exc) from exc
         return self.sudo().create(
             {
                 "user_id": user.id,

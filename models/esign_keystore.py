@@ -191,6 +191,21 @@ def open_software_key(env, sealed_b64, key_id):
 
 
 @contextlib.contextmanager
+def token_private_key(env, label):
+    """The token key pair ``label`` as a private key object, while the block runs.
+
+    For a CA whose key is on the PKCS#11 token: certificates and CRLs are signed by the token
+    (``services.pki_hsm.hsm_private_key``); the key never leaves it.
+    """
+    try:
+        library, token, pin = hsm_settings(env)
+        with contextlib.closing(pki_hsm.open_token(library, token, pin)) as session:
+            yield pki_hsm.hsm_private_key(session, label)
+    except pki.PkiError as exc:
+        raise user_error(env, exc) from exc
+
+
+@contextlib.contextmanager
 def signer(env, certificate, key_id, chain):
     """A pyHanko signer for ``certificate`` (an ``esign.certificate``), while the block runs.
 

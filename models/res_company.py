@@ -32,10 +32,11 @@ class ResCompany(models.Model):
     )
     esign_keystore = fields.Selection(
         KEYSTORES,
-        string="Signer Keystore",
+        string="Keystore",
         default="software",
         required=True,
-        help="Where new signer keys are created. Software: each key is encrypted with "
+        help="Where new signer keys, and the key of a CA generated here, are created. "
+        "Software: each key is encrypted with "
         "AES-256-GCM under the master key of the Odoo configuration file "
         "(meddev_esign_master_key) or the environment (MEDDEV_ESIGN_MASTER_KEY). PKCS#11: "
         "keys are generated on the token named by meddev_esign_pkcs11_library / _token / _pin "

@@ -277,6 +277,7 @@ def generate_ca(
     key_type: KeyType = KeyType.ECDSA_P256,
     valid_for: timedelta = timedelta(days=3650),
     now: datetime | None = None,
+    private_key: PrivateKey | None = None,
 ) -> CertificateAuthority:
     """Generate a self-signed company signing CA.
 
@@ -286,12 +287,14 @@ def generate_ca(
     :param key_type: Algorithm of the CA key.
     :param valid_for: Validity period.
     :param now: Start of validity (default: now).
-    :return: The CA, with its new private key.
+    :param private_key: An existing key to certify instead of a new one, e.g. one held on a
+        PKCS#11 token (:func:`services.pki_hsm.hsm_private_key`); ``key_type`` is then ignored.
+    :return: The CA, with its private key.
     :raises PkiInputError: If a name is empty or the key type unsupported.
     """
     if not common_name or not common_name.strip():
         raise PkiInputError("The CA needs a common name.")
-    key = generate_private_key(key_type)
+    key = private_key if private_key is not None else generate_private_key(key_type)
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     if organization:
         attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))

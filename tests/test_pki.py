@@ -97,13 +97,14 @@ class TestPki(EsignCase):
         sealed = pki.seal_private_key(
             key, pki.parse_master_key(self.options[keystore.MASTER_KEY_OPTION]), key_id=key_ref
         )
-        cert = pki.issue_signer_certificate(
-            self.ca._authority(),
-            pki.SignerIdentity(name=user.name, login=login or user.login),
-            key.public_key(),
-            now=start,
-            valid_for=timedelta(days=days),
-        )
+        with self.ca._authority() as authority:
+            cert = pki.issue_signer_certificate(
+                authority,
+                pki.SignerIdentity(name=user.name, login=login or user.login),
+                key.public_key(),
+                now=start,
+                valid_for=timedelta(days=days),
+            )
         return (
             self.env["esign.certificate"]
             .sudo()
@@ -263,6 +264,44 @@ class TestPki(EsignCase):
         __, sig = self.sign_review(self.qa)
         self.assertEqual(sig.certificate_id, cert)
         self.assertEqual(sig._pki_verify().verdict, "valid")
+
+    def test_ca_generated_on_the_token_issues_certificates_and_crls(self):
+        """With the PKCS#11 keystore the CA key pair is made on the token and never leaves it:
+        the token signs the CA certificate, the signer certificates and the CRL."""
+        self.qe_cert._revoke("superseded")
+        self.company.esign_keystore = "pkcs11"
+        ca = self.env["esign.ca"].with_user(self.esign_admin)._generate(self.company)
+        self.assertEqual((ca.keystore, ca.origin), ("pkcs11", "generated"))
+        self.assertTrue(ca.hsm_label)
+        self.assertFalse(ca.sudo().sealed_key, "a token CA key is never stored in the database")
+        self.assertFalse(self.ca.active, "the previous CA is archived")
+        root = ca._certificate()
+        root.verify_directly_issued_by(root)
+        cert = self.enrol(self.qe)
+        self.assertEqual(cert.ca_id, ca)
+        pki.load_certificate(cert.certificate_pem.encode()).verify_directly_issued_by(root)
+        __, sig = self.sign_review(self.qe)
+        self.assertEqual(sig._pki_verify().verdict, "valid")
+        cert._revoke("key_compromise")
+        crl = pki.load_crl(keystore.raw(ca.crl_der))
+        self.assertTrue(crl.is_signature_valid(root.public_key()))
+        self.assertIn(
+            int(cert.serial, 16), [rev.serial for rev in pki.revocations_from_crl(crl, root)]
+        )
+
+    def test_ca_on_the_token_with_a_wrong_pin_or_no_token_is_refused(self):
+        self.qe_cert._revoke("superseded")
+        self.company.esign_keystore = "pkcs11"
+        for option, value, fragment in [
+            ("meddev_esign_pkcs11_pin", "0000", "refused the PIN"),
+            ("meddev_esign_pkcs11_token", "no-such-token", "cannot be used"),
+        ]:
+            with patch.dict(config.options, {option: value}):
+                exc = self.refused(
+                    self.env["esign.ca"].with_user(self.esign_admin)._generate, self.company
+                )
+            self.assertIn(fragment, str(exc))
+            self.assertEqual(self.env["esign.ca"]._for_company(self.company), self.ca)
 
     def test_rsa_3072_key_type(self):
         self.company.esign_key_type = "rsa-3072"
