@@ -480,6 +480,51 @@ def demo_master_key() -> str:
     return path.read_text().strip()
 
 
+SOFTHSM_LIBRARY = Path("/usr/lib/softhsm/libsofthsm2.so")
+DEMO_TOKEN_LABEL = "meddev-demo"
+
+
+def demo_softhsm() -> dict[str, str] | None:
+    """The demo's PKCS#11 token: a SoftHSM2 token in ``.state/softhsm``, made once.
+
+    Its PINs are random and kept in ``.state/softhsm/token.json`` (never committed). Returns
+    the Odoo options that point the PKCS#11 keystore at it, plus ``SOFTHSM2_CONF``; ``None``
+    (said aloud) when SoftHSM2 is not installed, and the demo then offers the software
+    keystore only.
+    """
+    util = shutil.which("softhsm2-util")
+    if not util or not SOFTHSM_LIBRARY.exists():
+        say("SoftHSM2 is not installed: the demo's PKCS#11 keystore is not configured")
+        return None
+    root = STATE / "softhsm"
+    conf, tokens, meta = root / "softhsm2.conf", root / "tokens", root / "token.json"
+    tokens.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)
+    conf.write_text(
+        f"directories.tokendir = {tokens}\n"
+        "objectstore.backend = file\n"
+        "log.level = ERROR\n"
+        "slots.removable = false\n"
+    )
+    if not meta.exists() or not any(tokens.iterdir()):
+        pins = {"pin": secrets.token_hex(8), "so_pin": secrets.token_hex(8)}
+        run(
+            [util, "--init-token", "--free", "--label", DEMO_TOKEN_LABEL,
+             "--so-pin", pins["so_pin"], "--pin", pins["pin"]],
+            env={**os.environ, "SOFTHSM2_CONF": str(conf)},
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        meta.write_text(json.dumps(pins))
+        meta.chmod(0o600)
+        say(f"initialised the demo's SoftHSM2 token {DEMO_TOKEN_LABEL!r} in {root}")
+    return {
+        "meddev_esign_pkcs11_library": str(SOFTHSM_LIBRARY),
+        "meddev_esign_pkcs11_token": DEMO_TOKEN_LABEL,
+        "meddev_esign_pkcs11_pin": json.loads(meta.read_text())["pin"],
+        "SOFTHSM2_CONF": str(conf),
+    }
+
+
 def odoo_command(
     odoo_root: Path,
     cluster: Cluster,
@@ -487,16 +532,21 @@ def odoo_command(
     *args: str,
     sub: str = "server",
     master_key: str | None = None,
+    pkcs11: dict[str, str] | None = None,
 ) -> tuple[list[str], dict]:
     """Return the argv and environment that run Odoo 18 (``sub`` command) on our cluster.
 
-    ``master_key`` goes into the config file as the PKI keystore's master key (the demo);
+    ``master_key`` goes into the config file as the PKI keystore's master key, and
+    ``pkcs11`` (from :func:`demo_softhsm`) points the PKCS#11 keystore at a token (the demo);
     the tests set their own.
     """
+    token = dict(pkcs11 or {})
+    softhsm_conf = token.pop("SOFTHSM2_CONF", None)
     conf = STATE / "odoo.conf"
     conf.write_text(
         "[options]\n"
         + (f"meddev_esign_master_key = {master_key}\n" if master_key else "")
+        + "".join(f"{option} = {value}\n" for option, value in token.items())
         + f"addons_path = {addons_path(odoo_root)}\n"
         "db_host = 127.0.0.1\n"
         f"db_port = {cluster.meta['port']}\n"
@@ -510,6 +560,8 @@ def odoo_command(
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(odoo_root), env.get("PYTHONPATH")]))
     env["TZ"] = "UTC"  # what odoo-bin sets before importing odoo
+    if softhsm_conf:
+        env["SOFTHSM2_CONF"] = softhsm_conf
     if wk_dir:
         env["PATH"] = os.pathsep.join([str(wk_dir), env.get("PATH", "")])
     argv = [sys.executable, "-c", "import odoo.cli; odoo.cli.main()", sub, "-c", str(conf), *args]
@@ -539,6 +591,7 @@ def cmd_demo(_args: argparse.Namespace) -> int:
     cluster.ensure()
     stamp = STATE / f"demo-{DEMO_DB}.stamp"
     fingerprint = module_fingerprint()
+    token = demo_softhsm()
     try:
         exists = cluster.db_exists(DEMO_DB)
         if exists and stamp.exists() and stamp.read_text() == fingerprint:
@@ -559,6 +612,7 @@ def cmd_demo(_args: argparse.Namespace) -> int:
                 "--stop-after-init",
                 "--log-level=warn",
                 master_key=demo_master_key(),
+                pkcs11=token,
             )
             run(argv, env=env)
             stamp.write_text(fingerprint)
@@ -572,6 +626,7 @@ def cmd_demo(_args: argparse.Namespace) -> int:
             "--http-port",
             str(DEMO_PORT),
             master_key=demo_master_key(),
+            pkcs11=token,
         )
         print_demo_banner(odoo_root, how)
         server = subprocess.Popen(argv, env=env)
