@@ -1,5 +1,13 @@
+import logging
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509 import ocsp
+
 from odoo import http
+from odoo.exceptions import UserError
 from odoo.http import request
+
+_logger = logging.getLogger(__name__)
 
 
 class EsignCrlController(http.Controller):
@@ -30,6 +38,52 @@ class EsignCrlController(http.Controller):
                 ("Cache-Control", "public, max-age=3600"),
             ],
         )
+
+
+class EsignOcspController(http.Controller):
+    """The company CA's OCSP responder (RFC 6960, POST), public like the CRL."""
+
+    MAX_REQUEST_BYTES = 16384
+
+    @http.route(
+        "/meddev_esign/ocsp/<int:company_id>",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def ocsp(self, company_id):
+        ca = (
+            request.env["esign.ca"]
+            .sudo()
+            .search([("company_id", "=", company_id), ("active", "=", True)], limit=1)
+        )
+        if not ca:
+            raise request.not_found()
+        body = request.httprequest.get_data(cache=False)
+        if len(body) > self.MAX_REQUEST_BYTES:
+            status = ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+            der = _unsuccessful(status)
+        else:
+            try:
+                der = ca._ocsp_response(body)
+            except UserError as exc:  # the CA key cannot be opened (master key, token)
+                _logger.warning("OCSP request for company %s not answered: %s", company_id, exc)
+                der = _unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
+        return request.make_response(
+            der,
+            headers=[
+                ("Content-Type", "application/ocsp-response"),
+                ("Cache-Control", "no-cache"),
+            ],
+        )
+
+
+def _unsuccessful(status):
+    return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(
+        serialization.Encoding.DER
+    )
 
 
 class EsignEvidenceController(http.Controller):

@@ -107,11 +107,18 @@ class EsignCa(models.Model):
     crl_this_update = fields.Datetime(string="CRL Issued", readonly=True)
     crl_next_update = fields.Datetime(string="CRL Next Update", readonly=True)
     crl_url = fields.Char(compute="_compute_crl_url", help="Where the CRL is published.")
+    ocsp_url = fields.Char(
+        string="OCSP URL",
+        compute="_compute_crl_url",
+        help="The OCSP responder (RFC 6960) that answers for this CA's certificates; written "
+        "into every signer certificate.",
+    )
 
     def _compute_crl_url(self):
         base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
         for ca in self:
             ca.crl_url = f"{base}/meddev_esign/crl/{ca.company_id.id}.crl"
+            ca.ocsp_url = f"{base}/meddev_esign/ocsp/{ca.company_id.id}"
 
     # ------------------------------------------------------------------ set-up
     @api.model
@@ -299,6 +306,24 @@ class EsignCa(models.Model):
         )
         return der
 
+    def _ocsp_response(self, request_der):
+        """The DER OCSP response to a request about one of this CA's certificates."""
+        self.ensure_one()
+        issued = (
+            self.env["esign.certificate"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("ca_id", "=", self.id)])
+            .mapped("serial")
+        )
+        with self._authority() as authority:
+            return pki.ocsp_response(
+                authority,
+                request_der,
+                issued={int(serial, 16) for serial in issued},
+                revocations=self._revocations(),
+            )
+
     def _current_crl(self, issued_after=None):
         """The CRL's DER; re-issued when missing, due within a day, or older than asked.
 
@@ -448,6 +473,7 @@ class EsignCertificate(models.Model):
                         public_key=public,
                         valid_for=timedelta(days=company.esign_certificate_days or 730),
                         crl_url=ca.crl_url,
+                        ocsp_url=ca.ocsp_url,
                     )
                 else:
                     cert = pki.issue_signer_certificate(
@@ -458,6 +484,7 @@ class EsignCertificate(models.Model):
                         public,
                         valid_for=timedelta(days=company.esign_certificate_days or 730),
                         crl_url=ca.crl_url,
+                        ocsp_url=ca.ocsp_url,
                     )
             except pki.PkiError as exc:
                 raise keystores.user_error(self.env, exc) from exc

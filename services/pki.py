@@ -8,6 +8,7 @@ The work is split by concern; this module re-exports the public API:
   offline verification;
 * :mod:`services.pki_hsm`: the PKCS#11 back-end (import it directly; it needs
   python-pkcs11);
+* :mod:`services.pki_ocsp`: the CA's OCSP responder;
 * :mod:`services.pki_errors`: the exceptions.
 
 Typical flow at signing time::
@@ -82,10 +83,12 @@ from .pki_keys import (
     seal_private_key,
     utc,
 )
+from .pki_ocsp import OCSP_VALIDITY, ocsp_response
 
 __all__ = [
     "DIGEST_ALGORITHM",
     "MASTER_KEY_BYTES",
+    "OCSP_VALIDITY",
     "CachedKeySigner",
     "CertificateAuthority",
     "CertificateUnusableError",
@@ -128,6 +131,7 @@ __all__ = [
     "load_certificate",
     "load_certificates",
     "load_crl",
+    "ocsp_response",
     "open_private_key",
     "parse_master_key",
     "renew_certificate",

@@ -486,6 +486,7 @@ def _signer_extensions(
     public_key: PublicKey,
     email: str | None,
     crl_url: str | None,
+    ocsp_url: str | None = None,
 ) -> x509.CertificateBuilder:
     """Add the extensions of a signer certificate."""
     builder = (
@@ -522,6 +523,11 @@ def _signer_extensions(
             crl_issuer=None,
         )
         builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    if ocsp_url:
+        access = x509.AccessDescription(
+            x509.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+        )
+        builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
     return builder
 
 
@@ -534,6 +540,7 @@ def _issue(
     valid_for: timedelta,
     now: datetime | None,
     crl_url: str | None,
+    ocsp_url: str | None = None,
 ) -> x509.Certificate:
     """Issue a signer certificate for an already-built subject name."""
     key_type_of(public_key)
@@ -551,7 +558,7 @@ def _issue(
         # A certificate never outlives its issuer.
         .not_valid_after(min(start + valid_for, ca_end))
     )
-    builder = _signer_extensions(builder, ca, public_key, email, crl_url)
+    builder = _signer_extensions(builder, ca, public_key, email, crl_url, ocsp_url)
     return builder.sign(ca.private_key, _signature_hash(ca.private_key))
 
 
@@ -563,6 +570,7 @@ def issue_signer_certificate(
     valid_for: timedelta = timedelta(days=730),
     now: datetime | None = None,
     crl_url: str | None = None,
+    ocsp_url: str | None = None,
 ) -> x509.Certificate:
     """Issue a signer certificate (enrolment, after identity verification).
 
@@ -572,6 +580,7 @@ def issue_signer_certificate(
     :param valid_for: Validity period; cut at the CA's own end of validity.
     :param now: Start of validity (default: now).
     :param crl_url: The public CRL URL, written into the certificate.
+    :param ocsp_url: The OCSP responder's URL, written into the certificate (AIA).
     :return: The certificate, with a random 159-bit serial.
     :raises PkiInputError: If the key type is unsupported or the CA expired.
     """
@@ -590,6 +599,7 @@ def issue_signer_certificate(
         valid_for=valid_for,
         now=now,
         crl_url=crl_url,
+        ocsp_url=ocsp_url,
     )
 
 
@@ -601,6 +611,7 @@ def renew_certificate(
     valid_for: timedelta = timedelta(days=730),
     now: datetime | None = None,
     crl_url: str | None = None,
+    ocsp_url: str | None = None,
 ) -> x509.Certificate:
     """Issue a new certificate for the same signer (renewal or key rotation).
 
@@ -614,6 +625,7 @@ def renew_certificate(
     :param valid_for: Validity period of the new certificate.
     :param now: Start of validity (default: now).
     :param crl_url: The public CRL URL.
+    :param ocsp_url: The OCSP responder's URL.
     :return: The new certificate: same subject and e-mail, new serial.
     :raises PkiInputError: If ``old`` was not issued by ``ca``.
     """
@@ -635,6 +647,7 @@ def renew_certificate(
         valid_for=valid_for,
         now=now,
         crl_url=crl_url,
+        ocsp_url=ocsp_url,
     )
 
 

@@ -20,9 +20,12 @@ from unittest.mock import patch
 
 import psycopg2
 from asn1crypto import cms
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
 
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import config, mute_logger
 
 from ..models import esign_keystore as keystore
@@ -151,10 +154,10 @@ class TestPki(EsignCase):
         self.assertEqual(cert.identity_verified_by_id, self.esign_admin)
         self.assertEqual(cert.identity_method, "in_person")
         self.assertTrue(cert.identity_verified_at)
-        x509 = pki.load_certificate(cert.certificate_pem.encode())
-        self.assertEqual(pki.certificate_login(x509), self.qe.login)
-        self.assertEqual(cert.fingerprint, pki.fingerprint(x509))
-        self.assertEqual(int(cert.serial, 16), x509.serial_number)
+        issued = pki.load_certificate(cert.certificate_pem.encode())
+        self.assertEqual(pki.certificate_login(issued), self.qe.login)
+        self.assertEqual(cert.fingerprint, pki.fingerprint(issued))
+        self.assertEqual(int(cert.serial, 16), issued.serial_number)
         sealed = keystore.raw(cert.sudo().sealed_key)
         self.assertTrue(sealed.startswith(b"esign-keystore/1\n"))
         self.assertNotIn(b"PRIVATE KEY", sealed)
@@ -509,3 +512,45 @@ class TestPkiCrlRoute(HttpCase):
         self.authenticate("admin", "admin")
         response = self.url_open("/meddev_esign/signature/999999/evidence.zip")
         self.assertEqual(response.status_code, 404)
+
+    def test_ocsp_route_answers_good_revoked_and_malformed(self):
+        ca = self.env["esign.ca"].search([("company_id", "=", self.company.id)])
+        admin = self.env.ref("base.user_admin")
+        signer = new_test_user(
+            self.env, login="ocsp_signer", groups="meddev_esign.group_esign_signer"
+        )
+        cert = (
+            self.env["esign.certificate"]
+            .with_user(admin)
+            ._enrol(signer, "in_person", "ID card checked", self.company)
+        )
+        issued = pki.load_certificate(cert.certificate_pem.encode())
+        access = issued.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
+        url = access.value[0].access_location.value
+        self.assertTrue(url.endswith(f"/meddev_esign/ocsp/{self.company.id}"))
+        path = f"/meddev_esign/ocsp/{self.company.id}"
+
+        def ask(body):
+            response = self.url_open(
+                path, data=body, headers={"Content-Type": "application/ocsp-request"}
+            )
+            self.assertEqual(response.status_code, 200)
+            self.assertEqual(response.headers["Content-Type"], "application/ocsp-response")
+            return ocsp.load_der_ocsp_response(response.content)
+
+        query = (
+            ocsp.OCSPRequestBuilder()
+            .add_certificate(issued, ca._certificate(), hashes.SHA1())
+            .build()
+            .public_bytes(serialization.Encoding.DER)
+        )
+        self.assertEqual(ask(query).certificate_status, ocsp.OCSPCertStatus.GOOD)
+        cert.with_user(admin)._revoke("key_compromise")
+        answer = ask(query)
+        self.assertEqual(answer.certificate_status, ocsp.OCSPCertStatus.REVOKED)
+        self.assertEqual(answer.revocation_reason, x509.ReasonFlags.key_compromise)
+        self.assertEqual(
+            ask(b"garbage").response_status, ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+        )
+        missing = self.url_open("/meddev_esign/ocsp/999999", data=query)
+        self.assertEqual(missing.status_code, 404)

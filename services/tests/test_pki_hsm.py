@@ -10,6 +10,7 @@ import pkcs11
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
 from pki_fixtures import SoftHsmToken, TestTsa, softhsm_token, start_tsa
 
 from services.pki_cms import attach_timestamp, request_timestamp, sign_detached, verify_signature
@@ -31,6 +32,7 @@ from services.pki_keys import (
     issue_signer_certificate,
     utc,
 )
+from services.pki_ocsp import ocsp_response
 
 CONTENT = b'esign-snapshot/1\n{"fields":{"lot":"L1"}}'
 
@@ -140,6 +142,16 @@ def test_ca_key_on_the_token_issues_certificates_and_crls(session: Any, key_type
     crl = build_crl(ca, [Revocation(alice.serial_number, utc())], crl_number=1)
     assert crl.is_signature_valid(public)
     assert crl.get_revoked_certificate_by_serial_number(alice.serial_number) is not None
+    query = ocsp.OCSPRequestBuilder().add_certificate(alice, ca.certificate, hashes.SHA1())
+    answer = ocsp.load_der_ocsp_response(
+        ocsp_response(
+            ca,
+            query.build().public_bytes(serialization.Encoding.DER),
+            issued={alice.serial_number},
+            revocations=[Revocation(alice.serial_number, utc())],
+        )
+    )
+    assert answer.certificate_status == ocsp.OCSPCertStatus.REVOKED
     with pytest.raises(HsmError):
         key.private_bytes(
             serialization.Encoding.DER,
