@@ -196,11 +196,16 @@ class EsignAuditChain(models.Model):
         for chain in self:
             chain.head_seq, chain.head_hash = chain._read_head() if chain.id else (0, "")
 
-    def _read_head(self, committed_too=False):
+    def _read_head(self, committed_too=False, lock=False):
         """(seq, hash) of the chain's last entry, or (0, GENESIS) for an empty chain.
 
         :param committed_too: also ask a second connection, which sees every committed entry
             whatever this transaction's snapshot is. Only meaningful under the append lock.
+        :param lock: take the chain's append lock (held until the transaction ends) in the
+            same statement. Odoo's transactions are REPEATABLE READ, so what this
+            transaction's snapshot shows does not depend on when, within the statement, the
+            lock was granted; whatever was committed meanwhile is what ``committed_too`` reads,
+            after the lock is held.
         """
         self.ensure_one()
         query = (
@@ -208,8 +213,19 @@ class EsignAuditChain(models.Model):
             " ORDER BY seq DESC LIMIT 1"
         )
         self.env["esign.audit.entry"].flush_model()
-        self.env.cr.execute(query, (self.id,))
-        heads = [self.env.cr.fetchone()]
+        if lock:
+            # One round trip instead of two: one row, (NULL, NULL) for an empty chain.
+            self.env.cr.execute(
+                "SELECT head.seq, head.entry_hash"
+                " FROM (SELECT pg_advisory_xact_lock(%s, %s)) AS append_lock"
+                f" LEFT JOIN LATERAL ({query}) AS head ON TRUE",
+                (LOCK_NAMESPACE, self.id, self.id),
+            )
+            row = self.env.cr.fetchone()
+            heads = [row if row[0] is not None else None]
+        else:
+            self.env.cr.execute(query, (self.id,))
+            heads = [self.env.cr.fetchone()]
         if committed_too:
             # Once this transaction holds the chain's lock, nobody else can commit to it: the
             # committed head is read once per transaction (a bulk signature appends hundreds).
@@ -651,8 +667,12 @@ class EsignAuditEntry(models.Model):
         cr = self.env.cr
         chains = self.env["esign.audit.chain"].sudo()
         grouped = defaultdict(list)
+        companies = {}  # chain id -> its company id, when the chain was found by company
         for item in items:
-            chain_id = item.get("chain_id") or chains._chain_id_for(item["company_id"])
+            chain_id = item.get("chain_id")
+            if not chain_id:
+                chain_id = chains._chain_id_for(item["company_id"])
+                companies[chain_id] = item["company_id"] or None
             grouped[chain_id].append(item)
         chains.flush_model()
         ip, session = _request_context()
@@ -662,10 +682,11 @@ class EsignAuditEntry(models.Model):
         retention = now.date() + relativedelta(years=self._retention_years())
         interval = self._checkpoint_interval()
         for chain_id in sorted(grouped):  # always the same order: no deadlock between chains
-            cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, chain_id))
             chain = chains.browse(chain_id)
-            head_seq, head_hash = chain._read_head(committed_too=True)
-            company_id = chain.company_id.id or None
+            head_seq, head_hash = chain._read_head(committed_too=True, lock=True)
+            company_id = (
+                companies[chain_id] if chain_id in companies else chain.company_id.id or None
+            )
             payloads = [
                 {
                     "v": 1,
