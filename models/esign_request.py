@@ -39,7 +39,8 @@ class EsignRequest(models.Model):
     name = fields.Char(compute="_compute_name")
     policy_id = fields.Many2one("esign.policy", required=True, ondelete="restrict", index=True)
     policy_version = fields.Integer(required=True, readonly=True)
-    trigger = fields.Selection(related="policy_id.trigger", store=True)
+    # Precomputed: it goes into the INSERT of a new request instead of a later UPDATE.
+    trigger = fields.Selection(related="policy_id.trigger", store=True, precompute=True)
     company_id = fields.Many2one("res.company", index=True)
     res_model = fields.Char(string="Document Model", required=True, index=True, readonly=True)
     res_id = fields.Many2oneReference(
@@ -77,13 +78,14 @@ class EsignRequest(models.Model):
 
     # ------------------------------------------------------------------ lookup
     @api.model
-    def _for_record(self, record, policy, create=False):
+    def _for_record(self, record, policy, create=False, lock=True):
         """The record's active request under ``policy``; a new one when ``create``.
 
         Creating takes the record's lock first, so two signers racing on a record never open
-        two requests (each would then accept a signature).
+        two requests (each would then accept a signature). Pass ``lock=False`` only when this
+        transaction already holds it (``_lock``), as the sign wizard does for its records.
         """
-        if create:
+        if create and lock:
             self._lock(record)
         request = self.sudo().search(
             [
@@ -192,16 +194,25 @@ class EsignRequest(models.Model):
 
     # ------------------------------------------------------------------ signing
     def _lock(self, record):
-        """Serialise signing on one record across workers (k-of-n races, chain order).
+        """Serialise signing on records across workers (k-of-n races, chain order).
 
         Odoo's transactions are REPEATABLE READ: a signer who merely waited for a lock would
         still see the snapshot taken before the other signer committed. So the lock is a no-op
         UPDATE of the record's row: a concurrent signer blocks on it, then fails with a
         serialisation error, and Odoo's request retry replays it against the committed state,
         where it finds the slot taken and gets a clear refusal.
+
+        ``record`` may hold many records of one model: one statement locks them all, and the
+        lock lasts until the transaction ends.
         """
+        if not record:
+            return
         self.env.cr.execute(
-            SQL("UPDATE %s SET id = id WHERE id = %s", SQL.identifier(record._table), record.id),
+            SQL(
+                "UPDATE %s SET id = id WHERE id IN %s",
+                SQL.identifier(record._table),
+                tuple(record.ids),
+            ),
             log_exceptions=False,  # losing the race is expected, and retried by Odoo
         )
 
@@ -238,12 +249,19 @@ class EsignRequest(models.Model):
             raise UserError(_rule_message(self.env, exc, step, record, spec)) from exc
         return spec
 
-    def _sign(self, record, step, *, reason, auth_method, expected_hash=None):
-        """Create the signature of ``env.user`` on ``step``. The caller re-authenticated."""
+    def _sign(self, record, step, *, reason, auth_method, expected_hash=None, lock=True):
+        """Create the signature of ``env.user`` on ``step``. The caller re-authenticated.
+
+        Pass ``lock=False`` only when this transaction already holds the record's lock
+        (``_lock``, or ``_for_record(..., create=True)`` just before).
+        """
         self.ensure_one()
         user = self.env.user
-        self._lock(record)
-        self.invalidate_recordset()
+        if lock:
+            # Once the lock is granted, no other signer committed on this record since this
+            # transaction's snapshot (REPEATABLE READ: it would have failed the UPDATE), so
+            # what this transaction already read of the request is current.
+            self._lock(record)
         current_hash = record.sudo()._esign_content_hash()
         if expected_hash and expected_hash != current_hash:
             raise UserError(

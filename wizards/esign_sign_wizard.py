@@ -165,9 +165,8 @@ class EsignSignWizard(models.TransientModel):
             raise UserError(self.env._("The records to sign no longer exist."))
         auth_method = self._authenticate(password, totp_code)
         expected = json.loads(self.expected_hashes or "{}")
-        signatures = self.env["esign.signature"]
+        policy = self.policy_id
         for record in records:
-            policy = self.policy_id
             if not policy._applies_to(record):
                 raise UserError(
                     self.env._(
@@ -176,16 +175,23 @@ class EsignSignWizard(models.TransientModel):
                         record=record.display_name,
                     )
                 )
-            request = self.env["esign.request"]._for_record(record, policy, create=True)
-            signatures |= request._sign(
-                record,
-                self.step_id,
-                reason=self.reason,
-                auth_method=auth_method,
-                expected_hash=expected.get(str(record.id)),
+        requests = self.env["esign.request"]
+        requests._lock(records)  # every record at once; held until the transaction ends
+        signature_ids = []
+        for record in records:
+            request = requests._for_record(record, policy, create=True, lock=False)
+            signature_ids.append(
+                request._sign(
+                    record,
+                    self.step_id,
+                    reason=self.reason,
+                    auth_method=auth_method,
+                    expected_hash=expected.get(str(record.id)),
+                    lock=False,
+                ).id
             )
         self.write({"login": False})
         return {
             "type": "ir.actions.act_window_close",
-            "infos": {"signature_ids": signatures.ids},
+            "infos": {"signature_ids": signature_ids},
         }
