@@ -420,7 +420,9 @@ class EsignCertificate(models.Model):
     identity_evidence = fields.Text(
         required=True,
         readonly=True,
-        help="What was checked: document type and number, witness, HR reference...",
+        groups="meddev_esign.group_esign_admin,meddev_esign.group_esign_auditor",
+        help="What was checked: document type and number, witness, HR reference... Personal "
+        "data: only E-Signature Administrators and Auditors can read it.",
     )
     identity_verified_by_id = fields.Many2one(
         "res.users", string="Verified and Enrolled By", required=True, readonly=True

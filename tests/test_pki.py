@@ -167,6 +167,15 @@ class TestPki(EsignCase):
         )
         self.assertTrue(entries)
 
+    def test_identity_evidence_is_for_administrators_and_auditors(self):
+        """The certificate is public; how the person's identity was checked is personal data."""
+        as_signer = self.qe_cert.with_user(self.qe)
+        self.assertEqual(as_signer.fingerprint, self.qe_cert.fingerprint)
+        with self.assertRaises(AccessError):
+            as_signer.read(["identity_evidence"])
+        self.assertIn("ID card", self.qe_cert.with_user(self.auditor).identity_evidence)
+        self.assertIn("ID card", self.qe_cert.with_user(self.esign_admin).identity_evidence)
+
     def test_enrolment_needs_an_administrator_and_evidence(self):
         with self.assertRaises(AccessError):
             self.env["esign.certificate"].with_user(self.qa)._enrol(
