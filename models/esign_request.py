@@ -262,6 +262,13 @@ class EsignRequest(models.Model):
             # transaction's snapshot (REPEATABLE READ: it would have failed the UPDATE), so
             # what this transaction already read of the request is current.
             self._lock(record)
+        # The signature's audit entry and those of what the signature changes (e.g. the
+        # lot's release) are appended together, in order, when the block ends.
+        with self.env["esign.audit.entry"]._batched():
+            return self._sign_locked(record, step, user, reason, auth_method, expected_hash)
+
+    def _sign_locked(self, record, step, user, reason, auth_method, expected_hash):
+        """The body of ``_sign``, under the record's lock and inside an audit batch."""
         current_hash = record.sudo()._esign_content_hash()
         if expected_hash and expected_hash != current_hash:
             raise UserError(
