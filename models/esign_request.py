@@ -97,17 +97,44 @@ class EsignRequest(models.Model):
             limit=1,
         )
         if not request and create:
-            request = self.sudo().create(
-                {
-                    "policy_id": policy.id,
-                    "policy_version": policy.version,
-                    "company_id": record.company_id.id if "company_id" in record else False,
-                    "res_model": record._name,
-                    "res_id": record.id,
-                    "record_name": record.display_name,
-                }
-            )
+            request = self.sudo().create(self._open_values(record, policy))
         return request
+
+    @api.model
+    def _for_records(self, records, policy):
+        """{record id: its active request under ``policy``}, opening the missing ones.
+
+        The batch form of ``_for_record(record, policy, create=True)``: one search and one
+        create for all ``records``. The caller holds their lock (``_lock``).
+        """
+        requests = {}
+        found = self.sudo().search(
+            [
+                ("res_model", "=", records._name),
+                ("res_id", "in", records.ids),
+                ("policy_id", "=", policy.id),
+                ("state", "in", ACTIVE_STATES),
+            ]
+        )
+        for request in found:  # newest first, as _for_record's search
+            requests.setdefault(request.res_id, request)
+        missing = records.filtered(lambda rec: rec.id not in requests)
+        if missing:
+            created = self.sudo().create([self._open_values(rec, policy) for rec in missing])
+            requests.update(zip(missing.ids, created, strict=True))
+        return requests
+
+    @api.model
+    def _open_values(self, record, policy):
+        """Values of a new request of ``policy`` on ``record``."""
+        return {
+            "policy_id": policy.id,
+            "policy_version": policy.version,
+            "company_id": record.company_id.id if "company_id" in record else False,
+            "res_model": record._name,
+            "res_id": record.id,
+            "record_name": record.display_name,
+        }
 
     def _record(self):
         self.ensure_one()

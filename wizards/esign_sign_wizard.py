@@ -177,21 +177,20 @@ class EsignSignWizard(models.TransientModel):
                 )
         requests = self.env["esign.request"]
         requests._lock(records)  # every record at once; held until the transaction ends
+        request_of = requests._for_records(records, policy)
         signature_ids = []
         # One append to the audit trail for all the signatures and what they changed.
         with self.env["esign.audit.entry"]._batched():
             for record in records:
-                request = requests._for_record(record, policy, create=True, lock=False)
-                signature_ids.append(
-                    request._sign(
-                        record,
-                        self.step_id,
-                        reason=self.reason,
-                        auth_method=auth_method,
-                        expected_hash=expected.get(str(record.id)),
-                        lock=False,
-                    ).id
+                signature = request_of[record.id]._sign(
+                    record,
+                    self.step_id,
+                    reason=self.reason,
+                    auth_method=auth_method,
+                    expected_hash=expected.get(str(record.id)),
+                    lock=False,
                 )
+                signature_ids.append(signature.id)
         self.write({"login": False})
         return {
             "type": "ir.actions.act_window_close",
