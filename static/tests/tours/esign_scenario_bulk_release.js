@@ -1,0 +1,83 @@
+/** @odoo-module **/
+// Scenario 7, bulk release. The release authority finds the quarantined lots in
+// E-Signatures > Records > Lot Release, selects them all, runs "Release (sign)" from the
+// actions menu and authenticates once for all of them.
+import { registry } from "@web/core/registry";
+import { user } from "@web/core/user";
+import { SCENARIO_PASSWORD } from "@meddev_esign/../tests/tours/esign_scenario_common";
+
+registry.category("web_tour.tours").add("meddev_esign_scenario_bulk_release", {
+    steps: () => [
+        {
+            content: "Look for the batch's lots",
+            trigger: ".o_searchview_input",
+            run: "edit TOUR-BULK",
+        },
+        {
+            content: "Search",
+            trigger: ".o_searchview_input",
+            run: "press Enter",
+        },
+        {
+            content: "The quarantined lots are listed",
+            trigger: ".o_list_view .o_data_row:contains('TOUR-BULK-5')",
+        },
+        {
+            content: "Select them all",
+            trigger: ".o_list_view thead .o_list_record_selector input",
+            run: "click",
+        },
+        {
+            content: "Five lots are selected",
+            trigger: ".o_list_selection_box:contains('5')",
+        },
+        {
+            content: "Open the actions menu",
+            trigger: ".o_cp_action_menus .fa-cog",
+            run: "click",
+        },
+        {
+            content: "Release them with one signature",
+            trigger: ".o-dropdown--menu .o-dropdown-item:contains('Release (sign)')",
+            run: "click",
+        },
+        {
+            content: "The wizard states the meaning",
+            trigger: ".modal .alert-info:contains('Released')",
+        },
+        {
+            content: "... and signs the five lots",
+            trigger: ".modal .o_field_widget[name='record_count']:contains('5')",
+        },
+        {
+            content: "First component: my log-in",
+            trigger: ".modal div[name='login'] input",
+            async run(helpers) {
+                await helpers.edit(user.login);
+            },
+        },
+        {
+            content: "Reason for signing",
+            trigger: ".modal div[name='reason'] textarea",
+            run: "edit Batch records reviewed; release tests passed.",
+        },
+        {
+            content: "Second component: my password, once",
+            trigger: ".modal .o_esign_password",
+            run: `edit ${SCENARIO_PASSWORD}`,
+        },
+        {
+            content: "Sign",
+            trigger: ".modal .o_esign_confirm",
+            run: "click",
+        },
+        {
+            content: "The wizard closes",
+            trigger: "body:not(:has(.modal))",
+        },
+        {
+            content: "No lot of the batch is left in quarantine",
+            trigger: ".o_action:not(:has(.o_data_row:contains('TOUR-BULK')))",
+        },
+    ],
+});
