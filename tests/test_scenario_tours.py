@@ -7,7 +7,6 @@ import io
 import zipfile
 
 from odoo import Command
-from odoo.exceptions import UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..models.res_users import ResUsers
@@ -166,13 +165,20 @@ class TestScenarioTours(HttpCase):
         self.assertEqual(first.signature_ids, reviewed)
 
         # 3-4. Effectiveness is verified and signed; closure needs every step.
-        capa.with_user(owner).action_to_effectiveness()
-        capa.with_user(owner).effectiveness_result = "No late alarm in 3 months."
-        with self.assertRaises(UserError):
-            capa.with_user(owner).action_close()
-        self.sign(verifier, capa, reason="Field data reviewed.")
-        capa.with_user(owner).action_close()
+        self.start_tour(url, "meddev_esign_scenario_capa_effectiveness", login="tour_capa_owner")
+        capa.invalidate_recordset()
+        self.assertEqual(capa.state, "effectiveness")
+        self.assertIn("412 pumps", capa.effectiveness_result)
+        self.start_tour(url, "meddev_esign_scenario_capa_verify", login="tour_capa_verifier")
+        capa.invalidate_recordset()
         self.assertEqual(capa.state, "closed")
+        verified = self.signatures(capa).filtered(lambda s: s.meaning_code == "verified")
+        self.assertEqual(verified.user_id, verifier)
+        self.assertEqual(verified.request_id.trigger, "capa_close")
+        self.assertEqual(verified.request_id.state, "completed")
+        # The plan approval still covers the plan as it stands.
+        self.assertEqual(approval.status, "valid")
+        self.assertEqual(len(self.signatures(capa)), 4)
 
     # ------------------------------------------------------------------ scenario 4
     def test_scenario_4_critical_purchase(self):

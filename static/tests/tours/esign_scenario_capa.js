@@ -142,3 +142,69 @@ tours.add("meddev_esign_scenario_capa_approve", {
         },
     ],
 });
+
+tours.add("meddev_esign_scenario_capa_effectiveness", {
+    steps: () => [
+        {
+            content: "The actions are done: check their effectiveness",
+            trigger: ".o_form_view .o_statusbar_buttons button[name='action_to_effectiveness']",
+            run: "click",
+        },
+        {
+            content: "In the effectiveness check",
+            trigger: ".o_statusbar_status .o_arrow_button_current[data-value='effectiveness']",
+        },
+        {
+            content: "Open the effectiveness page",
+            trigger: ".o_notebook .nav-link[name='effectiveness']",
+            run: "click",
+        },
+        {
+            content: "Record the result",
+            trigger: ".o_form_view .o_field_widget[name='effectiveness_result'] textarea",
+            run: "edit No late alarm in three months of field data (412 pumps).",
+        },
+        {
+            content: "Save",
+            trigger: ".o_form_button_save",
+            run: "click",
+        },
+        {
+            content: "Try to close",
+            trigger: ".o_form_view .o_statusbar_buttons button[name='action_close']",
+            run: "click",
+        },
+        {
+            content: "Refused: the effectiveness verification is not signed yet",
+            trigger: ".modal .modal-body:contains('Effectiveness verification')",
+        },
+        {
+            content: "Close the message",
+            trigger: ".modal .modal-footer .btn-primary",
+            run: "click",
+        },
+        {
+            content: "Still in the effectiveness check",
+            trigger:
+                "body:not(:has(.modal)) .o_statusbar_status .o_arrow_button_current[data-value='effectiveness']",
+        },
+    ],
+});
+
+tours.add("meddev_esign_scenario_capa_verify", {
+    steps: () => [
+        ...signInWizard({
+            meaning: "Verified",
+            reason: "Field data reviewed against the criteria.",
+        }),
+        {
+            content: "Every step is signed: close the CAPA",
+            trigger: ".o_form_view .o_statusbar_buttons button[name='action_close']",
+            run: "click",
+        },
+        {
+            content: "Closed",
+            trigger: ".o_statusbar_status .o_arrow_button_current[data-value='closed']",
+        },
+    ],
+});
