@@ -169,10 +169,19 @@ class EsignRequest(models.Model):
         return spec, facts, result
 
     def _refresh_state(self, notify=False, current_hash=None, spec=None):
-        """Store the step lines and the state that the evaluation gives."""
+        """Store the step lines and the state that the evaluation gives.
+
+        :param current_hash: the live content hash of the record, when known; all requests
+            of ``self`` must then be on that one record.
+        :param spec: the policy spec, when known; only for a single request.
+        """
+        if len(self) > 1:
+            spec = None  # one spec per policy: never reuse one request's for another
         for req in self.filtered(lambda r: r.state in ACTIVE_STATES):
             record = req._record()
-            spec, facts, result = req._evaluate(record, current_hash, spec)
+            # Bookkeeping, not a permission check: evaluated as the system, as when the
+            # request was opened (sudo), whoever's change triggered it.
+            req_spec, facts, result = req.sudo()._evaluate(record, current_hash, spec)
             previous = req.state
             if result.complete:
                 state = "completed"
@@ -180,7 +189,7 @@ class EsignRequest(models.Model):
                 state = "in_progress" if any(f.valid for f in facts) else "waiting"
             lines_by_step = {line.step_id.id: line for line in req.line_ids}
             commands = []
-            for step_spec, step_eval in zip(spec.steps, result.steps, strict=True):
+            for step_spec, step_eval in zip(req_spec.steps, result.steps, strict=True):
                 vals = {
                     "step_id": step_spec.step_id,
                     "sequence": step_spec.sequence,

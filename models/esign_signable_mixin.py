@@ -289,7 +289,8 @@ class EsignSignableMixin(models.AbstractModel):
         before = {rec.id: rec._esign_content_hash() for rec in self if rec.esign_request_ids}
         result = super().write(vals)
         for rec in self.filtered(lambda r: r.id in before):
-            if rec._esign_content_hash() == before[rec.id]:
+            after = rec._esign_content_hash()
+            if after == before[rec.id]:
                 continue
             rec.with_context(esign_skip_tracking=True).sudo().write(
                 {"esign_version": rec.esign_version + 1}
@@ -304,7 +305,7 @@ class EsignSignableMixin(models.AbstractModel):
             )
             rec.esign_request_ids.filtered(
                 lambda r: r.state in ("in_progress", "completed")
-            )._refresh_state(notify=True)
+            )._refresh_state(notify=True, current_hash=after)  # not hashed again per request
         return result
 
     @api.ondelete(at_uninstall=False)
