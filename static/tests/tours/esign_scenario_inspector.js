@@ -5,6 +5,8 @@
 // integrity report from E-Signatures > Audit Trail > Integrity.
 import { registry } from "@web/core/registry";
 
+let selected = 0;
+
 registry.category("web_tour.tours").add("meddev_esign_scenario_inspector", {
     steps: () => [
         {
@@ -78,7 +80,10 @@ registry.category("web_tour.tours").add("meddev_esign_scenario_inspector", {
         {
             content: "Select every entry of the lot",
             trigger: ".o_list_view thead .o_list_record_selector input",
-            run: "click",
+            run(helpers) {
+                selected = document.querySelectorAll(".o_list_view .o_data_row").length;
+                return helpers.click();
+            },
         },
         {
             content: "Open the actions menu",
@@ -93,6 +98,12 @@ registry.category("web_tour.tours").add("meddev_esign_scenario_inspector", {
         {
             content: "The export takes the selected entries",
             trigger: ".modal .o_field_widget[name='entry_count']",
+            run() {
+                const count = parseInt(this.anchor.textContent.trim(), 10);
+                if (!selected || count !== selected) {
+                    throw new Error(`The export counts ${count} entries, ${selected} selected`);
+                }
+            },
         },
         {
             content: "Export",
