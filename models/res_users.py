@@ -1,6 +1,8 @@
 import hashlib
 import logging
 
+from markupsafe import Markup
+
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError
 from odoo.http import request
@@ -122,12 +124,18 @@ class ResUsers(models.Model):
         """Mail and schedule an activity for every E-Signature Administrator."""
         self.ensure_one()
         subject = self.env._("E-signature lock-out: %(name)s", name=self.name)
-        body = self.env._(
-            "%(name)s (%(login)s) was locked from signing after %(count)s failed "
-            "re-authentications. Verify the person's identity before you unlock the account.",
-            name=self.name,
-            login=self.login,
-            count=failures,
+        body = Markup(
+            "%s<br/><a href='/odoo/action-meddev_esign.res_users_action_esign_locked/%s'>%s</a>"
+        ) % (
+            self.env._(
+                "%(name)s (%(login)s) was locked from signing after %(count)s failed "
+                "re-authentications. Verify the person's identity before you unlock the account.",
+                name=self.name,
+                login=self.login,
+                count=failures,
+            ),
+            self.id,
+            self.env._("Open the locked signer to unlock"),
         )
         self._esign_alert(self.partner_id, subject, body)
 
