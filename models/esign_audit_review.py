@@ -32,6 +32,7 @@ class EsignAuditReview(models.Model):
         "findings",
     ]
     _esign_triggers = {"audit_review": "Audit Trail Review: Reviewed"}
+    _esign_reject_states = {"audit_review": "draft"}
 
     name = fields.Char(help="Given from the AUD/YYYY/NNNN sequence when the review is saved.")
     company_id = fields.Many2one(help="The company whose audit trail is reviewed.")
@@ -152,8 +153,3 @@ class EsignAuditReview(models.Model):
                     ]
                 )
         return super()._esign_on_request_completed(request)
-
-    def _esign_on_request_rejected(self, request):
-        if request.trigger == "audit_review":
-            self.sudo().write({"state": "draft"})
-        return super()._esign_on_request_rejected(request)

@@ -42,6 +42,9 @@ class EsignCapa(models.Model):
         "capa_close": "CAPA: Close (Effectiveness Verified)",
     }
     _esign_author_fields = ["create_uid", "owner_id"]
+    # A rejected plan goes back to investigation, a rejected effectiveness check to
+    # implementation (the policy may name another state).
+    _esign_reject_states = {"capa_plan": "investigation", "capa_close": "implementation"}
 
     name = fields.Char(help="Given from the CAPA/YYYY/NNNN sequence when the CAPA is saved.")
     company_id = fields.Many2one(help="The company that owns the CAPA.")
@@ -201,12 +204,3 @@ class EsignCapa(models.Model):
         )
         self.write({"state": "cancelled"})
         return True
-
-    def _esign_on_request_rejected(self, request):
-        """A rejected plan goes back to investigation; a rejected effectiveness check goes
-        back to implementation. The rejection reason is posted by the request."""
-        if request.trigger == "capa_plan":
-            self.sudo().write({"state": "investigation"})
-        elif request.trigger == "capa_close":
-            self.sudo().write({"state": "implementation"})
-        return super()._esign_on_request_rejected(request)

@@ -35,6 +35,13 @@ class EsignChangeRequest(models.Model):
         "risk_assessment",
         "risk_level",
     ]
+    # A rejected submission or approval goes back to proposal, a rejected verification to
+    # implementation (the policy may name another state).
+    _esign_reject_states = {
+        "cr_submit": "proposal",
+        "cr_approve": "proposal",
+        "cr_close": "implementation",
+    }
     _esign_triggers = {
         "cr_submit": "Change Request: Submit",
         "cr_approve": "Change Request: Approve",
@@ -233,12 +240,3 @@ class EsignChangeRequest(models.Model):
         self._esign_require_state(("proposal", "review", "approval"), self.env._("Cancel"))
         self.write({"state": "cancelled"})
         return True
-
-    def _esign_on_request_rejected(self, request):
-        """A rejected submission or approval goes back to proposal; a rejected verification
-        goes back to implementation."""
-        if request.trigger in ("cr_submit", "cr_approve"):
-            self.sudo().write({"state": "proposal"})
-        elif request.trigger == "cr_close":
-            self.sudo().write({"state": "implementation"})
-        return super()._esign_on_request_rejected(request)

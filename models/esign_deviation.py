@@ -31,6 +31,7 @@ class EsignDeviation(models.Model):
     ]
     _esign_triggers = {"deviation_close": "Deviation: Close (Disposition Approved)"}
     _esign_author_fields = ["create_uid", "reported_by_id"]
+    _esign_reject_states = {"deviation_close": "investigation"}
 
     name = fields.Char(help="Given from the DEV/YYYY/NNNN sequence when the deviation is saved.")
     company_id = fields.Many2one(help="The company where the deviation happened.")
@@ -145,9 +146,3 @@ class EsignDeviation(models.Model):
         self._esign_require_state(("draft", "investigation"), self.env._("Cancel"))
         self.write({"state": "cancelled"})
         return True
-
-    def _esign_on_request_rejected(self, request):
-        """A rejected disposition goes back to investigation."""
-        if request.trigger == "deviation_close":
-            self.sudo().write({"state": "investigation"})
-        return super()._esign_on_request_rejected(request)

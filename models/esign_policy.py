@@ -92,6 +92,14 @@ class EsignPolicy(models.Model):
         help="The daily reminder mails pending signers once a request has waited this long. "
         "0 disables reminders.",
     )
+    reject_state = fields.Selection(
+        selection="_selection_reject_state",
+        string="On Rejection, Return To",
+        tracking=True,
+        help="The state the record goes back to when a signer rejects this policy's request. "
+        "Empty: the default that the document model declares for this action (for example a "
+        "rejected CAPA plan returns to Investigation), or no change of state.",
+    )
     version = fields.Integer(
         default=1,
         readonly=True,
@@ -125,6 +133,47 @@ class EsignPolicy(models.Model):
             for name, cls in self.env.registry.items()
             if not cls._abstract and not cls._transient and getattr(cls, "_esign_triggers", None)
         )
+
+    @api.model
+    def _selection_reject_state(self):
+        """Every state of every signable model, as 'model:value', labelled 'Model: State'."""
+        options = []
+        for model_name in self._esign_signable_models():
+            model = self.env[model_name]
+            field = model._fields.get(model._esign_state_field)
+            if field is None or field.type != "selection":
+                continue
+            label = self.env["ir.model"]._get(model_name).name or model._description
+            options.extend(
+                (f"{model_name}:{value}", f"{label}: {name}")
+                for value, name in field._description_selection(self.env)
+            )
+        return options
+
+    @api.constrains("reject_state", "model_id")
+    def _check_reject_state(self):
+        for policy in self.filtered("reject_state"):
+            if policy.reject_state.partition(":")[0] != policy.model:
+                raise ValidationError(
+                    self.env._(
+                        "The state a rejected %(policy)s returns to must be a state of %(model)s.",
+                        policy=policy.name,
+                        model=policy.model_id.name,
+                    )
+                )
+
+    def _reject_target(self, record):
+        """(field, value) that ``record`` returns to when this policy's request is rejected.
+
+        The policy's own choice, else the model's default for the trigger
+        (``_esign_reject_states``); ``None`` when the record keeps its state.
+        """
+        self.ensure_one()
+        if self.reject_state:
+            value = self.reject_state.partition(":")[2]
+        else:
+            value = record._esign_reject_states.get(self.trigger)
+        return (record._esign_state_field, value) if value else None
 
     @api.depends("model")
     def _compute_request_count(self):

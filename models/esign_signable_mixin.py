@@ -25,8 +25,9 @@ class EsignSignableMixin(models.AbstractModel):
     Hooks to override: ``_esign_snapshot_values`` (what is signed),
     ``_esign_author_ids`` (who may not sign under segregation of duties),
     ``_esign_on_request_completed`` and ``_esign_on_request_rejected`` (what the business
-    record does then). The signature panel is injected into the host's form view by
-    ``_get_view``; no per-model view is needed.
+    record does then; by default a rejection returns the record to the state the policy names,
+    or to the model's ``_esign_reject_states`` default). The signature panel is injected into
+    the host's form view by ``_get_view``; no per-model view is needed.
     """
 
     _name = "esign.signable.mixin"
@@ -40,6 +41,11 @@ class EsignSignableMixin(models.AbstractModel):
     _esign_triggers: dict[str, str] = {}
     #: res.users fields naming the record's author / responsible person (SoD).
     _esign_author_fields: list[str] = ["create_uid"]
+    #: The selection field holding the record's workflow state.
+    _esign_state_field = "state"
+    #: Per trigger, the state a rejection returns the record to, unless the policy names
+    #: another (``esign.policy.reject_state``). A trigger left out keeps its state.
+    _esign_reject_states: dict[str, str] = {}
     #: Every signable model is a regulated record: its changes go to the audit trail.
     _esign_audit = "record"
 
@@ -191,7 +197,11 @@ class EsignSignableMixin(models.AbstractModel):
         return True
 
     def _esign_on_request_rejected(self, request):
-        """Hook: ``request`` was rejected; return the record to its earlier state."""
+        """``request`` was rejected: return the record to the state its policy names."""
+        target = request.policy_id._reject_target(self)
+        if target:
+            field, value = target
+            self.sudo().write({field: value})
         return True
 
     def _esign_report_signatures(self):

@@ -15,6 +15,7 @@ class StockLot(models.Model):
     _inherit = ["stock.lot", "esign.signable.mixin"]
     _esign_signed_fields = ["name", "product_id", "expiration_date", "ref"]
     _esign_triggers = {"lot_release": "Lot: Release"}
+    _esign_state_field = "esign_release_state"
 
     esign_release_state = fields.Selection(
         [("quarantine", "Quarantine"), ("released", "Released"), ("rejected", "Rejected")],

@@ -3,7 +3,7 @@ from datetime import timedelta
 from freezegun import freeze_time
 
 from odoo import Command, fields
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
 from .common_qms import QmsCase
@@ -301,6 +301,21 @@ class TestCapa(QmsCase):
         self.sign(self.qa, self.capa)
         self.capa.action_approve_plan()
         self.capa.action_to_effectiveness()
+
+    def test_the_policy_names_the_state_a_rejection_returns_to(self):
+        """The signing matrix, not code, says where a rejected record goes (R13 / issue 3.4)."""
+        policy = self.capa._esign_policies("capa_plan")
+        self.assertFalse(policy.reject_state)  # the model's default: investigation
+        options = dict(policy._fields["reject_state"]._description_selection(self.env))
+        self.assertIn("esign.capa:initiation", options)
+        self.assertIn("esign.change.request:proposal", options)
+        with self.assertRaises(ValidationError):  # a state of another model
+            policy.sudo().reject_state = "esign.change.request:proposal"
+        policy.sudo().reject_state = "esign.capa:initiation"
+        self._plan()
+        self.sign(self.qa2, self.capa)
+        self.reject(self.qa, self.capa, "Start over: wrong complaint linked")
+        self.assertEqual(self.capa.state, "initiation")
 
     def test_submit_plan_needs_root_cause(self):
         self.assertTrue(self.capa.name.startswith("CAPA/"))
