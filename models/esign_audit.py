@@ -98,6 +98,8 @@ OPERATIONS = [
     ("purge", "Retention Purge"),
     ("timestamp", "Late Timestamp"),
     ("clock_drift", "Clock Drift"),
+    ("lock", "Signing Lock-out"),
+    ("unlock", "Signing Unlock"),
 ]
 
 #: The searchable columns of an entry are computed by PostgreSQL from the hashed payload

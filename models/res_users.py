@@ -115,6 +115,17 @@ class ResUsers(models.Model):
             )
             if failures >= self._esign_max_failures() and not locked:
                 user.write({"esign_locked": True, "esign_locked_at": fields.Datetime.now()})
+                # The lock-out is kept in the tamper-evident trail, with the same commit.
+                env["esign.audit.entry"]._append(
+                    [
+                        user._esign_audit_item(
+                            "lock",
+                            [["esign_locked", False, True], ["failed_attempts", None, failures]],
+                            env._("Locked from signing after repeated failed re-authentications."),
+                            record_name=user.name,
+                        )
+                    ]
+                )
                 user._esign_alert_admins(failures)
         # The count was written through another cursor: drop what this one had cached.
         self.invalidate_recordset(["esign_failed_attempts", "esign_locked", "esign_locked_at"])
@@ -179,6 +190,16 @@ class ResUsers(models.Model):
                     "esign_unlocked_by_id": self.env.user.id,
                     "esign_unlocked_at": now,
                 }
+            )
+            self.env["esign.audit.entry"]._append(
+                [
+                    user._esign_audit_item(
+                        "unlock",
+                        [["esign_locked", True, False], ["unlocked_by", None, self.env.user.name]],
+                        self.env._("Unlocked by an E-Signature Administrator."),
+                        record_name=user.name,
+                    )
+                ]
             )
             user.partner_id.sudo().message_post(
                 body=self.env._(

@@ -220,6 +220,13 @@ class TestReauthentication(EsignCase):
         self.assertFalse(self.ra.sudo().esign_locked)
         self.assertEqual(self.ra.sudo().esign_unlocked_by_id, self.esign_admin)
         self.assertIn("unlocked", self.ra.partner_id.message_ids[0].body)
+        # Both are in the tamper-evident trail, the unlock with the administrator's name.
+        entries = self.env["esign.audit.entry"].search(
+            [("res_model", "=", "res.users"), ("res_id", "=", self.ra.id)], order="seq"
+        )
+        self.assertEqual(entries.mapped("operation"), ["lock", "unlock"])
+        self.assertEqual(entries[1].user_id, self.esign_admin)
+        self.assertIn(self.esign_admin.name, entries[1].payload)
         self.sign(self.ra, self.lot)
         self.assertEqual(self.lot.esign_release_state, "released")
 
