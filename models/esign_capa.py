@@ -1,9 +1,9 @@
 from odoo import fields, models
 from odoo.exceptions import UserError
 
-#: The plan-level content that QA's approval covers. The effectiveness result is entered
-#: after that approval; hashing it too would void the plan signature, so it is frozen
-#: instead once effectiveness is verified (see ``write``).
+#: The plan-level content that QA's approval covers. The closure (effectiveness verified)
+#: covers it too, plus the effectiveness result, which is written after the plan approval:
+#: changing the result voids the closure signature, never the plan approval.
 PLAN_FIELDS = [
     "title",
     "source",
@@ -35,6 +35,7 @@ class EsignCapa(models.Model):
     _order = "id desc"
 
     _esign_signed_fields = PLAN_FIELDS
+    _esign_signed_fields_by_trigger = {"capa_close": [*PLAN_FIELDS, "effectiveness_result"]}
     # Evidence is attached during implementation, after the plan is signed.
     _esign_sign_attachments = False
     _esign_triggers = {
@@ -76,8 +77,9 @@ class EsignCapa(models.Model):
         "three months)."
     )
     effectiveness_result = fields.Text(
-        help="The evidence that the actions worked. Required before the effectiveness "
-        "signature; frozen once it is signed."
+        help="The evidence that the actions worked, written during the effectiveness check. "
+        "The effectiveness signature covers it: a later change needs a reason and a new "
+        "signature."
     )
     owner_id = fields.Many2one(
         "res.users",
@@ -111,27 +113,20 @@ class EsignCapa(models.Model):
     )
 
     def write(self, vals):
-        """The effectiveness result changes only during the check, and not once signed."""
+        """The effectiveness result is written during the effectiveness check only."""
         if "effectiveness_result" in vals:
             for capa in self:
                 if capa.effectiveness_result == vals["effectiveness_result"]:
                     continue
-                if capa.state != "effectiveness" or capa._esign_close_signed():
+                if capa.state != "effectiveness":
                     raise UserError(
                         self.env._(
                             "The effectiveness result of %(record)s can only be entered during "
-                            "the effectiveness check, before it is signed.",
+                            "the effectiveness check.",
                             record=capa.display_name,
                         )
                     )
         return super().write(vals)
-
-    def _esign_close_signed(self):
-        self.ensure_one()
-        return any(
-            req.trigger == "capa_close" and req.state == "completed"
-            for req in self.sudo().esign_request_ids
-        )
 
     # ------------------------------------------------------------------ transitions
     def action_start_investigation(self):

@@ -143,7 +143,7 @@ class EsignRequest(models.Model):
     # ------------------------------------------------------------------ evaluation
     def _facts(self, record, current_hash=None):
         """The engine's view of this request's signatures: valid = covers the live content."""
-        current_hash = current_hash or record.sudo()._esign_content_hash()
+        current_hash = current_hash or record.sudo()._esign_content_hash(self.trigger)
         return [
             engine.SignatureFact(
                 step_id=sig.step_id.id,
@@ -305,7 +305,7 @@ class EsignRequest(models.Model):
 
     def _sign_locked(self, record, step, user, reason, auth_method, expected_hash):
         """The body of ``_sign``, under the record's lock and inside an audit batch."""
-        current_hash = record.sudo()._esign_content_hash()
+        current_hash = record.sudo()._esign_content_hash(self.trigger)
         if expected_hash and expected_hash != current_hash:
             raise UserError(
                 self.env._(

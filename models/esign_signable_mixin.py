@@ -35,6 +35,10 @@ class EsignSignableMixin(models.AbstractModel):
 
     #: Fields covered by the content hash; many2one as id + name, money at currency precision.
     _esign_signed_fields: list[str] = []
+    #: Per trigger, the fields its signatures cover when they are not ``_esign_signed_fields``
+    #: (e.g. a CAPA's closure also covers the effectiveness result, which is written after the
+    #: plan was approved: changing it voids the closure signature, not the plan approval).
+    _esign_signed_fields_by_trigger: dict[str, list[str]] = {}
     #: Whether the record's attachments (by checksum) are part of what is signed.
     _esign_sign_attachments = True
     #: Gated business actions: trigger code -> label ("Model: Action").
@@ -95,17 +99,31 @@ class EsignSignableMixin(models.AbstractModel):
     )
 
     # ------------------------------------------------------------------ content hash
-    def _esign_snapshot_values(self):
-        """Return the JSON-safe values of the signed fields. Override to sign more.
+    @api.model
+    def _esign_fields_for(self, trigger=None):
+        """The fields that ``trigger``'s signatures cover (the model's default list if it has
+        none of its own)."""
+        return self._esign_signed_fields_by_trigger.get(trigger, self._esign_signed_fields)
+
+    @api.model
+    def _esign_all_signed_fields(self):
+        """Every field some signature of this model covers: changing one may need a reason."""
+        names = set(self._esign_signed_fields)
+        for names_for_trigger in self._esign_signed_fields_by_trigger.values():
+            names.update(names_for_trigger)
+        return names
+
+    def _esign_snapshot_values(self, trigger=None):
+        """Return the JSON-safe values of the fields ``trigger`` signs. Override to sign more.
 
         Values are canonical as in the audit trail: many2one as id + name, money at currency
         precision (see ``base._esign_field_values``).
         """
         self.ensure_one()
-        return self._esign_field_values(self._esign_signed_fields)
+        return self._esign_field_values(self._esign_fields_for(trigger))
 
-    def _esign_snapshot(self):
-        """The canonical snapshot of this record that a signature covers."""
+    def _esign_snapshot(self, trigger=None):
+        """The canonical snapshot of this record that a signature for ``trigger`` covers."""
         self.ensure_one()
         attachments = ()
         if self._esign_sign_attachments:
@@ -129,14 +147,14 @@ class EsignSignableMixin(models.AbstractModel):
         return snap.RecordSnapshot(
             model=self._name,
             res_id=self.id,
-            fields=self._esign_snapshot_values(),
+            fields=self._esign_snapshot_values(trigger),
             attachments=attachments,
         )
 
-    def _esign_content_hash(self):
-        """SHA-256 of the canonical snapshot, with its version prefix."""
+    def _esign_content_hash(self, trigger=None):
+        """SHA-256 of the canonical snapshot for ``trigger``, with its version prefix."""
         self.ensure_one()
-        return snap.content_hash(self._esign_snapshot())
+        return snap.content_hash(self._esign_snapshot(trigger))
 
     def _esign_author_ids(self):
         """Users barred from signing this record when the policy forbids the author to sign."""
@@ -258,12 +276,17 @@ class EsignSignableMixin(models.AbstractModel):
                 record.sudo()._message_log(body=body)
 
     # ------------------------------------------------------------------ change tracking
-    def _esign_reason_needed(self):
-        """Whether a change to the signed content needs a reason: the record carries a
-        signature that still counts. Hosts add their own cases (a released lot)."""
+    def _esign_reason_needed(self, field_names=None):
+        """Whether a change to ``field_names`` needs a reason: a signature that still counts
+        covers one of them (all signed fields when not given). Hosts add their own cases (a
+        released lot)."""
         self.ensure_one()
         return any(
-            req.state in ("in_progress", "completed") and req.signature_ids
+            req.state in ("in_progress", "completed")
+            and req.signature_ids
+            and (
+                field_names is None or set(field_names) & set(self._esign_fields_for(req.trigger))
+            )
             for req in self.sudo().esign_request_ids
         )
 
@@ -278,7 +301,7 @@ class EsignSignableMixin(models.AbstractModel):
         """The reason travels with the write that it explains (see ``write``)."""
 
     def write(self, vals):
-        signed = set(self._esign_signed_fields).intersection(vals)
+        signed = self._esign_all_signed_fields().intersection(vals)
         if not signed or self.env.context.get("esign_skip_tracking"):
             return super().write(vals)
         reason = (vals.get("esign_change_reason") or "").strip() or self.env.context.get(
@@ -286,7 +309,7 @@ class EsignSignableMixin(models.AbstractModel):
         )
         if not reason:
             self.check_access("write")  # who may not write hears that first, not "give a reason"
-            needing = self.filtered(lambda r: r.id and r._esign_reason_needed())
+            needing = self.filtered(lambda r: r.id and r._esign_reason_needed(signed))
             if needing:
                 raise UserError(
                     self.env._(
@@ -296,11 +319,20 @@ class EsignSignableMixin(models.AbstractModel):
                         fields=", ".join(sorted(self._fields[f].string for f in signed)),
                     )
                 )
-        before = {rec.id: rec._esign_content_hash() for rec in self if rec.esign_request_ids}
+        # One hash per trigger the record has requests for: a change voids only the requests
+        # whose signed fields it touches (each returns to its first step still to sign again).
+        before = {
+            rec.id: {
+                t: rec._esign_content_hash(t) for t in set(rec.esign_request_ids.mapped("trigger"))
+            }
+            for rec in self
+            if rec.esign_request_ids
+        }
         result = super().write(vals)
         for rec in self.filtered(lambda r: r.id in before):
-            after = rec._esign_content_hash()
-            if after == before[rec.id]:
+            after = {t: rec._esign_content_hash(t) for t in before[rec.id]}
+            changed = {t for t, value in after.items() if value != before[rec.id][t]}
+            if not changed:
                 continue
             rec.with_context(esign_skip_tracking=True).sudo().write(
                 {"esign_version": rec.esign_version + 1}
@@ -313,9 +345,10 @@ class EsignSignableMixin(models.AbstractModel):
                     reason=reason or self.env._("none given"),
                 )
             )
-            rec.esign_request_ids.filtered(
-                lambda r: r.state in ("in_progress", "completed")
-            )._refresh_state(notify=True, current_hash=after)  # not hashed again per request
+            for trigger in changed:
+                rec.esign_request_ids.filtered(
+                    lambda r, t=trigger: r.trigger == t and r.state in ("in_progress", "completed")
+                )._refresh_state(notify=True, current_hash=after[trigger])
         return result
 
     @api.ondelete(at_uninstall=False)

@@ -218,14 +218,15 @@ class EsignSignature(models.Model):
     def init(self):
         self.env.cr.execute(IMMUTABLE_TRIGGER_SQL)  # a constant: no parameters to bind
 
-    @api.depends("content_hash", "request_id.state")
+    @api.depends("content_hash", "request_id.state", "request_id.trigger")
     def _compute_status(self):
         current = {}
         for sig in self:
-            key = (sig.res_model, sig.res_id)
+            trigger = sig.request_id.trigger
+            key = (sig.res_model, sig.res_id, trigger)
             if key not in current:
                 record = self.env[sig.res_model].browse(sig.res_id).exists()
-                current[key] = record.sudo()._esign_content_hash() if record else None
+                current[key] = record.sudo()._esign_content_hash(trigger) if record else None
             if sig.request_id.state in ("rejected", "cancelled"):
                 sig.status = "history"
             elif sig.content_hash != current[key]:
@@ -354,7 +355,8 @@ class EsignSignature(models.Model):
         user = self.env["res.users"].browse(vals["user_id"])
         certificate = self.env["esign.certificate"]._signing_certificate(user, company)
         record = self.env[vals["res_model"]].browse(vals["res_id"]).sudo()
-        snapshot = record._esign_snapshot()
+        trigger = self.env["esign.request"].browse(vals["request_id"]).trigger
+        snapshot = record._esign_snapshot(trigger)
         if snap.content_hash(snapshot) != vals["content_hash"]:
             raise UserError(
                 self.env._("%(record)s changed while signing; sign again.", record=record)

@@ -16,9 +16,9 @@ class MrpProduction(models.Model):
     _esign_triggers = {"mrp_done": "Manufacturing Order: Mark as Done"}
     _esign_author_fields = ["create_uid", "user_id"]
 
-    def _esign_snapshot_values(self):
+    def _esign_snapshot_values(self, trigger=None):
         """Also sign which component lots were consumed, for critical-material traceability."""
-        values = super()._esign_snapshot_values()
+        values = super()._esign_snapshot_values(trigger)
         values["components"] = sorted(
             [ml.product_id.display_name, ml.lot_id.name or "", str(ml.quantity)]
             for ml in self.move_raw_ids.move_line_ids

@@ -14,9 +14,9 @@ class PurchaseOrder(models.Model):
     _esign_triggers = {"po_confirm": "Purchase Order: Confirm"}
     _esign_author_fields = ["create_uid", "user_id"]
 
-    def _esign_snapshot_values(self):
+    def _esign_snapshot_values(self, trigger=None):
         """Sign every line's product, quantity and price, not only the line ids."""
-        values = super()._esign_snapshot_values()
+        values = super()._esign_snapshot_values(trigger)
         values["lines"] = sorted(
             [line.product_id.display_name, str(line.product_qty), str(line.price_unit)]
             for line in self.order_line

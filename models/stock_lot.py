@@ -55,9 +55,9 @@ class StockLot(models.Model):
         self._esign_mark_released(self.env.user)
         return True
 
-    def _esign_reason_needed(self):
+    def _esign_reason_needed(self, field_names=None):
         """A released lot is as good as signed: changing what was released needs a reason."""
-        return self.esign_release_state == "released" or super()._esign_reason_needed()
+        return self.esign_release_state == "released" or super()._esign_reason_needed(field_names)
 
     def _esign_mark_released(self, user):
         for lot in self:

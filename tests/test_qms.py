@@ -353,12 +353,22 @@ class TestCapa(QmsCase):
         self.assertIn("Effectiveness verification", str(self.refused(capa.action_close)))
         self.refused(self.sign, self.qe, capa)  # the owner may not verify
         self.sign(self.qa2, capa)
-        with self.assertRaises(UserError):  # the signed result is frozen
+        with self.assertRaises(UserError):  # the signed result needs a reason to change
             capa.effectiveness_result = "Changed afterwards"
+        # With a reason, the change voids the closure signature only: the plan approval does
+        # not cover the result and stays valid (per-trigger signed fields).
+        capa.with_context(
+            esign_change_reason="Field data updated"
+        ).effectiveness_result = "No recurrence in 4 months of field data"
+        by_trigger = {s.request_id.trigger: s.status for s in self.signatures(capa)}
+        self.assertEqual(by_trigger, {"capa_plan": "valid", "capa_close": "changed"})
+        self.assertIn("Effectiveness verification", str(self.refused(capa.action_close)))
+        self.sign(self.qa2, capa)
         capa.action_close()
         self.assertEqual(capa.state, "closed")
         self.assertEqual(
-            self.signatures(capa).mapped("meaning_code"), ["reviewed", "approved", "verified"]
+            self.signatures(capa).mapped("meaning_code"),
+            ["reviewed", "approved", "verified", "verified"],
         )
 
     def test_closure_refused_when_plan_changed_after_approval(self):

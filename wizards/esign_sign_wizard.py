@@ -92,7 +92,7 @@ class EsignSignWizard(models.TransientModel):
                 )
             )
         policy, step = choices[0]
-        hashes = {str(rec.id): rec.sudo()._esign_content_hash() for rec in records}
+        hashes = {str(rec.id): rec.sudo()._esign_content_hash(policy.trigger) for rec in records}
         wizard = self.create(
             {
                 "res_model": records._name,
