@@ -366,5 +366,6 @@ class EsignPolicyStep(models.Model):
             # groups_id holds implied groups too, so members of sub-groups are included.
             users = self.env["res.users"].sudo().search([("groups_id", "in", self.group_id.id)])
         else:
-            users = record.sudo()[self.user_field_id.name]
+            # The field's name is configuration any signer may use, not something to guard.
+            users = record.sudo()[self.sudo().user_field_id.name]
         return users.filtered(lambda u: u.active and not u.share)
