@@ -7,6 +7,7 @@ from . import (
     test_pki,
     test_qms,
     test_release_certificate,
+    test_scenario_change_tour,
     test_scenario_tours,
     test_session_window,
     test_signing,
