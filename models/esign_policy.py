@@ -267,6 +267,13 @@ class EsignPolicy(models.Model):
     def _spec(self, record):
         """The engine's view of this policy for ``record`` (signers resolved)."""
         self.ensure_one()
+        # The steps and their fields in one query (as ``step_ids``, in the steps' order),
+        # instead of the one2many's search and then a fetch of the steps.
+        policy_steps = self.env["esign.policy.step"].search_fetch(
+            [("policy_id", "=", self.id)],
+            ["sequence", "name", "meaning_id", "mode", "k", "signer_type", "group_id"],
+            order="sequence, id",
+        )
         steps = tuple(
             policy_engine.StepSpec(
                 step_id=step.id,
@@ -277,7 +284,7 @@ class EsignPolicy(models.Model):
                 k=step.k if step.mode == "k_of_n" else None,
                 eligible_user_ids=frozenset(step._eligible_users(record).ids),
             )
-            for step in self.step_ids
+            for step in policy_steps
         )
         return policy_engine.PolicySpec(
             steps=steps,
@@ -360,11 +367,23 @@ class EsignPolicyStep(models.Model):
     def _eligible_users(self, record):
         """The active internal users who may sign this step on ``record``."""
         self.ensure_one()
+        if self.signer_type == "group":
+            # groups_id holds implied groups too, so members of sub-groups are included. The
+            # active and internal filter is in the query: no fetch of every member's row.
+            return (
+                self.env["res.users"]
+                .sudo()
+                .search(
+                    [
+                        ("groups_id", "in", self.group_id.id),
+                        ("active", "=", True),
+                        ("share", "=", False),
+                    ],
+                    order="id",
+                )
+            )
         if self.signer_type == "users":
             users = self.user_ids
-        elif self.signer_type == "group":
-            # groups_id holds implied groups too, so members of sub-groups are included.
-            users = self.env["res.users"].sudo().search([("groups_id", "in", self.group_id.id)])
         else:
             # The field's name is configuration any signer may use, not something to guard.
             users = record.sudo()[self.sudo().user_field_id.name]
