@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..services import chain, pki, pki_cli
 from ..services import snapshot as snap
@@ -304,17 +305,27 @@ class EsignSignature(models.Model):
     @api.model
     def _create_signature(self, vals):
         """Append a signature to its record's chain. Call only under the record's lock."""
-        last = self.sudo().search(
-            [("res_model", "=", vals["res_model"]), ("res_id", "=", vals["res_id"])],
-            order="id desc",
-            limit=1,
-        )
-        stamp = None
         company = self.env["res.company"].browse(vals.get("company_id")) or self.env.company
-        if company.esign_pki_enabled:
+        # One statement for the record's last signature hash (its chain head) and whether the
+        # company signs with PKI, instead of a search and a fetch of the whole company row.
+        self.flush_model(["res_model", "res_id", "signature_hash"])
+        company.flush_model(["esign_pki_enabled"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT (SELECT signature_hash FROM esign_signature"
+                "         WHERE res_model = %s AND res_id = %s ORDER BY id DESC LIMIT 1),"
+                "       (SELECT esign_pki_enabled FROM res_company WHERE id = %s)",
+                vals["res_model"],
+                vals["res_id"],
+                company.id,
+            )
+        )
+        last_hash, pki_enabled = self.env.cr.fetchone()
+        stamp = None
+        if pki_enabled:
             pki_vals, stamp = self._pki_sign(vals, company)
             vals.update(pki_vals)
-        vals["previous_hash"] = last.signature_hash or chain.GENESIS
+        vals["previous_hash"] = last_hash or chain.GENESIS
         vals["signature_hash"] = chain.chain_hash(vals["previous_hash"], self._chain_payload(vals))
         signature = self.sudo().create(vals)
         if stamp is not None:
