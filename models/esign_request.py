@@ -86,19 +86,45 @@ class EsignRequest(models.Model):
         transaction already holds it (``_lock``), as the sign wizard does for its records.
         """
         if create and lock:
-            self._lock(record)
-        request = self.sudo().search(
-            [
-                ("res_model", "=", record._name),
-                ("res_id", "=", record.id),
-                ("policy_id", "=", policy.id),
-                ("state", "in", ACTIVE_STATES),
-            ],
-            limit=1,
-        )
+            request = self._lock_and_find(record, policy)
+        else:
+            request = self.sudo().search(
+                [
+                    ("res_model", "=", record._name),
+                    ("res_id", "=", record.id),
+                    ("policy_id", "=", policy.id),
+                    ("state", "in", ACTIVE_STATES),
+                ],
+                limit=1,
+            )
         if not request and create:
             request = self.sudo().create(self._open_values(record, policy))
         return request
+
+    @api.model
+    def _lock_and_find(self, record, policy):
+        """``_lock(record)``, then the search of ``_for_record``, in one statement.
+
+        The UPDATE of a data-modifying WITH runs to completion whether or not the SELECT reads
+        it, and both see the transaction's snapshot (REPEATABLE READ), as two statements would.
+        """
+        self.flush_model(["res_model", "res_id", "policy_id", "state"])
+        self.env.cr.execute(
+            SQL(
+                "WITH record_lock AS (UPDATE %s SET id = id WHERE id = %s RETURNING id)"
+                " SELECT id FROM esign_request"
+                " WHERE res_model = %s AND res_id = %s AND policy_id = %s AND state IN %s"
+                " ORDER BY id DESC LIMIT 1",
+                SQL.identifier(record._table),
+                record.id,
+                record._name,
+                record.id,
+                policy.id,
+                ACTIVE_STATES,
+            ),
+            log_exceptions=False,  # losing the race is expected, and retried by Odoo (_lock)
+        )
+        return self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
 
     @api.model
     def _for_records(self, records, policy):
@@ -187,14 +213,22 @@ class EsignRequest(models.Model):
                 state = "completed"
             else:
                 state = "in_progress" if any(f.valid for f in facts) else "waiting"
-            lines_by_step = {line.step_id.id: line for line in req.line_ids}
+            # The lines and the fields compared below in one query (not line_ids, then a fetch).
+            lines = (
+                self.env["esign.request.line"]
+                .sudo()
+                .search_fetch([("request_id", "=", req.id)], ["step_id", "signed_count", "state"])
+            )
+            lines_by_step = {line.step_id.id: line for line in lines}
             commands = []
             for step_spec, step_eval in zip(req_spec.steps, result.steps, strict=True):
                 vals = {
                     "step_id": step_spec.step_id,
                     "sequence": step_spec.sequence,
                     "name": step_spec.name,
-                    "meaning_id": req.policy_id.step_ids.browse(step_spec.step_id).meaning_id.id,
+                    "meaning_id": self.env["esign.policy.step"]
+                    .browse(step_spec.step_id)
+                    .meaning_id.id,
                     "required": step_eval.required,
                     "signed_count": len(step_eval.signed_user_ids),
                     "state": _line_state(step_eval, result.current_stage),
