@@ -267,13 +267,6 @@ class EsignPolicy(models.Model):
     def _spec(self, record):
         """The engine's view of this policy for ``record`` (signers resolved)."""
         self.ensure_one()
-        # The steps and their fields in one query (as ``step_ids``, in the steps' order),
-        # instead of the one2many's search and then a fetch of the steps.
-        policy_steps = self.env["esign.policy.step"].search_fetch(
-            [("policy_id", "=", self.id)],
-            ["sequence", "name", "meaning_id", "mode", "k", "signer_type", "group_id"],
-            order="sequence, id",
-        )
         steps = tuple(
             policy_engine.StepSpec(
                 step_id=step.id,
@@ -284,7 +277,7 @@ class EsignPolicy(models.Model):
                 k=step.k if step.mode == "k_of_n" else None,
                 eligible_user_ids=frozenset(step._eligible_users(record).ids),
             )
-            for step in policy_steps
+            for step in self.step_ids
         )
         return policy_engine.PolicySpec(
             steps=steps,

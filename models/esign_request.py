@@ -213,13 +213,7 @@ class EsignRequest(models.Model):
                 state = "completed"
             else:
                 state = "in_progress" if any(f.valid for f in facts) else "waiting"
-            # The lines and the fields compared below in one query (not line_ids, then a fetch).
-            lines = (
-                self.env["esign.request.line"]
-                .sudo()
-                .search_fetch([("request_id", "=", req.id)], ["step_id", "signed_count", "state"])
-            )
-            lines_by_step = {line.step_id.id: line for line in lines}
+            lines_by_step = {line.step_id.id: line for line in req.line_ids}
             commands = []
             for step_spec, step_eval in zip(req_spec.steps, result.steps, strict=True):
                 vals = {
