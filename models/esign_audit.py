@@ -251,15 +251,28 @@ class EsignAuditChain(models.Model):
             committed = self.env.cr.postrollback.data.setdefault("esign_audit_heads", {})
             if self.id not in committed:
                 committed[self.id] = None
-                with db_connect(self.env.cr.dbname).cursor() as side:
-                    # While the add-on is being installed, nothing is committed yet.
-                    with contextlib.suppress(psycopg2.errors.UndefinedTable):
-                        side.execute(query, (self.id,), log_exceptions=False)
-                        committed[self.id] = side.fetchone()
+                # During a module update that altered the entry table in this transaction, the
+                # second connection would wait for it forever, and no other transaction can
+                # append meanwhile; unique(chain, seq) still refuses any fork.
+                if not self._holds_entry_table():
+                    with db_connect(self.env.cr.dbname).cursor() as side:
+                        # While the add-on is being installed, nothing is committed yet.
+                        with contextlib.suppress(psycopg2.errors.UndefinedTable):
+                            side.execute(query, (self.id,), log_exceptions=False)
+                            committed[self.id] = side.fetchone()
             heads.append(committed[self.id])
 
         head = max((h for h in heads if h), default=None)
         return head if head else (0, ledger.GENESIS)
+
+    def _holds_entry_table(self):
+        """Whether this transaction holds an exclusive lock on the entry table (DDL during a
+        module install or update), which a second connection's read would wait on."""
+        self.env.cr.execute(
+            "SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND granted"
+            " AND mode = 'AccessExclusiveLock' AND relation = 'esign_audit_entry'::regclass"
+        )
+        return bool(self.env.cr.fetchone())
 
     @api.depends("name", "company_id.name")
     def _compute_display_name(self):

@@ -129,6 +129,22 @@ class TestAuditTrail(EsignCase):
         other = params.search([("key", "=", "some.other.key")])
         self.assertFalse(self.entries(other))
 
+    def test_append_after_ddl_on_the_trail_does_not_wait_for_itself(self):
+        """A module update alters the entry table (its trigger, its columns), then loads data
+        that is audited, in one transaction. Reading the committed head through a second
+        connection would wait forever for this transaction's own table lock (it hung `make
+        demo` once); the append goes on and the chain stays intact."""
+        self.env.cr.execute("LOCK TABLE esign_audit_entry IN ACCESS EXCLUSIVE MODE")
+        # As in a fresh update transaction: the committed head has not been read yet.
+        self.env.cr.postrollback.data.pop("esign_audit_heads", None)
+        chain = self.env["esign.audit.chain"].sudo()._for_company(self.env.company)
+        self.assertTrue(chain._holds_entry_table())
+        self.mo_policy.with_user(self.esign_admin).write({"name": "MO review during update"})
+        entry = self.entries(self.mo_policy)[-1]
+        self.assertIn(["name", "Test MO review", "MO review during update"],
+                      self.payload(entry)["changes"])  # fmt: skip
+        self.assertTrue(chain._verify().ok)
+
     def test_company_esign_settings_are_audited_others_not(self):
         company = self.env.company
         company.write({"esign_tsa_urls": "http://127.0.0.1:1/tsa"})
