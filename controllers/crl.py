@@ -10,6 +10,18 @@ from odoo.http import request
 _logger = logging.getLogger(__name__)
 
 
+def _active_ca(company_id):
+    """The company's active signing CA, or a 404 (the public PKI routes)."""
+    ca = (
+        request.env["esign.ca"]
+        .sudo()
+        .search([("company_id", "=", company_id), ("active", "=", True)], limit=1)
+    )
+    if not ca:
+        raise request.not_found()
+    return ca
+
+
 class EsignCrlController(http.Controller):
     """The company CA's certificate revocation list, public as RFC 5280 expects."""
 
@@ -22,13 +34,7 @@ class EsignCrlController(http.Controller):
         save_session=False,
     )
     def crl(self, company_id):
-        ca = (
-            request.env["esign.ca"]
-            .sudo()
-            .search([("company_id", "=", company_id), ("active", "=", True)], limit=1)
-        )
-        if not ca:
-            raise request.not_found()
+        ca = _active_ca(company_id)
         der = ca._current_crl()
         return request.make_response(
             der,
@@ -54,17 +60,10 @@ class EsignOcspController(http.Controller):
         save_session=False,
     )
     def ocsp(self, company_id):
-        ca = (
-            request.env["esign.ca"]
-            .sudo()
-            .search([("company_id", "=", company_id), ("active", "=", True)], limit=1)
-        )
-        if not ca:
-            raise request.not_found()
+        ca = _active_ca(company_id)
         body = request.httprequest.get_data(cache=False)
         if len(body) > self.MAX_REQUEST_BYTES:
-            status = ocsp.OCSPResponseStatus.MALFORMED_REQUEST
-            der = _unsuccessful(status)
+            der = _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
         else:
             try:
                 der = ca._ocsp_response(body)
