@@ -498,13 +498,23 @@ class EsignSignableMixin(models.AbstractModel):
         }
 
     # ------------------------------------------------------------------ actions
+    def _esign_one(self):
+        """Refuse, with a clear message, a form button called on no or several records (RPC)."""
+        if len(self) != 1:
+            raise UserError(
+                self.env._(
+                    "Open one record to sign or reject it. To sign several records of the same "
+                    "step, select them in the list and use the Sign action."
+                )
+            )
+
     def action_esign_sign(self):
         """Open the sign wizard for the step the current user may sign."""
-        self.ensure_one()
+        self._esign_one()
         return self.env["esign.sign.wizard"]._action_open(self)
 
     def action_esign_reject(self):
-        self.ensure_one()
+        self._esign_one()
         return {
             "type": "ir.actions.act_window",
             "name": self.env._("Reject"),

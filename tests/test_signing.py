@@ -193,6 +193,13 @@ class TestReauthentication(EsignCase):
         self.assertEqual(self.ra.sudo().esign_failed_attempts, 2)
         self.assertFalse(self.signatures(self.lot))
 
+    def test_form_buttons_on_no_or_several_records_are_refused_clearly(self):
+        """Over RPC the form's Sign / Reject buttons can be called with any ids."""
+        lots = self.env["stock.lot"].with_user(self.ra)
+        for records in (lots, lots.browse([self.lot.id, self.lot.id + 1])):
+            for action in ("action_esign_sign", "action_esign_reject"):
+                self.assertIn("Open one record", str(self.refused(getattr(records, action))))
+
     def test_success_resets_counter(self):
         self.refused(self.sign, self.ra, self.lot, password="wrong")
         self.assertEqual(self.ra.sudo().esign_failed_attempts, 1)
