@@ -285,10 +285,8 @@ def sign_detached(content: bytes, signer: Signer, *, when: datetime | None = Non
             "signature": signature,
         }
     )
-    embedded = [certificate]
-    for item in signer.cert_registry:
-        if item.dump() not in {known.dump() for known in embedded}:
-            embedded.append(item)
+    # The signer certificate first, then the chain, each once (keyed by DER).
+    embedded = list({c.dump(): c for c in (certificate, *signer.cert_registry)}.values())
     signed_data = cms.SignedData(
         {
             "version": "v1",
