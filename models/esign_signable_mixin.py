@@ -8,6 +8,11 @@ from ..services import snapshot as snap
 from ..services.errors import PolicyConfigError
 from .esign_request import _config_message
 
+#: The context a content hash is computed in, replacing the caller's: the hash must not
+#: depend on who looks (their language, ``bin_size`` from a form view, a partner in the
+#: context that changes a product's display name).
+SNAPSHOT_CONTEXT = {"lang": "en_US"}
+
 
 class EsignSignableMixin(models.AbstractModel):
     """Make a business model signable. Glue is an ``_inherit`` plus class attributes::
@@ -123,17 +128,24 @@ class EsignSignableMixin(models.AbstractModel):
         return self._esign_field_values(self._esign_fields_for(trigger))
 
     def _esign_snapshot(self, trigger=None):
-        """The canonical snapshot of this record that a signature for ``trigger`` covers."""
+        """The canonical snapshot of this record that a signature for ``trigger`` covers.
+
+        It is read in one fixed context (``SNAPSHOT_CONTEXT``), whoever asks: translated
+        names in the source language (en_US, which Odoo always stores), display names without
+        context options, files as content rather than sizes. A record signed by a user working
+        in Chinese then has the same hash for an auditor working in English.
+        """
         self.ensure_one()
+        record = self.with_context(SNAPSHOT_CONTEXT)
         attachments = ()
-        if self._esign_sign_attachments:
+        if record._esign_sign_attachments:
             atts = (
-                self.env["ir.attachment"]
+                record.env["ir.attachment"]
                 .sudo()
                 .search(
                     [
-                        ("res_model", "=", self._name),
-                        ("res_id", "=", self.id),
+                        ("res_model", "=", record._name),
+                        ("res_id", "=", record.id),
                         ("res_field", "=", False),
                     ],
                     order="id",
@@ -145,9 +157,9 @@ class EsignSignableMixin(models.AbstractModel):
                 if a.checksum
             )
         return snap.RecordSnapshot(
-            model=self._name,
-            res_id=self.id,
-            fields=self._esign_snapshot_values(trigger),
+            model=record._name,
+            res_id=record.id,
+            fields=record._esign_snapshot_values(trigger),
             attachments=attachments,
         )
 

@@ -35,6 +35,36 @@ class TestLotRelease(EsignCase):
         self.assertEqual(len(posted), 1)
         self.assertIn(self.ra.name, posted.body)
 
+    def test_content_hash_same_in_every_language(self):
+        """A signer working in Chinese and an auditor in English see the same hash."""
+        self.env["res.lang"]._activate_lang("zh_CN")
+        self.device.product_tmpl_id.with_context(lang="zh_CN").name = "输液泵"
+        lot_zh = self.lot.with_context(lang="zh_CN")
+        self.assertEqual(lot_zh.product_id.display_name, "输液泵")  # what the signer sees
+        english = self.lot.with_context(lang="en_US")._esign_content_hash()
+        self.assertEqual(lot_zh._esign_content_hash(), english)
+        # Nor do a form view's bin_size or a partner in the context change it.
+        partner = self.env["res.partner"].create({"name": "Any Customer"})
+        self.assertEqual(
+            self.lot.with_context(bin_size=True, partner_id=partner.id)._esign_content_hash(),
+            english,
+        )
+        # The release authority signs with the whole flow in Chinese.
+        env_zh = self.env(context=dict(self.env.context, lang="zh_CN"))
+        wizards = env_zh["esign.sign.wizard"].with_user(self.ra)
+        wizard = wizards.browse(wizards._action_open(self.lot.with_env(wizards.env))["res_id"])
+        wizard.write({"login": self.ra.login, "reason": "放行"})
+        wizard.action_sign(password=PASSWORD)
+        sig = self.signatures(self.lot)
+        self.assertEqual(self.lot.esign_release_state, "released")
+        self.assertEqual(sig.content_hash, english)
+        self.assertEqual(sig.with_context(lang="en_US").status, "valid")
+        # Tamper twin: a real change of a signed field still voids it, in either language.
+        self.lot.with_context(esign_change_reason="Relabelled").ref = "OTHER-REF"
+        self.assertNotEqual(lot_zh._esign_content_hash(), english)
+        sig.invalidate_recordset(["status"])
+        self.assertEqual(sig.with_context(lang="zh_CN").status, "changed")
+
     def test_release_needs_release_authority(self):
         with self.assertRaises(UserError):  # the wizard offers nothing to a plain signer
             self.sign(self.qa, self.lot)
