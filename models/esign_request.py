@@ -369,19 +369,6 @@ class EsignRequest(models.Model):
                 "content_hash": current_hash,
             }
         )
-        record._esign_post(
-            Markup("%s<br/>%s")
-            % (
-                self.env._(
-                    "Signed %(meaning)s (%(step)s) by %(name)s on %(when)s.",
-                    meaning=signature.meaning_name,
-                    step=step.name,
-                    name=signature.printed_name,
-                    when=signature._local_time_display(),
-                ),
-                self.env._("Reason: %(reason)s", reason=reason) if reason else "",
-            )
-        )
         self.env["esign.audit.entry"]._append(
             [
                 record._esign_audit_item(
@@ -404,6 +391,21 @@ class EsignRequest(models.Model):
         if self.state == "completed":  # e.g. the other candidates of a k-of-n step
             self._done_activities(activities - mine, closed_by_signature=False)
             record._esign_on_request_completed(self)
+        # Last, so that the note joins the tracking message of what the signature changed
+        # (e.g. the lot's release state) instead of making a second message.
+        record._esign_post_with_tracking(
+            Markup("%s<br/>%s")
+            % (
+                self.env._(
+                    "Signed %(meaning)s (%(step)s) by %(name)s on %(when)s.",
+                    meaning=signature.meaning_name,
+                    step=step.name,
+                    name=signature.printed_name,
+                    when=signature._local_time_display(),
+                ),
+                self.env._("Reason: %(reason)s", reason=reason) if reason else "",
+            )
+        )
         return signature
 
     def _reject(self, record, reason):
@@ -432,15 +434,6 @@ class EsignRequest(models.Model):
                 "next_signer_ids": [fields.Command.clear()],
             }
         )
-        record._esign_post(
-            self.env._(
-                "%(policy)s rejected by %(name)s. Reason: %(reason)s. Earlier signatures stay "
-                "as history; signing starts again in a new request.",
-                policy=self.policy_id.name,
-                name=user.name,
-                reason=reason,
-            )
-        )
         self.env["esign.audit.entry"]._append(
             [
                 record._esign_audit_item(
@@ -455,6 +448,15 @@ class EsignRequest(models.Model):
         )
         self._done_activities(self._activities(record), closed_by_signature=False)
         record._esign_on_request_rejected(self)
+        record._esign_post_with_tracking(  # last: it joins the message of the state change
+            self.env._(
+                "%(policy)s rejected by %(name)s. Reason: %(reason)s. Earlier signatures stay "
+                "as history; signing starts again in a new request.",
+                policy=self.policy_id.name,
+                name=user.name,
+                reason=reason,
+            )
+        )
 
     # ------------------------------------------------------------------ notifications
     def _schedule_activities(self, record):

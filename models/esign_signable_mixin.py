@@ -1,4 +1,5 @@
 from lxml import etree
+from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -286,6 +287,42 @@ class EsignSignableMixin(models.AbstractModel):
                 )
             else:
                 record.sudo()._message_log(body=body)
+
+    def _esign_post_with_tracking(self, body):
+        """Log ``body`` like ``_esign_post``, in the tracking message when there is one.
+
+        When this transaction has already changed a tracked field of the record (a signature
+        that completes a release changes the lot's release state), Odoo logs that change in
+        a message of its own when the transaction commits. ``body`` then goes into that
+        message (``_track_set_log_message``): one chatter entry says who signed and what
+        changed, and a signature costs one message instead of two.
+        """
+        for record in self:
+            if not hasattr(record, "_track_set_log_message") or not record._esign_tracked_change():
+                record._esign_post(body)
+                continue
+            pending = record.env.cr.precommit.data.setdefault(
+                f"mail.tracking.message.{record._name}", {}
+            )
+            earlier = pending.get(record.id)
+            record._track_set_log_message(
+                Markup("%s<br/>%s") % (earlier, body) if earlier else body
+            )
+
+    def _esign_tracked_change(self):
+        """Whether a tracked field of this record has changed in this transaction, so that
+        Odoo will log a tracking message for it when the transaction commits."""
+        self.ensure_one()
+        initial = self.env.cr.precommit.data.get(f"mail.tracking.{self._name}", {}).get(self.id)
+        if not initial:  # nothing tracked yet, or tracking discarded for the record
+            return False
+        record = self.sudo()
+        return any(
+            name in record._fields
+            and record[name] != value
+            and (record[name] or value)  # empty recordset vs False: no change (as _mail_track)
+            for name, value in initial.items()
+        )
 
     # ------------------------------------------------------------------ change tracking
     def _esign_reason_needed(self, field_names=None):

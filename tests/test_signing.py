@@ -13,6 +13,9 @@ class TestLotRelease(EsignCase):
     """R20: a lot is released by the Release Authority's signature, and only then ships."""
 
     def test_release_signature_content(self):
+        # As in production, the lot was made in an earlier transaction: its release is then
+        # a tracked change (Odoo does not track records created in the same transaction).
+        self.env.cr.flush()
         self.assertEqual(self.lot.esign_release_state, "quarantine")
         self.sign(self.ra, self.lot, reason="Batch record reviewed, all tests passed")
         self.assertEqual(self.lot.esign_release_state, "released")
@@ -31,9 +34,16 @@ class TestLotRelease(EsignCase):
         self.assertEqual(sig.previous_hash, "0" * 64)
         self.assertEqual(sig.status, "valid")
         self.assertTrue(self.env["esign.signature"]._verify_chain("stock.lot", self.lot.id).ok)
+        self.env.cr.flush()  # Odoo logs tracked changes when the transaction commits
         posted = self.lot.message_ids.filtered(lambda m: "Signed Released" in m.body)
         self.assertEqual(len(posted), 1)
         self.assertIn(self.ra.name, posted.body)
+        # One chatter entry: the signature note carries the release it caused.
+        self.assertEqual(
+            posted.sudo().tracking_value_ids.mapped("field_id.name"), ["esign_release_state"]
+        )
+        self.assertEqual(len(self.lot.message_ids.sudo().tracking_value_ids), 1)
+        self.assertEqual(posted.author_id, self.ra.partner_id)
 
     def test_content_hash_same_in_every_language(self):
         """A signer working in Chinese and an auditor in English see the same hash."""
@@ -145,10 +155,16 @@ class TestLotRelease(EsignCase):
         self.env["esign.request"]._for_record(
             self.lot, self.env.ref("meddev_esign.policy_lot_release"), create=True
         )
+        self.env.cr.flush()  # the lot and its request exist before the rejection, as in use
         self.env["esign.reject.wizard"].with_user(self.ra).create(
             {"res_model": "stock.lot", "res_id": self.lot.id, "reason": "Sterility test failed"}
         ).action_reject()
         self.assertEqual(self.lot.esign_release_state, "rejected")
+        self.env.cr.flush()
+        note = self.lot.message_ids.filtered(lambda m: "Sterility test failed" in m.body)
+        self.assertEqual(len(note), 1)  # the rejection and the state it set, in one entry
+        self.assertEqual(note.sudo().tracking_value_ids.mapped("new_value_char"), ["Rejected"])
+        self.assertEqual(note.author_id, self.ra.partner_id)
         old = self.lot.esign_request_ids
         self.assertEqual(old.state, "rejected")
         self.assertEqual(old.reject_reason, "Sterility test failed")
