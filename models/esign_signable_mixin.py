@@ -278,6 +278,7 @@ class EsignSignableMixin(models.AbstractModel):
         A plain log note skips the follower-notification machinery: the people who must act
         get an activity instead, so signing many records stays fast.
         """
+        self._esign_prefetch_note_author()
         for record in self:
             if not hasattr(record, "message_post"):
                 continue
@@ -297,6 +298,7 @@ class EsignSignableMixin(models.AbstractModel):
         message (``_track_set_log_message``): one chatter entry says who signed and what
         changed, and a signature costs one message instead of two.
         """
+        self._esign_prefetch_note_author()
         for record in self:
             if not hasattr(record, "_track_set_log_message") or not record._esign_tracked_change():
                 record._esign_post(body)
@@ -308,6 +310,17 @@ class EsignSignableMixin(models.AbstractModel):
             record._track_set_log_message(
                 Markup("%s<br/>%s") % (earlier, body) if earlier else body
             )
+
+    def _esign_prefetch_note_author(self):
+        """Read only what Odoo's log note takes from the company (name and alias domain, for
+        its reply-to address) and from the author (name and e-mail), not their whole rows.
+
+        On a cold cache the first field read of a record fetches every column: res.company
+        has over a hundred with stock, purchase and manufacturing installed, and decoding
+        them cost more than the rest of the note.
+        """
+        self.env.company.sudo().fetch(["name", "alias_domain_id"])
+        self.env.user.partner_id.sudo().fetch(["name", "email"])
 
     def _esign_tracked_change(self):
         """Whether a tracked field of this record has changed in this transaction, so that
