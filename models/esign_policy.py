@@ -267,6 +267,11 @@ class EsignPolicy(models.Model):
     def _spec(self, record):
         """The engine's view of this policy for ``record`` (signers resolved)."""
         self.ensure_one()
+        # One query for the steps and their columns (self.step_ids would take two).
+        step_records = self.env["esign.policy.step"].search_fetch(
+            [("policy_id", "=", self.id)],
+            ["sequence", "name", "meaning_id", "mode", "k", "signer_type", "group_id"],
+        )
         steps = tuple(
             policy_engine.StepSpec(
                 step_id=step.id,
@@ -277,7 +282,7 @@ class EsignPolicy(models.Model):
                 k=step.k if step.mode == "k_of_n" else None,
                 eligible_user_ids=frozenset(step._eligible_users(record).ids),
             )
-            for step in self.step_ids
+            for step in step_records
         )
         return policy_engine.PolicySpec(
             steps=steps,
