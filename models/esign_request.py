@@ -333,6 +333,7 @@ class EsignRequest(models.Model):
 
     def _sign_locked(self, record, step, user, reason, auth_method, expected_hash):
         """The body of ``_sign``, under the record's lock and inside an audit batch."""
+        record._esign_prefetch_signer()
         current_hash = record.sudo()._esign_content_hash(self.trigger)
         if expected_hash and expected_hash != current_hash:
             raise UserError(

@@ -278,7 +278,7 @@ class EsignSignableMixin(models.AbstractModel):
         A plain log note skips the follower-notification machinery: the people who must act
         get an activity instead, so signing many records stays fast.
         """
-        self._esign_prefetch_note_author()
+        self._esign_prefetch_signer()
         for record in self:
             if not hasattr(record, "message_post"):
                 continue
@@ -298,7 +298,7 @@ class EsignSignableMixin(models.AbstractModel):
         message (``_track_set_log_message``): one chatter entry says who signed and what
         changed, and a signature costs one message instead of two.
         """
-        self._esign_prefetch_note_author()
+        self._esign_prefetch_signer()
         for record in self:
             if not hasattr(record, "_track_set_log_message") or not record._esign_tracked_change():
                 record._esign_post(body)
@@ -311,16 +311,18 @@ class EsignSignableMixin(models.AbstractModel):
                 Markup("%s<br/>%s") % (earlier, body) if earlier else body
             )
 
-    def _esign_prefetch_note_author(self):
-        """Read only what Odoo's log note takes from the company (name and alias domain, for
-        its reply-to address) and from the author (name and e-mail), not their whole rows.
+    def _esign_prefetch_signer(self):
+        """Read only the fields a signature and its chatter note take from the signer and the
+        company, not their whole rows: the signer's name, e-mail, language and time zone
+        (res.users has them from its partner), and the company's name and alias domain (the
+        note's reply-to address).
 
-        On a cold cache the first field read of a record fetches every column: res.company
-        has over a hundred with stock, purchase and manufacturing installed, and decoding
-        them cost more than the rest of the note.
+        On a cold cache, the first read of a field fetches every column of the row: res.company
+        has over a hundred with stock, purchase and manufacturing installed, res.partner about
+        eighty, and decoding them cost more than the note itself.
         """
         self.env.company.sudo().fetch(["name", "alias_domain_id"])
-        self.env.user.partner_id.sudo().fetch(["name", "email"])
+        self.env.user.partner_id.sudo().fetch(["name", "email", "lang", "tz"])
 
     def _esign_tracked_change(self):
         """Whether a tracked field of this record has changed in this transaction, so that
