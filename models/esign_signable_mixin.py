@@ -297,10 +297,15 @@ class EsignSignableMixin(models.AbstractModel):
         a message of its own when the transaction commits. ``body`` then goes into that
         message (``_track_set_log_message``): one chatter entry says who signed and what
         changed, and a signature costs one message instead of two.
+
+        Only into a tracking *log*: a change with a subtype (a purchase order's "RFQ
+        Confirmed") is posted to the followers, who may be outside the company, and the
+        signature note stays an internal note.
         """
         self._esign_prefetch_signer()
         for record in self:
-            if not hasattr(record, "_track_set_log_message") or not record._esign_tracked_change():
+            changes = record._esign_tracked_changes()
+            if not changes or record.sudo()._track_subtype(changes):
                 record._esign_post(body)
                 continue
             pending = record.env.cr.precommit.data.setdefault(
@@ -324,20 +329,23 @@ class EsignSignableMixin(models.AbstractModel):
         self.env.company.sudo().fetch(["name", "alias_domain_id"])
         self.env.user.partner_id.sudo().fetch(["name", "email", "lang", "tz"])
 
-    def _esign_tracked_change(self):
-        """Whether a tracked field of this record has changed in this transaction, so that
-        Odoo will log a tracking message for it when the transaction commits."""
+    def _esign_tracked_changes(self):
+        """The tracked fields of this record that this transaction changed, with their values
+        before (what Odoo logs in a tracking message when the transaction commits)."""
         self.ensure_one()
+        if not hasattr(self, "_track_set_log_message"):  # no chatter
+            return {}
         initial = self.env.cr.precommit.data.get(f"mail.tracking.{self._name}", {}).get(self.id)
         if not initial:  # nothing tracked yet, or tracking discarded for the record
-            return False
+            return {}
         record = self.sudo()
-        return any(
-            name in record._fields
+        return {
+            name: value
+            for name, value in initial.items()
+            if name in record._fields
             and record[name] != value
             and (record[name] or value)  # empty recordset vs False: no change (as _mail_track)
-            for name, value in initial.items()
-        )
+        }
 
     # ------------------------------------------------------------------ change tracking
     def _esign_reason_needed(self, field_names=None):

@@ -1,4 +1,5 @@
 import psycopg2
+from markupsafe import Markup
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
@@ -44,6 +45,33 @@ class TestLotRelease(EsignCase):
         )
         self.assertEqual(len(self.lot.message_ids.sudo().tracking_value_ids), 1)
         self.assertEqual(posted.author_id, self.ra.partner_id)
+
+    def test_note_never_joins_a_message_posted_to_followers(self):
+        """A tracked change with a subtype is posted to the record's followers, who may be a
+        vendor: the signature note stays an internal note of its own."""
+        vendor = self.env["res.partner"].create({"name": "Vendor", "email": "v@example.com"})
+        order = self.env["purchase.order"].create(
+            {
+                "partner_id": vendor.id,
+                "order_line": [Command.create({"product_id": self.component.id})],
+            }
+        )
+        order.message_subscribe(partner_ids=vendor.ids)
+        self.env.cr.flush()  # an existing order, whose tracked changes Odoo logs
+        order.write({"state": "purchase"})  # tracked, with purchase's "RFQ Confirmed" subtype
+        self.assertTrue(order._esign_tracked_changes())
+        order._esign_post_with_tracking(Markup("Signed Approved by T QA"))
+        self.env.cr.flush()
+        note = order.message_ids.filtered(lambda m: "Signed Approved" in m.body)
+        self.assertEqual(len(note), 1)
+        self.assertTrue(note.is_internal)
+        self.assertEqual(note.subtype_id, self.env.ref("mail.mt_note"))
+        self.assertFalse(note.sudo().tracking_value_ids)
+        confirmed = order.message_ids.filtered(
+            lambda m: m.subtype_id == self.env.ref("purchase.mt_rfq_confirmed")
+        )
+        self.assertEqual(len(confirmed), 1)
+        self.assertNotIn("Signed Approved", confirmed.body)
 
     def test_content_hash_same_in_every_language(self):
         """A signer working in Chinese and an auditor in English see the same hash."""
