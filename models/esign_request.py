@@ -466,13 +466,15 @@ class EsignRequest(models.Model):
         act_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
         existing = self._activities(record)
         for user in self.next_signer_ids - existing.user_id:
+            # In the signer's language, whoever's action opened the step.
+            req = self.with_context(lang=user.lang or self.env.lang)
             record.sudo().activity_schedule(
                 activity_type_id=act_type.id if act_type else False,
-                summary=self._activity_summary(),
-                note=self.env._(
+                summary=req._activity_summary(),
+                note=req.env._(
                     "Your signature is needed on %(record)s (%(policy)s).",
-                    record=record.display_name,
-                    policy=self.policy_id.name,
+                    record=record.with_env(req.env).display_name,
+                    policy=req.policy_id.name,
                 ),
                 user_id=user.id,
             )
@@ -483,18 +485,26 @@ class EsignRequest(models.Model):
     def _activities(self, record):
         """The open signing activities of this request's policy on ``record`` (as the system).
 
+        The summary they were scheduled with is in the language of whoever scheduled them, so
+        it is matched in every installed language: a signer working in Chinese closes the
+        to-do that an English-speaking submitter's action created.
+
         One plain statement, as it runs for every signature: the rows a search on res_model,
         res_id, summary and active would give, in the activity model's order.
         """
+        summaries = {
+            self.with_context(lang=code)._activity_summary()
+            for code, _name in self.env["res.lang"].get_installed()
+        }
         activities = self.env["mail.activity"].sudo()
         activities.flush_model(["res_model", "res_id", "summary", "active"])
         self.env.cr.execute(
             SQL(
                 "SELECT id FROM mail_activity WHERE res_model = %s AND res_id = %s"
-                " AND summary = %s AND active ORDER BY date_deadline, id",
+                " AND summary IN %s AND active ORDER BY date_deadline, id",
                 record._name,
                 record.id,
-                self._activity_summary(),
+                tuple(summaries),
             )
         )
         return activities.browse([row[0] for row in self.env.cr.fetchall()])

@@ -341,6 +341,41 @@ class TestProductionRecord(EsignCase):
         self.assertEqual(sigs.mapped("meaning_code"), ["reviewed", "approved"])
         self.assertEqual(sigs[1].previous_hash, sigs[0].signature_hash)
 
+    def test_signer_activity_closed_whatever_the_language(self):
+        """The to-do scheduled in one language is closed by a signer working in another."""
+        self.env["res.lang"]._activate_lang("zh_CN")
+        self.qa.lang = "zh_CN"
+        mo = self._make_mo()
+        self.sign(self.qe, mo)  # an English-speaking reviewer opens the approval step
+        todo = mo.activity_ids.filtered(lambda act: act.user_id == self.qa)
+        self.assertEqual(len(todo), 1)
+        self.assertIn("电子签名", todo.summary)  # the approver's to-do is in their language
+        # The approver signs with the whole flow in Chinese.
+        env_zh = self.env(context=dict(self.env.context, lang="zh_CN"))
+        wizards = env_zh["esign.sign.wizard"].with_user(self.qa)
+        wizard = wizards.browse(wizards._action_open(mo.with_env(wizards.env))["res_id"])
+        wizard.write({"login": self.qa.login, "reason": "批准"})
+        wizard.action_sign(password=PASSWORD)
+        self.assertEqual(mo.esign_request_ids.state, "completed")
+        self.assertFalse(todo.exists(), "the signer's to-do is done once they signed")
+        self.assertFalse(mo.activity_ids)
+
+    def test_english_signer_closes_a_chinese_to_do(self):
+        """The twin: a to-do written in Chinese is closed by a signer working in English."""
+        self.env["res.lang"]._activate_lang("zh_CN")
+        mo = self._make_mo()
+        self.sign(self.qe, mo)
+        todo = mo.activity_ids.filtered(lambda act: act.user_id == self.qa)
+        todo.summary = (
+            self.env["esign.request"]
+            .with_context(lang="zh_CN")
+            .browse(mo.esign_request_ids.id)
+            ._activity_summary()
+        )
+        self.assertIn("电子签名", todo.summary)
+        self.sign(self.qa, mo)
+        self.assertFalse(todo.exists())
+
     def test_printed_copy_shows_signatures(self):
         """R10: name, date-time and meaning appear on the printed MO; nothing before signing."""
         mo = self._make_mo()
