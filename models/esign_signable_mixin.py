@@ -137,7 +137,8 @@ class EsignSignableMixin(models.AbstractModel):
         in Chinese then has the same hash for an auditor working in English.
         """
         self.ensure_one()
-        record = self.with_context(SNAPSHOT_CONTEXT)
+        # The whole context is replaced on purpose: no key of the caller's may reach the hash.
+        record = self.with_context(SNAPSHOT_CONTEXT)  # pylint: disable=context-overridden
         attachments = ()
         if record._esign_sign_attachments:
             atts = (
