@@ -3,8 +3,10 @@
 // E-Signatures > Records > Lot Release, selects them all, runs "Release (sign)" from the
 // actions menu and authenticates once for all of them.
 import { registry } from "@web/core/registry";
-import { user } from "@web/core/user";
-import { SCENARIO_PASSWORD } from "@meddev_esign/../tests/tours/esign_scenario_common";
+import {
+    loginAndReason,
+    passwordAndSign,
+} from "@meddev_esign/../tests/tours/esign_scenario_common";
 
 registry.category("web_tour.tours").add("meddev_esign_scenario_bulk_release", {
     steps: () => [
@@ -49,32 +51,8 @@ registry.category("web_tour.tours").add("meddev_esign_scenario_bulk_release", {
             content: "... and signs the five lots",
             trigger: ".modal .o_field_widget[name='record_count']:contains('5')",
         },
-        {
-            content: "First component: my log-in",
-            trigger: ".modal div[name='login'] input",
-            async run(helpers) {
-                await helpers.edit(user.login);
-            },
-        },
-        {
-            content: "Reason for signing",
-            trigger: ".modal div[name='reason'] textarea",
-            run: "edit Batch records reviewed; release tests passed.",
-        },
-        {
-            content: "Second component: my password, once",
-            trigger: ".modal .o_esign_password",
-            run: `edit ${SCENARIO_PASSWORD}`,
-        },
-        {
-            content: "Sign",
-            trigger: ".modal .o_esign_confirm",
-            run: "click",
-        },
-        {
-            content: "The wizard closes",
-            trigger: "body:not(:has(.modal))",
-        },
+        ...loginAndReason("Batch records reviewed; release tests passed."),
+        ...passwordAndSign(),
         {
             content: "No lot of the batch is left in quarantine",
             trigger: ".o_action:not(:has(.o_data_row:contains('TOUR-BULK')))",

@@ -5,7 +5,11 @@
 // on the user form (Settings > Users & Companies > Users). The signer then signs.
 import { registry } from "@web/core/registry";
 import { user } from "@web/core/user";
-import { SCENARIO_PASSWORD, signInWizard } from "@meddev_esign/../tests/tours/esign_scenario_common";
+import {
+    SCENARIO_PASSWORD,
+    loginAndReason,
+    signInWizard,
+} from "@meddev_esign/../tests/tours/esign_scenario_common";
 
 const tours = registry.category("web_tour.tours");
 
@@ -35,18 +39,7 @@ tours.add("meddev_esign_scenario_lockout", {
             trigger: ".o_form_view .o_esign_sign_button",
             run: "click",
         },
-        {
-            content: "First component: my log-in",
-            trigger: ".modal div[name='login'] input",
-            async run(helpers) {
-                await helpers.edit(user.login);
-            },
-        },
-        {
-            content: "Reason for signing",
-            trigger: ".modal div[name='reason'] textarea",
-            run: "edit Release tests passed.",
-        },
+        ...loginAndReason("Release tests passed."),
         ...wrongPassword(1, 2),
         ...wrongPassword(2, 1),
         ...wrongPassword(3, 0),
