@@ -73,11 +73,14 @@ class Base(models.AbstractModel):
         return frozenset(names)
 
     # ------------------------------------------------------------------ canonical values
-    def _esign_field_values(self, names):
+    def _esign_field_values(self, names, by_id=False):
         """Canonical JSON-safe values of ``names`` for one record.
 
         many2one as [id, display name], x2many as sorted [[id, name], ...], money at its
         currency's precision, floats at their digits, dates in ISO text (R11, R15).
+
+        :param by_id: references as ids only (many2one an id, x2many sorted ids), as content
+            hashes of version 2 sign them; the audit trail keeps the names a reader needs.
         """
         self.ensure_one()
         values = {}
@@ -85,7 +88,11 @@ class Base(models.AbstractModel):
             field = self._fields[name]
             value = self[name]
             kind = field.type
-            if kind == "many2one":
+            if kind == "many2one" and by_id:
+                values[name] = value.id or None
+            elif kind in ("one2many", "many2many") and by_id:
+                values[name] = sorted(value.ids)
+            elif kind == "many2one":
                 values[name] = [value.id, value.display_name] if value else None
             elif kind in ("one2many", "many2many"):
                 values[name] = sorted([rec.id, rec.display_name or ""] for rec in value)

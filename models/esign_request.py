@@ -18,6 +18,7 @@ from ..services.errors import (
     StepCompleteError,
     UnknownStepError,
 )
+from ..services.snapshot import snapshot_version
 
 _logger = logging.getLogger(__name__)
 
@@ -168,13 +169,19 @@ class EsignRequest(models.Model):
 
     # ------------------------------------------------------------------ evaluation
     def _facts(self, record, current_hash=None):
-        """The engine's view of this request's signatures: valid = covers the live content."""
-        current_hash = current_hash or record.sudo()._esign_content_hash(self.trigger)
+        """The engine's view of this request's signatures: valid = covers the live content.
+
+        Each signature is compared with the live content hashed under its own version
+        (``current_hash``, when given, is the hash under the current version).
+        """
+        live = {snapshot_version(current_hash): current_hash} if current_hash else {}
+        signed = record.sudo()
         return [
             engine.SignatureFact(
                 step_id=sig.step_id.id,
                 user_id=sig.user_id.id,
-                valid=sig.content_hash == current_hash,
+                valid=sig.content_hash
+                == signed._esign_live_hash(sig.content_hash, self.trigger, live),
             )
             for sig in self.sudo().signature_ids
         ]

@@ -119,16 +119,22 @@ class EsignSignableMixin(models.AbstractModel):
             names.update(names_for_trigger)
         return names
 
-    def _esign_snapshot_values(self, trigger=None):
+    def _esign_snapshot_values(self, trigger=None, version=snap.SNAPSHOT_VERSION):
         """Return the JSON-safe values of the fields ``trigger`` signs. Override to sign more.
 
-        Values are canonical as in the audit trail: many2one as id + name, money at currency
-        precision (see ``base._esign_field_values``).
+        Values are canonical as in the audit trail (money at currency precision, dates in
+        ISO text: see ``base._esign_field_values``), except references: under ``version``
+        ``esign-snapshot/2`` (new signatures) a many2one is its id and an x2many its sorted
+        ids; under ``esign-snapshot/1`` (older signatures, still verified by their rules) they
+        are [id, display name]. An override adds its rows the same way for both versions, or
+        branches on ``version`` where they differ; ``snap.sorted_rows`` orders rows.
         """
         self.ensure_one()
-        return self._esign_field_values(self._esign_fields_for(trigger))
+        return self._esign_field_values(
+            self._esign_fields_for(trigger), by_id=version != snap.SNAPSHOT_V1
+        )
 
-    def _esign_snapshot(self, trigger=None):
+    def _esign_snapshot(self, trigger=None, version=snap.SNAPSHOT_VERSION):
         """The canonical snapshot of this record that a signature for ``trigger`` covers.
 
         It is read in one fixed context (``SNAPSHOT_CONTEXT``), whoever asks: translated
@@ -161,14 +167,41 @@ class EsignSignableMixin(models.AbstractModel):
         return snap.RecordSnapshot(
             model=record._name,
             res_id=record.id,
-            fields=record._esign_snapshot_values(trigger),
+            fields=record._esign_snapshot_values(trigger, version),
             attachments=attachments,
+            version=version,
         )
 
-    def _esign_content_hash(self, trigger=None):
-        """SHA-256 of the canonical snapshot for ``trigger``, with its version prefix."""
+    def _esign_content_hash(self, trigger=None, version=snap.SNAPSHOT_VERSION):
+        """SHA-256 of the canonical snapshot for ``trigger``, with its version prefix.
+
+        New signatures use the current version; pass a stored hash's version (see
+        ``_esign_live_hash``) to rebuild the content the way that signature saw it.
+        """
         self.ensure_one()
-        return snap.content_hash(self._esign_snapshot(trigger))
+        return snap.content_hash(self._esign_snapshot(trigger, version))
+
+    def _esign_live_hash(self, stored, trigger=None, known=None):
+        """This record's content hash now, under the version ``stored`` was made with.
+
+        A signature made under version 1 is checked by version 1's rules, so it stays valid
+        as long as what it signed is unchanged.
+
+        :param stored: a signature's stored content hash.
+        :param known: a dict {version: hash} of hashes already computed for this record and
+            ``trigger``; it is filled in, so a caller checking many signatures hashes once
+            per version.
+        :return: the hash, or None when ``stored`` names no version this code can rebuild
+            (such a hash vouches for nothing here).
+        """
+        self.ensure_one()
+        version = snap.snapshot_version(stored)
+        if version is None:
+            return None
+        known = {} if known is None else known
+        if version not in known:
+            known[version] = self._esign_content_hash(trigger, version)
+        return known[version]
 
     def _esign_author_ids(self):
         """Users barred from signing this record when the policy forbids the author to sign."""
@@ -392,19 +425,18 @@ class EsignSignableMixin(models.AbstractModel):
                         fields=", ".join(sorted(self._fields[f].string for f in signed)),
                     )
                 )
-        # One hash per trigger the record has requests for: a change voids only the requests
-        # whose signed fields it touches (each returns to its first step still to sign again).
+        # One hash per trigger the record has requests for, under each version its signatures
+        # were made with: a change voids only the requests whose signed fields it touches
+        # (each returns to its first step still to sign again).
         before = {
-            rec.id: {
-                t: rec._esign_content_hash(t) for t in set(rec.esign_request_ids.mapped("trigger"))
-            }
+            rec.id: {key: rec._esign_content_hash(*key) for key in rec._esign_hash_keys()}
             for rec in self
             if rec.esign_request_ids
         }
         result = super().write(vals)
         for rec in self.filtered(lambda r: r.id in before):
-            after = {t: rec._esign_content_hash(t) for t in before[rec.id]}
-            changed = {t for t, value in after.items() if value != before[rec.id][t]}
+            after = {key: rec._esign_content_hash(*key) for key in before[rec.id]}
+            changed = {key[0] for key, value in after.items() if value != before[rec.id][key]}
             if not changed:
                 continue
             rec.with_context(esign_skip_tracking=True).sudo().write(
@@ -421,8 +453,22 @@ class EsignSignableMixin(models.AbstractModel):
             for trigger in changed:
                 rec.esign_request_ids.filtered(
                     lambda r, t=trigger: r.trigger == t and r.state in ("in_progress", "completed")
-                )._refresh_state(notify=True, current_hash=after[trigger])
+                )._refresh_state(notify=True, current_hash=after[(trigger, snap.SNAPSHOT_VERSION)])
         return result
+
+    def _esign_hash_keys(self):
+        """The (trigger, version) pairs whose content hash a change of this record is checked
+        against: every trigger it has requests for, under the current version and under each
+        older version its signatures were made with."""
+        self.ensure_one()
+        keys = set()
+        for request in self.sudo().esign_request_ids:
+            keys.add((request.trigger, snap.SNAPSHOT_VERSION))
+            for stored in request.signature_ids.mapped("content_hash"):
+                version = snap.snapshot_version(stored)
+                if version:
+                    keys.add((request.trigger, version))
+        return keys
 
     @api.ondelete(at_uninstall=False)
     def _esign_unlink_signed(self):

@@ -221,16 +221,20 @@ class EsignSignature(models.Model):
 
     @api.depends("content_hash", "request_id.state", "request_id.trigger")
     def _compute_status(self):
-        current = {}
+        # {(model, id, trigger): (record, {version: live hash})}: each record is hashed once
+        # per version its signatures were made with (a signature is checked by its own rules).
+        live = {}
         for sig in self:
             trigger = sig.request_id.trigger
             key = (sig.res_model, sig.res_id, trigger)
-            if key not in current:
-                record = self.env[sig.res_model].browse(sig.res_id).exists()
-                current[key] = record.sudo()._esign_content_hash(trigger) if record else None
+            if key not in live:
+                live[key] = (self.env[sig.res_model].browse(sig.res_id).exists().sudo(), {})
+            record, hashes = live[key]
             if sig.request_id.state in ("rejected", "cancelled"):
                 sig.status = "history"
-            elif sig.content_hash != current[key]:
+            elif not record or sig.content_hash != record._esign_live_hash(
+                sig.content_hash, trigger, hashes
+            ):
                 sig.status = "changed"
             else:
                 sig.status = "valid"

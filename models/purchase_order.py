@@ -1,6 +1,8 @@
 from odoo import models
 from odoo.exceptions import UserError
 
+from ..services import snapshot as snap
+
 
 class PurchaseOrder(models.Model):
     """Purchase approval: confirming an order the policy covers needs its signature (S2).
@@ -14,13 +16,30 @@ class PurchaseOrder(models.Model):
     _esign_triggers = {"po_confirm": "Purchase Order: Confirm"}
     _esign_author_fields = ["create_uid", "user_id"]
 
-    def _esign_snapshot_values(self, trigger=None):
-        """Sign every line's product, quantity and price, not only the line ids."""
-        values = super()._esign_snapshot_values(trigger)
-        values["lines"] = sorted(
-            [line.product_id.display_name, str(line.product_qty), str(line.price_unit)]
-            for line in self.order_line
-        )
+    def _esign_snapshot_values(self, trigger=None, version=snap.SNAPSHOT_VERSION):
+        """Sign every line's product, quantity and price, not only the line ids.
+
+        From version 2 on, also each line's description (what the supplier reads) and its
+        id; section and note lines, which have no product, sign like the others.
+        """
+        values = super()._esign_snapshot_values(trigger, version)
+        if version == snap.SNAPSHOT_V1:
+            # Version 1 could not sign a section or note line (no product: its False did not
+            # sort among names), so "" for it changes no hash a version 1 signature holds.
+            values["lines"] = sorted(
+                [line.product_id.display_name or "", str(line.product_qty), str(line.price_unit)]
+                for line in self.order_line
+            )
+        else:
+            values["lines"] = [
+                {
+                    "id": line.id,
+                    **line._esign_field_values(
+                        ["name", "product_id", "product_qty", "price_unit"], by_id=True
+                    ),
+                }
+                for line in self.order_line.sorted("id")
+            ]
         return values
 
     def _esign_check_qualified_suppliers(self):

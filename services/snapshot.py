@@ -11,7 +11,7 @@ where the document is::
      "model": "<odoo model>",
      "res_id": <record id>}
 
-* The version prefix (``esign-snapshot/1``) is part of the hashed bytes, the
+* The version prefix (``esign-snapshot/2``) is part of the hashed bytes, the
   way Odoo's account hash chain prefixes ``$4$``: a later change of the
   canonical form gets a new version, and old signatures stay verifiable with
   the rules of the version they name.
@@ -25,7 +25,22 @@ where the document is::
   :func:`iso_date` for dates.
 
 The hash is written as ``<version>:sha256:<64 lowercase hex digits>``, e.g.
-``esign-snapshot/1:sha256:9f86d0...``, so a stored hash says how it was made.
+``esign-snapshot/2:sha256:9f86d0...``, so a stored hash says how it was made.
+
+The versions differ in how the Odoo layer renders a reference to another
+record; the byte layout above is the same:
+
+* ``esign-snapshot/1``: a reference is ``[id, display name]``. Renaming the
+  referenced record (a product, say) changed the hash of every record that
+  points to it, so one rename made all their signatures read "changed after
+  signing", although nothing they signed had changed.
+* ``esign-snapshot/2`` (new signatures): a reference is the record's id, a
+  list of references the sorted ids. What the signed record points to is
+  signed; the name of what it points to belongs to that record, whose own
+  changes its own trail records.
+
+Rows that a model adds (order lines, consumed component lots) are put in a
+fixed order with :func:`sorted_rows`.
 """
 
 from __future__ import annotations
@@ -33,7 +48,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -49,19 +64,25 @@ __all__ = [
     "RecordSnapshot",
     "canonical_bytes",
     "content_hash",
+    "SNAPSHOT_V1",
     "iso_date",
     "money",
+    "snapshot_version",
+    "sorted_rows",
     "split_content_hash",
     "utc_iso",
     "verify_content_hash",
 ]
 
-SNAPSHOT_VERSION = "esign-snapshot/1"
-"""Version written into new snapshots."""
+SNAPSHOT_V1 = "esign-snapshot/1"
+"""References as ``[id, display name]``; signatures made before version 2."""
+
+SNAPSHOT_VERSION = "esign-snapshot/2"
+"""Version written into new snapshots: references as ids."""
 
 # Only versions whose canonical form this code implements; hashing under any
 # other name would produce a hash that claims rules it did not follow.
-SUPPORTED_SNAPSHOT_VERSIONS = frozenset({SNAPSHOT_VERSION})
+SUPPORTED_SNAPSHOT_VERSIONS = frozenset({SNAPSHOT_V1, SNAPSHOT_VERSION})
 
 _MODEL_RE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*")
 _CHECKSUM_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -171,7 +192,7 @@ def content_hash(snapshot: RecordSnapshot) -> str:
     """Hash a snapshot.
 
     :param snapshot: The record snapshot.
-    :return: ``"<version>:sha256:<hex>"``, e.g. ``"esign-snapshot/1:sha256:…"``.
+    :return: ``"<version>:sha256:<hex>"``, e.g. ``"esign-snapshot/2:sha256:…"``.
     :raises SnapshotError: See :func:`canonical_bytes`.
     """
     digest = hashlib.sha256(canonical_bytes(snapshot)).hexdigest()
@@ -192,6 +213,36 @@ def split_content_hash(value: str) -> tuple[str, str]:
     if match is None:
         raise SnapshotError(f"The content hash {value!r} is not in the form version:sha256:hex.")
     return match["version"], match["hex"]
+
+
+def snapshot_version(value: str) -> str | None:
+    """The version a stored content hash was made under, if this code can rebuild it.
+
+    :param value: A stored hash, e.g. ``"esign-snapshot/1:sha256:…"``.
+    :return: One of :data:`SUPPORTED_SNAPSHOT_VERSIONS`, or ``None`` when ``value`` is
+        malformed or names a version this code does not implement (such a hash cannot
+        vouch for any content rebuilt here).
+    """
+    try:
+        version, _digest = split_content_hash(value)
+    except SnapshotError:
+        return None
+    return version if version in SUPPORTED_SNAPSHOT_VERSIONS else None
+
+
+def sorted_rows(rows: Iterable[JSONable]) -> list[JSONable]:
+    """Put rows (lists or objects) in one fixed order: that of their canonical JSON text.
+
+    Rows may mix ``None``, numbers and text in one position, which ``sorted`` alone
+    cannot compare (an order line without a product next to one with a product).
+
+    :param rows: The rows; each must be allowed in canonical JSON.
+    :return: A new list, sorted.
+    :raises CanonicalValueError: If a row holds anything not allowed.
+    """
+    keyed = [(canonical_json_bytes(row, path="rows[]"), row) for row in rows]
+    keyed.sort(key=lambda pair: pair[0])
+    return [row for _key, row in keyed]
 
 
 def verify_content_hash(snapshot: RecordSnapshot, expected: str) -> bool:

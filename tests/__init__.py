@@ -11,4 +11,5 @@ from . import (
     test_scenario_tours,
     test_session_window,
     test_signing,
+    test_snapshot_versions,
 )

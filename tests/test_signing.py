@@ -30,7 +30,7 @@ class TestLotRelease(EsignCase):
         self.assertEqual(sig.reason, "Batch record reviewed, all tests passed")
         self.assertEqual(sig.auth_method, "login_password")
         self.assertEqual(sig.record_version, 1)
-        self.assertTrue(sig.content_hash.startswith("esign-snapshot/1:sha256:"))
+        self.assertTrue(sig.content_hash.startswith("esign-snapshot/2:sha256:"))
         self.assertEqual(sig.content_hash, self.lot._esign_content_hash())
         self.assertEqual(sig.previous_hash, "0" * 64)
         self.assertEqual(sig.status, "valid")

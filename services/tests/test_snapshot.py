@@ -10,6 +10,7 @@ import pytest
 
 from services.errors import CanonicalValueError, SnapshotError
 from services.snapshot import (
+    SNAPSHOT_V1,
     SNAPSHOT_VERSION,
     AttachmentRef,
     RecordSnapshot,
@@ -17,6 +18,8 @@ from services.snapshot import (
     content_hash,
     iso_date,
     money,
+    snapshot_version,
+    sorted_rows,
     split_content_hash,
     utc_iso,
     verify_content_hash,
@@ -25,8 +28,12 @@ from services.snapshot import (
 SHA1_A = hashlib.sha1(b"device history record").hexdigest()
 SHA1_B = hashlib.sha1(b"inspection report").hexdigest()
 SHA256_C = hashlib.sha256(b"risk file").hexdigest()
-# Hash of the snapshot in test_non_ascii_text_is_stable, computed once and frozen.
+# Hashes of the snapshot in test_non_ascii_text_is_stable, computed once and frozen.
 PINNED_CHINESE_HASH = (
+    "esign-snapshot/2:sha256:e3f0833cfee587eb40334a1f61521d0ec164081b00ef806f548a7ae46e8b2050"
+)
+# The same content under version 1: signatures made before version 2 must keep verifying.
+PINNED_CHINESE_HASH_V1 = (
     "esign-snapshot/1:sha256:91ecee4780aedc49d517ec6b56d6f7c36ea08574300c76c161252f64a63d88b4"
 )
 
@@ -171,22 +178,28 @@ def test_safe_amount_forms_are_accepted(good: object) -> None:
     assert content_hash(snapshot).startswith(SNAPSHOT_VERSION)
 
 
-def test_non_ascii_text_is_stable() -> None:
+@pytest.mark.parametrize(
+    ("version", "pinned"),
+    [(SNAPSHOT_VERSION, PINNED_CHINESE_HASH), (SNAPSHOT_V1, PINNED_CHINESE_HASH_V1)],
+)
+def test_non_ascii_text_is_stable(version: str, pinned: str) -> None:
     snapshot = RecordSnapshot(
         model="quality.dhr",
         res_id=1,
         fields={"name": "医疗器械批号 A-1", "note": "灭菌后放行"},
         attachments=(),
+        version=version,
     )
     raw = canonical_bytes(snapshot)
     assert raw == (
-        b"esign-snapshot/1\n"
+        version.encode()
+        + b"\n"
         + '{"attachments":[],"fields":{"name":"医疗器械批号 A-1","note":"灭菌后放行"},'
         '"model":"quality.dhr","res_id":1}'.encode()
     )
     # A pinned vector: if this changes, old signatures stop verifying.
-    assert content_hash(snapshot) == ("esign-snapshot/1:sha256:" + hashlib.sha256(raw).hexdigest())
-    assert content_hash(snapshot) == PINNED_CHINESE_HASH
+    assert content_hash(snapshot) == f"{version}:sha256:" + hashlib.sha256(raw).hexdigest()
+    assert content_hash(snapshot) == pinned
 
 
 def test_other_chinese_text_or_other_normal_form_hashes_differently() -> None:
@@ -202,15 +215,17 @@ def test_other_chinese_text_or_other_normal_form_hashes_differently() -> None:
 
 
 def test_version_prefix_is_hashed_and_shown() -> None:
-    assert canonical_bytes(_snapshot()).startswith(b"esign-snapshot/1\n")
-    assert BASE_HASH.startswith("esign-snapshot/1:sha256:")
+    assert canonical_bytes(_snapshot()).startswith(b"esign-snapshot/2\n")
+    assert BASE_HASH.startswith("esign-snapshot/2:sha256:")
     assert split_content_hash(BASE_HASH) == (SNAPSHOT_VERSION, BASE_HASH.rsplit(":", 1)[1])
 
 
 @pytest.mark.parametrize(
     "stored",
     [
-        BASE_HASH.replace("esign-snapshot/1", "esign-snapshot/2"),
+        BASE_HASH.replace("esign-snapshot/2", "esign-snapshot/3"),
+        BASE_HASH.replace("esign-snapshot/2", "esign-snapshot/1"),  # same digest, older rules
+        content_hash(_snapshot(version=SNAPSHOT_V1)),  # the same content under version 1
         BASE_HASH.rsplit(":", 1)[1],  # bare hex without version
         BASE_HASH.upper(),
         BASE_HASH[:-1],
@@ -229,7 +244,43 @@ def test_split_rejects_malformed_hash(stored: str) -> None:
 
 def test_unsupported_version_is_refused() -> None:
     with pytest.raises(SnapshotError):
-        _snapshot(version="esign-snapshot/2")
+        _snapshot(version="esign-snapshot/3")
+
+
+def test_a_version_1_hash_verifies_its_version_1_snapshot() -> None:
+    old = _snapshot(version=SNAPSHOT_V1)
+    stored = content_hash(old)
+    assert stored.startswith("esign-snapshot/1:sha256:")
+    assert verify_content_hash(old, stored)
+    assert stored != BASE_HASH  # the version is hashed: same fields, another hash
+
+
+@pytest.mark.parametrize(
+    ("stored", "version"),
+    [
+        (BASE_HASH, SNAPSHOT_VERSION),
+        (BASE_HASH.replace("esign-snapshot/2", "esign-snapshot/1"), SNAPSHOT_V1),
+        (BASE_HASH.replace("esign-snapshot/2", "esign-snapshot/3"), None),  # unknown rules
+        ("esign-snapshot/2:sha256:abc", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_snapshot_version_of_a_stored_hash(stored: str, version: str | None) -> None:
+    assert snapshot_version(stored) == version
+
+
+def test_sorted_rows_mixes_none_numbers_and_text() -> None:
+    rows = [[12, "2.00"], [None, "1.00"], [3, "5.00"], {"id": 2}, [3, "4.00"]]
+    assert sorted_rows(rows) == [[12, "2.00"], [3, "4.00"], [3, "5.00"], [None, "1.00"], {"id": 2}]
+    # The order is that of the rows, not of how they arrived.
+    assert sorted_rows(reversed(rows)) == sorted_rows(rows)
+    assert sorted_rows([]) == []
+
+
+def test_sorted_rows_refuses_a_float() -> None:
+    with pytest.raises(CanonicalValueError):
+        sorted_rows([[1, 2.5]])
 
 
 # --- record identity and attachments ----------------------------------------------
