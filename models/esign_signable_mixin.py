@@ -39,7 +39,7 @@ class EsignSignableMixin(models.AbstractModel):
     _name = "esign.signable.mixin"
     _description = "Signable Record (e-signature mixin)"
 
-    #: Fields covered by the content hash; many2one as id + name, money at currency precision.
+    #: Fields covered by the content hash; references by id, money at currency precision.
     _esign_signed_fields: list[str] = []
     #: Per trigger, the fields its signatures cover when they are not ``_esign_signed_fields``
     #: (e.g. a CAPA's closure also covers the effectiveness result, which is written after the

@@ -109,6 +109,77 @@ class TestLotSnapshotVersions(EsignCase):
 
 
 @tagged("post_install", "-at_install")
+class TestProductionComponents(EsignCase):
+    """An MO's review signs which component lots it consumes (critical-material traceability)."""
+
+    def setUp(self):
+        super().setUp()
+        self.env["mrp.bom"].create(
+            {
+                "product_tmpl_id": self.simple_device.product_tmpl_id.id,
+                "product_qty": 1.0,
+                "bom_line_ids": [
+                    Command.create({"product_id": self.component.id, "product_qty": 2.0})
+                ],
+            }
+        )
+        self.stock = self.env.ref("stock.stock_location_stock")
+        # Only RES-A is in stock at first: it is the lot the MO reserves.
+        self.component_lots = self._make_lot("RES-A", self.component) | self._make_lot(
+            "RES-B", self.component
+        )
+        self.env["stock.quant"]._update_available_quantity(
+            self.component, self.stock, 10.0, lot_id=self.component_lots[0]
+        )
+
+    def _signed_mo(self):
+        mo = self._make_mo(qty=5.0)
+        mo.action_assign()
+        self.assertEqual(mo.move_raw_ids.move_line_ids.lot_id, self.component_lots[0])
+        self.sign(self.qe, mo)
+        self.sign(self.qa, mo)
+        self.assertEqual(mo.esign_request_ids.state, "completed")
+        return mo
+
+    def test_component_lots_are_signed(self):
+        mo = self._signed_mo()
+        values = mo._esign_snapshot_values("mrp_done")
+        self.assertEqual(
+            values["components"],
+            [
+                {
+                    "lot_id": self.component_lots[0].id,
+                    "product_id": self.component.id,
+                    "quantity": "10.00",
+                }
+            ],
+        )
+        # Reserved again, Odoo makes new move lines; the same lot and quantity sign alike.
+        mo.do_unreserve()
+        mo.action_assign()
+        sigs = self.signatures(mo)
+        sigs.invalidate_recordset(["status"])
+        self.assertEqual(set(sigs.mapped("status")), {"valid"})
+        mo.move_raw_ids.picked = True  # the components are consumed as reserved
+        mo.with_user(self.supervisor).button_mark_done()
+        self.assertEqual(mo.state, "done")
+        self.assertEqual(mo.move_raw_ids.move_line_ids.lot_id, self.component_lots[0])
+
+    def test_another_component_lot_voids_the_review(self):
+        """Tamper twin: consuming another lot than the one reviewed needs new signatures."""
+        mo = self._signed_mo()
+        self.env["stock.quant"]._update_available_quantity(
+            self.component, self.stock, 10.0, lot_id=self.component_lots[1]
+        )
+        mo.move_raw_ids.move_line_ids.lot_id = self.component_lots[1]
+        sigs = self.signatures(mo)
+        sigs.invalidate_recordset(["status"])
+        self.assertEqual(set(sigs.mapped("status")), {"changed"})
+        self.refused(mo.with_user(self.supervisor).button_mark_done)
+        self.assertNotEqual(mo.state, "done")
+
+
+@tagged("post_install", "-at_install")
 class TestPurchaseOrderSnapshot(QmsCase):
     @classmethod
     def setUpClass(cls):
