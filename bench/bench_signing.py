@@ -496,21 +496,25 @@ def build_rows(ours: dict, oca: dict | None) -> list[tuple[str, str, str, str]]:
     if oca:
         req = oca["request_and_validate"]
         val = oca["validate_only"]
-        scale = OCA_REFERENCE_MS / val["median_ms"] if val["median_ms"] else 0.0
-        # One click each: our request + signature, or signature alone, next to OCA's
-        # validate_tier; then the same scaled to the issue's reference machine, where OCA's
-        # validate_tier measures OCA_REFERENCE_MS (this machine's speed drifts by ±20 %).
-        for label, figure in (("request + signature", single), ("_sign only", sign)):
+        # One click each: our request + signature, or signature alone, over OCA's
+        # validate_tier of the same round; then scaled to the issue's reference machine,
+        # where OCA's validate_tier measures OCA_REFERENCE_MS (this machine's speed drifts).
+        paired = ours.get("paired_vs_validate") or {
+            "request_and_sign": single["median_ms"] / val["median_ms"],
+            "sign_only": sign["median_ms"] / val["median_ms"],
+        }
+        labels = (("request + signature", "request_and_sign"), ("_sign only", "sign_only"))
+        for label, key in labels:
             rows.append(
                 (
                     f"meddev_esign: {label} / OCA validate_tier (one click each)",
-                    f"{figure['median_ms'] / val['median_ms']:.2f}" if scale else "n/a",
+                    f"{paired[key]:.2f}",
                     f"<= {SINGLE_TARGET_MS / OCA_REFERENCE_MS:.2f}",
                     "-",
                 )
             )
-        for label, figure in (("request + signature", single), ("_sign only", sign)):
-            scaled = figure["median_ms"] * scale
+        for label, key in labels:
+            scaled = paired[key] * OCA_REFERENCE_MS
             rows.append(
                 (
                     f"meddev_esign: {label}, scaled to OCA validate_tier = {OCA_REFERENCE_MS} ms",
@@ -537,6 +541,63 @@ def build_rows(ours: dict, oca: dict | None) -> list[tuple[str, str, str, str]]:
             ("OCA: SQL queries, validate_tier only", f"{val['queries_median']:.0f}", "-", "-"),
         ]
     return rows
+
+
+def _median_tree(values: list):
+    """The median of each number across ``values`` (dicts of the same shape). A boolean
+    holds if it holds in every round; a value equal in every round (a count) is kept."""
+    first = values[0]
+    if isinstance(first, dict):
+        return {key: _median_tree([value[key] for value in values]) for key in first}
+    if isinstance(first, bool):
+        return all(values)
+    if all(value == first for value in values):  # counts and checks, equal in every round
+        return first
+    if isinstance(first, int | float) and all(isinstance(v, int | float) for v in values):
+        return statistics.median(values)
+    return first
+
+
+def _paired(ours: dict, oca: dict) -> dict:
+    """One round's ratios of one click each, ours over OCA's validate_tier, same round."""
+    validate = oca["validate_only"]["median_ms"]
+    single = ours["single"]
+    return {
+        "request_and_sign": single["request_and_sign"]["median_ms"] / validate,
+        "sign_only": single["sign_only"]["median_ms"] / validate,
+    }
+
+
+def combine_rounds(rounds: list[tuple[dict, dict | None]]) -> tuple[dict, dict | None]:
+    """Medians over the rounds; the ratios to OCA are the medians of each round's ratios."""
+    ours = _median_tree([pair[0] for pair in rounds])
+    complete = [pair for pair in rounds if pair[1]]
+    if len(complete) != len(rounds):
+        return ours, None
+    oca = _median_tree([pair[1] for pair in complete])
+    paired = [_paired(*pair) for pair in complete]
+    ours["paired_vs_validate"] = {
+        key: statistics.median(ratios[key] for ratios in paired) for key in paired[0]
+    }
+    return ours, oca
+
+
+def print_rounds(rounds: list[tuple[dict, dict | None]]) -> None:
+    for number, (ours, oca) in enumerate(rounds, 1):
+        single = ours["single"]
+        line = (
+            f"round {number}: request + signature "
+            f"{fmt_ms(single['request_and_sign']['median_ms'])}, _sign only "
+            f"{fmt_ms(single['sign_only']['median_ms'])}, "
+            f"bulk {ours['bulk']['action_sign_s']:.2f} s"
+        )
+        if oca:
+            ratios = _paired(ours, oca)
+            line += (
+                f"; OCA validate_tier {fmt_ms(oca['validate_only']['median_ms'])}"
+                f"; ours/OCA {ratios['request_and_sign']:.2f} and {ratios['sign_only']:.2f}"
+            )
+        print(line)
 
 
 def print_table(rows: list[tuple[str, str, str, str]]) -> None:
@@ -578,6 +639,12 @@ def main() -> int:
     parser.add_argument("--bulk", type=int, default=500, help="lots in the bulk wizard")
     parser.add_argument("--no-oca", action="store_true", help="skip the OCA comparison")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of (ours, then OCA), each timing --single signatures per side",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the bench_* databases (for inspection)"
     )
     args = parser.parse_args()
@@ -616,20 +683,29 @@ def main() -> int:
                 oca_problem = f"purchase_tier_validation did not install: {exc}"
                 oca_addons = None
 
-        # Measurements run one after the other, never in parallel.
-        log(f"measuring meddev_esign on {DB_ESIGN}")
-        ours = runner.measure(
-            DB_ESIGN, f"measure_esign(env, {args.single}, {args.warmup}, {args.bulk})"
-        )
-        oca = None
-        if oca_addons:
-            log(f"measuring OCA tier validation on {DB_OCA}")
-            try:
-                oca = runner.measure(
-                    DB_OCA, f"measure_oca(env, {args.single}, {args.warmup})", addons=oca_addons
-                )
-            except RuntimeError as exc:
-                oca_problem = f"the OCA measurement failed: {exc}"
+        # Measurements run one after the other, never in parallel. Ours and OCA's alternate
+        # in rounds, so that a drift of the machine's speed touches both sides of a round
+        # alike: the ratios are taken within each round.
+        rounds = []
+        for number in range(1, max(1, args.rounds) + 1):
+            log(f"round {number}: measuring meddev_esign on {DB_ESIGN}")
+            ours_round = runner.measure(
+                DB_ESIGN, f"measure_esign(env, {args.single}, {args.warmup}, {args.bulk})"
+            )
+            oca_round = None
+            if oca_addons:
+                log(f"round {number}: measuring OCA tier validation on {DB_OCA}")
+                try:
+                    oca_round = runner.measure(
+                        DB_OCA,
+                        f"measure_oca(env, {args.single}, {args.warmup})",
+                        addons=oca_addons,
+                    )
+                except RuntimeError as exc:
+                    oca_problem = f"the OCA measurement failed: {exc}"
+                    oca_addons = None
+            rounds.append((ours_round, oca_round))
+        ours, oca = combine_rounds(rounds)
     finally:
         if not args.keep:
             for db in (DB_ESIGN, DB_OCA):
@@ -640,14 +716,19 @@ def main() -> int:
 
     print()
     print("meddev_esign signing benchmark (server side, one Odoo process, real PostgreSQL)")
+    print(f"{len(rounds)} round(s); figures are medians over the rounds")
     print_table(build_rows(ours, oca))
+    print_rounds(rounds)
     print_checks(ours, oca)
     if oca_problem:
         print(f"OCA comparison: {oca_problem}")
     results = HERE / "results"
     results.mkdir(exist_ok=True)
     (results / "latest.json").write_text(
-        json.dumps({"meddev_esign": ours, "oca": oca, "oca_problem": oca_problem}, indent=2)
+        json.dumps(
+            {"meddev_esign": ours, "oca": oca, "oca_problem": oca_problem, "rounds": rounds},
+            indent=2,
+        )
     )
     return 0
 
