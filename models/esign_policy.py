@@ -1,3 +1,5 @@
+import functools
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
@@ -15,6 +17,15 @@ VERSIONED_FIELDS = {
     "one_step_per_person",
     "step_ids",
 }
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_domain(text):
+    """Evaluate a policy's domain text once per distinct text: every signature checks the
+    prerequisites, and parsing the text costs more than the check. The evaluation context is
+    empty, so the same text always gives the same domain; a tuple keeps the cached one intact.
+    """
+    return tuple(safe_eval(text, {"context": {}}))
 
 
 class EsignPolicy(models.Model):
@@ -251,7 +262,8 @@ class EsignPolicy(models.Model):
 
     @staticmethod
     def _eval_domain(value):
-        return safe_eval(value or "[]", {"context": {}})
+        """The domain a policy's text gives, as a new list for the caller."""
+        return list(_parsed_domain(value or "[]"))
 
     # ------------------------------------------------------------------ engine glue
     def _applies_to(self, record):

@@ -2,7 +2,7 @@ import psycopg2
 from markupsafe import Markup
 
 from odoo import Command
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -445,6 +445,20 @@ class TestProductionRecord(EsignCase):
         with self.assertRaises(UserError):
             self.sign(self.qe, mo)
         self.assertFalse(self.signatures(mo))
+
+    def test_policy_domain_text_is_checked_and_parsed_once(self):
+        """Bad input: a domain text that does not parse, or names no field, is refused."""
+        for text in ("[('qty_producing', '>'", "[('no_such_field', '=', 1)]", "42"):
+            with self.subTest(text=text), self.assertRaises(ValidationError):
+                self.mo_policy.prerequisite_domain = text
+        self.assertEqual(self.mo_policy.prerequisite_domain, "[('qty_producing', '>', 0)]")
+        # The parsed domain is kept per text; a caller changing its copy changes no other's.
+        domain = self.mo_policy._eval_domain(self.mo_policy.prerequisite_domain)
+        domain.append(("id", "=", 0))
+        self.assertEqual(
+            self.mo_policy._eval_domain(self.mo_policy.prerequisite_domain),
+            [("qty_producing", ">", 0)],
+        )
 
     def test_change_after_signing_invalidates(self):
         mo = self._make_mo()
