@@ -499,10 +499,7 @@ def build_rows(ours: dict, oca: dict | None) -> list[tuple[str, str, str, str]]:
         # One click each: our request + signature, or signature alone, over OCA's
         # validate_tier of the same round; then scaled to the reference machine,
         # where OCA's validate_tier measures OCA_REFERENCE_MS (this machine's speed drifts).
-        paired = ours.get("paired_vs_validate") or {
-            "request_and_sign": single["median_ms"] / val["median_ms"],
-            "sign_only": sign["median_ms"] / val["median_ms"],
-        }
+        paired = ours["paired_vs_validate"]  # set by combine_rounds whenever OCA ran
         labels = (("request + signature", "request_and_sign"), ("_sign only", "sign_only"))
         for label, key in labels:
             rows.append(
