@@ -1,4 +1,4 @@
-"""The company signing CA and the signers' certificates (issue 5, point 1).
+"""The company signing CA and the signers' certificates (S5, R2, R7, R22).
 
 Thin models: the certificates, CRLs and keys are made by ``services.pki``; these records keep
 their state (who was enrolled when, by whom and how; revocations) for the UI, the signing

@@ -1,4 +1,4 @@
-"""Where signing keys live (issue 5, point 2): the thin Odoo side of the keystores.
+"""Where signing keys live (R22): the thin Odoo side of the keystores.
 
 Secrets never come from the database: the software keystore's master key and the PKCS#11
 library, token label and PIN are read from the Odoo configuration file (``[options]``) or

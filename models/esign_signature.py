@@ -57,7 +57,7 @@ CHAIN_FIELDS = (
     "request_id",
 )
 MANY2ONE_CHAIN_FIELDS = ("user_id", "policy_id", "request_id")
-# The PKI evidence (issue 5). Added to the chain payload under the key "pki" only when the
+# The PKI evidence (R22, R23). Added to the chain payload under the key "pki" only when the
 # signature carries a CMS, so the chains of signatures made without PKI verify unchanged.
 PKI_CHAIN_FIELDS = ("pki_cms", "pki_token", "pki_certificate_fingerprint")
 
@@ -134,7 +134,7 @@ class EsignSignature(models.Model):
     previous_hash = fields.Char(required=True, help="The previous signature on this record.")
     signature_hash = fields.Char(required=True, index=True)
 
-    # ------------------------------------------------------------------ PKI evidence (issue 5)
+    # ------------------------------------------------------------------ PKI evidence (R22, R23)
     certificate_id = fields.Many2one(
         "esign.certificate",
         string="Signing Certificate",
@@ -356,7 +356,7 @@ class EsignSignature(models.Model):
             )
         return chain.verify_chain(entries)
 
-    # ------------------------------------------------------------------ PKI (issue 5)
+    # ------------------------------------------------------------------ PKI (R22, R23)
     @api.model
     def _pki_sign(self, vals, company):
         """The CAdES signature, certificate and timestamp of a new signature's INSERT.

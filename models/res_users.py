@@ -212,7 +212,7 @@ class ResUsers(models.Model):
             _logger.info("E-signature: user %s unlocked by %s", user.id, self.env.uid)
         return True
 
-    # ------------------------------------------------------------------ PKI (issue 5)
+    # ------------------------------------------------------------------ PKI (R7)
     def write(self, vals):
         """Deactivating a user revokes their signer certificates at once (R7)."""
         leaving = self.filtered("active") if vals.get("active") is False else self.browse()

@@ -1,4 +1,4 @@
-"""PKI-backed signatures (issue 5): the one module the Odoo layer imports.
+"""PKI-backed signatures (S5, R22, R23): the one module the Odoo layer imports.
 
 The work is split by concern; this module re-exports the public API:
 

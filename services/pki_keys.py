@@ -1,4 +1,4 @@
-"""Keys, certificates, revocation and the software keystore (issue 5, points 1-2).
+"""Keys, certificates, revocation and the software keystore (S5, R7, R22).
 
 Everything here uses ``cryptography`` objects (``x509.Certificate``,
 ``ec``/``rsa`` private keys); :mod:`services.pki_cms` turns them into the

@@ -1,4 +1,4 @@
-"""PKI-backed signatures in real Odoo (issue 5): certificates, keystores, CAdES, timestamps.
+"""PKI-backed signatures in real Odoo (S5, R22, R23): certificates, keystores, CAdES, timestamps.
 
 A real loopback TSA (certomancer served by werkzeug) and a real SoftHSM2 token come from
 ``services/tests/pki_fixtures.py``; nothing here is mocked. The keystore master key and the

@@ -303,7 +303,7 @@ class TestCapa(QmsCase):
         self.capa.action_to_effectiveness()
 
     def test_the_policy_names_the_state_a_rejection_returns_to(self):
-        """The signing matrix, not code, says where a rejected record goes (R13 / issue 3.4)."""
+        """The signing matrix, not code, says where a rejected record goes (R13, S9)."""
         policy = self.capa._esign_policies("capa_plan")
         self.assertFalse(policy.reject_state)  # the model's default: investigation
         options = dict(policy._fields["reject_state"]._description_selection(self.env))

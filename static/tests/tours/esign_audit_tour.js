@@ -1,5 +1,5 @@
 /** @odoo-module **/
-// Issue 4 in the browser. A signer changes a released lot: the form refuses the change until
+// The audit trail (R15) in the browser. A signer changes a released lot: the form refuses the change until
 // a reason is given, then the Audit Trail smart button shows the change, old -> new, with its
 // reason. An auditor verifies the chain from the Integrity menu.
 import { registry } from "@web/core/registry";
