@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Static file checks that need no Odoo: XML parses, manifest files exist, .po files parse and
-zh_CN is complete, and services/ never imports odoo. Prints one line per problem; exit 1 on any."""
+zh_CN is complete, services/ never imports odoo, and every requirement id cited is defined in
+readme/REQUIREMENTS.md (see requirement_refs.py). Prints one line per problem; exit 1 on any."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 from lxml import etree
+from requirement_refs import check as check_requirements
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP = {".git", ".state", "__pycache__", "node_modules"}
@@ -89,11 +91,15 @@ def main() -> int:
             if any(n == "odoo" or n.startswith("odoo.") for n in names):
                 problems.append(f"{rel}:{node.lineno}: services/ must not import odoo")
 
+    req_problems, req_defined, req_cited = check_requirements(ROOT)
+    problems += req_problems
+
     for line in problems:
         print(line)
     print(
         f"{len(xml_files)} XML files, {len(listed)} manifest entries, "
-        f"{len(files('*.po'))} .po files checked; {len(problems)} problem(s)"
+        f"{len(files('*.po'))} .po files, {req_defined} requirements ({req_cited} citations) "
+        f"checked; {len(problems)} problem(s)"
     )
     return 1 if problems else 0
 
