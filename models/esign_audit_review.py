@@ -12,9 +12,9 @@ class EsignAuditReview(models.Model):
     _name = "esign.audit.review"
     _description = "Audit Trail Review"
     _inherit = [
+        "esign.signable.mixin",
         "mail.thread",
         "mail.activity.mixin",
-        "esign.signable.mixin",
         "esign.quality.record",
     ]
     _order = "id desc"

@@ -27,9 +27,9 @@ class EsignCapa(models.Model):
     _name = "esign.capa"
     _description = "CAPA"
     _inherit = [
+        "esign.signable.mixin",
         "mail.thread",
         "mail.activity.mixin",
-        "esign.signable.mixin",
         "esign.quality.record",
     ]
     _order = "id desc"

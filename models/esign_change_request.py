@@ -17,9 +17,9 @@ class EsignChangeRequest(models.Model):
     _name = "esign.change.request"
     _description = "Change Request"
     _inherit = [
+        "esign.signable.mixin",
         "mail.thread",
         "mail.activity.mixin",
-        "esign.signable.mixin",
         "esign.quality.record",
     ]
     _order = "id desc"

@@ -11,9 +11,9 @@ class EsignDeviation(models.Model):
     _name = "esign.deviation"
     _description = "Deviation / Nonconformance"
     _inherit = [
+        "esign.signable.mixin",
         "mail.thread",
         "mail.activity.mixin",
-        "esign.signable.mixin",
         "esign.quality.record",
     ]
     _order = "id desc"

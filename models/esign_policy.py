@@ -1,6 +1,6 @@
 import functools
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
@@ -253,12 +253,35 @@ class EsignPolicy(models.Model):
                     )
                 )
 
+    @api.model
+    @tools.ormcache("model_name")
+    def _esign_active_ids(self, model_name):
+        """Ids of the active policies on ``model_name``, in policy order.
+
+        Every create and write of a signable record asks which policies may gate it (to open
+        their requests), and most records of most models have none: the answer is cached in
+        the registry, and any change of a policy clears it for every worker (Odoo signals a
+        registry cache clear through the database).
+        """
+        return tuple(self.sudo().search([("model", "=", model_name), ("active", "=", True)]).ids)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        policies = super().create(vals_list)
+        self.env.registry.clear_cache()  # _esign_active_ids
+        return policies
+
     def write(self, vals):
+        self.env.registry.clear_cache()  # _esign_active_ids
         if VERSIONED_FIELDS.intersection(vals) and not self.env.context.get("esign_no_version"):
             for policy in self:
                 super(EsignPolicy, policy).write({**vals, "version": policy.version + 1})
             return True
         return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()  # _esign_active_ids
+        return super().unlink()
 
     @staticmethod
     def _eval_domain(value):

@@ -7,18 +7,9 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..services import policy as engine
-from ..services.errors import (
-    AlreadySignedError,
-    NotEligibleError,
-    OutOfOrderError,
-    PolicyConfigError,
-    RequestCompleteError,
-    SegregationOfDutiesError,
-    SigningRuleError,
-    StepCompleteError,
-    UnknownStepError,
-)
+from ..services.errors import PolicyConfigError, SigningRuleError
 from ..services.snapshot import snapshot_version
+from .esign_messages import config_message, signing_refusal
 
 _logger = logging.getLogger(__name__)
 
@@ -198,7 +189,7 @@ class EsignRequest(models.Model):
         try:
             result = engine.evaluate(spec, facts, record._esign_author_ids())
         except PolicyConfigError as exc:
-            raise UserError(_config_message(self.env, self.policy_id, exc)) from exc
+            raise UserError(config_message(self.env, self.policy_id, exc)) from exc
         return spec, facts, result
 
     def _refresh_state(self, notify=False, current_hash=None, spec=None):
@@ -306,18 +297,8 @@ class EsignRequest(models.Model):
         spec, facts, _result = self._evaluate(record, current_hash)
         try:
             engine.check_can_sign(spec, facts, user.id, step.id, record._esign_author_ids())
-        except NotEligibleError as exc:
-            raise AccessError(
-                self.env._(
-                    "%(user)s may not sign step %(step)s of %(record)s: the signing matrix "
-                    "does not name them.",
-                    user=user.name,
-                    step=step.name,
-                    record=record.display_name,
-                )
-            ) from exc
         except SigningRuleError as exc:
-            raise UserError(_rule_message(self.env, exc, step, record, spec)) from exc
+            raise signing_refusal(self.env, exc, step, record, user) from exc
         return spec
 
     def _sign(self, record, step, *, reason, auth_method, expected_hash=None, lock=True):
@@ -398,7 +379,8 @@ class EsignRequest(models.Model):
         self._refresh_state(notify=True, current_hash=current_hash, spec=spec)
         if self.state == "completed":  # e.g. the other candidates of a k-of-n step
             self._done_activities(activities - mine, closed_by_signature=False)
-            record._esign_on_request_completed(self)
+            # What completion changes on the record (a lot's release) opens no new request.
+            record.with_context(esign_no_sync=True)._esign_on_request_completed(self)
         # Last, so that the note joins the tracking message of what the signature changed
         # (e.g. the lot's release state) instead of making a second message.
         record._esign_post_with_tracking(
@@ -455,7 +437,10 @@ class EsignRequest(models.Model):
             ]
         )
         self._done_activities(self._activities(record), closed_by_signature=False)
-        record._esign_on_request_rejected(self)
+        # The state the rejection returns the record to opens no new request at once: the
+        # next change of the record does (``_esign_ensure_requests``), so the rejected work
+        # goes back to its author instead of straight back to the signers.
+        record.with_context(esign_no_sync=True)._esign_on_request_rejected(self)
         record._esign_post_with_tracking(  # last: it joins the message of the state change
             self.env._(
                 "%(policy)s rejected by %(name)s. Reason: %(reason)s. Earlier signatures stay "
@@ -465,6 +450,28 @@ class EsignRequest(models.Model):
                 reason=reason,
             )
         )
+
+    def _cancel_stale(self, record):
+        """Cancel requests still waiting for their first valid signature whose policy no
+        longer gates ``record``; their to-dos close, and the record's trail says why."""
+        for req in self:
+            req.sudo().write({"state": "cancelled", "next_signer_ids": [fields.Command.clear()]})
+            self._done_activities(req._activities(record), closed_by_signature=False)
+            self.env["esign.audit.entry"]._append(
+                [
+                    record._esign_audit_item(
+                        "write",
+                        [["request", [req.id, req.display_name], None]],
+                        self.env._("The signing policy no longer applies to the record."),
+                    )
+                ]
+            )
+            record._esign_post(
+                self.env._(
+                    "%(policy)s no longer applies to this record: its request is cancelled.",
+                    policy=req.policy_id.name,
+                )
+            )
 
     # ------------------------------------------------------------------ notifications
     def _schedule_activities(self, record):
@@ -581,51 +588,3 @@ def _line_state(step_eval, current_stage):
     if step_eval.blocked:
         return "blocked"
     return "current" if step_eval.stage == current_stage else "pending"
-
-
-def _rule_message(env, exc, step, record, spec):
-    """A translated sentence for a signing-rule refusal."""
-    if isinstance(exc, OutOfOrderError):
-        return env._(
-            "Step %(step)s of %(record)s cannot be signed yet: earlier steps must be signed "
-            "first.",
-            step=step.name,
-            record=record.display_name,
-        )
-    if isinstance(exc, SegregationOfDutiesError):
-        if exc.rule == "author":
-            return env._(
-                "Segregation of duties: as author or person responsible for %(record)s you may "
-                "not sign it.",
-                record=record.display_name,
-            )
-        return env._(
-            "Segregation of duties: you already signed another step of %(record)s.",
-            record=record.display_name,
-        )
-    if isinstance(exc, AlreadySignedError):
-        return env._(
-            "You already signed step %(step)s of %(record)s.",
-            step=step.name,
-            record=record.display_name,
-        )
-    if isinstance(exc, StepCompleteError):
-        return env._(
-            "Step %(step)s of %(record)s already has the signatures it needs.",
-            step=step.name,
-            record=record.display_name,
-        )
-    if isinstance(exc, RequestCompleteError):
-        return env._("%(record)s is already fully signed.", record=record.display_name)
-    if isinstance(exc, UnknownStepError):
-        return env._("Step %(step)s is not part of this signing policy.", step=step.name)
-    return env._("This signature is not allowed: %(reason)s", reason=str(exc))
-
-
-def _config_message(env, policy, exc):
-    return env._(
-        "The signing policy %(policy)s is misconfigured (%(problem)s); an administrator must "
-        "fix it. No approval passes while nobody can sign.",
-        policy=policy.name,
-        problem=exc.reason,
-    )

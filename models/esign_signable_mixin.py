@@ -1,13 +1,11 @@
-from lxml import etree
-from markupsafe import Markup
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..services import policy as engine
 from ..services import snapshot as snap
-from ..services.errors import PolicyConfigError
-from .esign_request import _config_message
+from ..services.errors import PolicyConfigError, SnapshotError
+from .esign_messages import config_message
+from .esign_request import ACTIVE_STATES
 
 #: The context a content hash is computed in, replacing the caller's: the hash must not
 #: depend on who looks (their language, ``bin_size`` from a form view, a partner in the
@@ -15,12 +13,23 @@ from .esign_request import _config_message
 SNAPSHOT_CONTEXT = {"lang": "en_US"}
 
 
+def _v1_row(line, cells):
+    """The raw cells of version 1's row of ``line``: each dotted path read on it."""
+    row = []
+    for path in cells:
+        value = line
+        for name in path.split("."):
+            value = value[name]
+        row.append(value)
+    return row
+
+
 class EsignSignableMixin(models.AbstractModel):
     """Make a business model signable. Glue is an ``_inherit`` plus class attributes::
 
         class MrpProduction(models.Model):
             _name = "mrp.production"
-            _inherit = ["mrp.production", "esign.signable.mixin"]
+            _inherit = ["esign.signable.mixin", "mrp.production"]
             _esign_signed_fields = ["product_id", "product_qty", "lot_producing_id"]
             _esign_triggers = {"mrp_done": "Manufacturing Order: Mark as Done"}
 
@@ -34,6 +43,11 @@ class EsignSignableMixin(models.AbstractModel):
     record does then; by default a rejection returns the record to the state the policy names,
     or to the model's ``_esign_reject_states`` default). The signature panel is injected into
     the host's form view by ``_get_view``; no per-model view is needed.
+
+    List the mixin first in ``_inherit``, before the host or ``mail.thread``: its ``create``
+    then runs around mail.thread's, so a new record's requests (and the signers' to-dos, which
+    subscribe the signer) open after mail.thread has subscribed the creator without checking
+    for followers already there. The registry refuses another order (``_register_hook``).
     """
 
     _name = "esign.signable.mixin"
@@ -45,6 +59,11 @@ class EsignSignableMixin(models.AbstractModel):
     #: (e.g. a CAPA's closure also covers the effectiveness result, which is written after the
     #: plan was approved: changing it voids the closure signature, not the plan approval).
     _esign_signed_fields_by_trigger: dict[str, list[str]] = {}
+    #: Child rows every signature of the model covers: snapshot key -> ``snap.SignedLines``
+    #: (where the rows hang, which of their fields are signed). Their changes, through the
+    #: parent form or directly on the line model, need a reason, void what they change and go
+    #: to the audit trail like the record's own fields (``models/esign_signed_lines.py``).
+    _esign_signed_lines: dict[str, snap.SignedLines] = {}
     #: Whether the record's attachments (by checksum) are part of what is signed.
     _esign_sign_attachments = True
     #: Gated business actions: trigger code -> label ("Model: Action").
@@ -75,26 +94,6 @@ class EsignSignableMixin(models.AbstractModel):
         readonly=True,
         help="Goes up each time a signed field changes; every signature records the version "
         "it covers.",
-    )
-    esign_state = fields.Selection(
-        [
-            ("none", "No Signature Required"),
-            ("waiting", "Waiting for Signatures"),
-            ("in_progress", "Signing in Progress"),
-            ("completed", "Signed"),
-            ("rejected", "Rejected"),
-        ],
-        string="Signature State",
-        compute="_compute_esign_state",
-    )
-    esign_can_sign = fields.Boolean(compute="_compute_esign_user_rights")
-    esign_can_reject = fields.Boolean(compute="_compute_esign_user_rights")
-    esign_panel_html = fields.Html(compute="_compute_esign_panel", sanitize=False)
-    esign_signature_count = fields.Integer(compute="_compute_esign_signature_count")
-    esign_reason_required = fields.Boolean(
-        string="Reason for Change Required",
-        compute="_compute_esign_reason_required",
-        help="The record is signed (or released): a change to what was signed needs a reason.",
     )
     esign_change_reason = fields.Char(
         string="Reason for Change",
@@ -130,9 +129,25 @@ class EsignSignableMixin(models.AbstractModel):
         branches on ``version`` where they differ; ``snap.sorted_rows`` orders rows.
         """
         self.ensure_one()
-        return self._esign_field_values(
+        values = self._esign_field_values(
             self._esign_fields_for(trigger), by_id=version != snap.SNAPSHOT_V1
         )
+        for key, spec in self._esign_signed_lines.items():
+            lines = self.mapped(spec.path)
+            if version == snap.SNAPSHOT_V1:
+                values[key] = snap.line_rows(
+                    spec, version, v1_rows=[_v1_row(line, spec.v1_cells) for line in lines]
+                )
+            else:
+                values[key] = snap.line_rows(
+                    spec,
+                    version,
+                    rows=[
+                        (line.id, line._esign_field_values(spec.fields, by_id=True))
+                        for line in lines
+                    ],
+                )
+        return values
 
     def _esign_snapshot(self, trigger=None, version=snap.SNAPSHOT_VERSION):
         """The canonical snapshot of this record that a signature for ``trigger`` covers.
@@ -200,7 +215,12 @@ class EsignSignableMixin(models.AbstractModel):
             return None
         known = {} if known is None else known
         if version not in known:
-            known[version] = self._esign_content_hash(trigger, version)
+            try:
+                known[version] = self._esign_content_hash(trigger, version)
+            except SnapshotError:
+                if version == snap.SNAPSHOT_VERSION:
+                    raise  # the current rules must always hash: a failure here is a bug
+                known[version] = None  # e.g. rows declared after version 1: no such content
         return known[version]
 
     def _esign_author_ids(self):
@@ -216,13 +236,21 @@ class EsignSignableMixin(models.AbstractModel):
     def _esign_policies(self, trigger=None):
         """Active policies that gate this record (applicability domain matched)."""
         self.ensure_one()
-        domain = [("model", "=", self._name), ("active", "=", True)]
-        if trigger:
-            domain.append(("trigger", "=", trigger))
-        if "company_id" in self._fields:
-            domain.append(("company_id", "in", [self.company_id.id, False]))
-        policies = self.env["esign.policy"].sudo().search(domain)
-        return policies.filtered(lambda p: p._applies_to(self))
+        policies = (
+            self.env["esign.policy"]
+            .sudo()
+            .browse(self.env["esign.policy"]._esign_active_ids(self._name))
+        )
+        if not policies:
+            return policies
+        companies = {self.company_id.id, False} if "company_id" in self._fields else None
+        return policies.filtered(
+            lambda p: (
+                (not trigger or p.trigger == trigger)
+                and (companies is None or p.company_id.id in companies)
+                and p._applies_to(self)
+            )
+        )
 
     def _esign_check_gate(self, trigger):
         """Refuse the business action ``trigger`` unless its signatures are complete.
@@ -238,7 +266,7 @@ class EsignSignableMixin(models.AbstractModel):
                 try:
                     result = engine.evaluate(spec, facts, record._esign_author_ids())
                 except PolicyConfigError as exc:
-                    raise UserError(_config_message(self.env, policy, exc)) from exc
+                    raise UserError(config_message(self.env, policy, exc)) from exc
                 if result.complete:
                     continue
                 pending = [
@@ -306,81 +334,6 @@ class EsignSignableMixin(models.AbstractModel):
                     )
                 )
 
-    def _esign_post(self, body, partner_ids=None):
-        """Log a note in the record's chatter when it has one; notify ``partner_ids`` if any.
-
-        A plain log note skips the follower-notification machinery: the people who must act
-        get an activity instead, so signing many records stays fast.
-        """
-        self._esign_prefetch_signer()
-        for record in self:
-            if not hasattr(record, "message_post"):
-                continue
-            if partner_ids:
-                record.sudo().message_post(
-                    body=body, partner_ids=partner_ids, subtype_xmlid="mail.mt_note"
-                )
-            else:
-                record.sudo()._message_log(body=body)
-
-    def _esign_post_with_tracking(self, body):
-        """Log ``body`` like ``_esign_post``, in the tracking message when there is one.
-
-        When this transaction has already changed a tracked field of the record (a signature
-        that completes a release changes the lot's release state), Odoo logs that change in
-        a message of its own when the transaction commits. ``body`` then goes into that
-        message (``_track_set_log_message``): one chatter entry says who signed and what
-        changed, and a signature costs one message instead of two.
-
-        Only into a tracking *log*: a change with a subtype (a purchase order's "RFQ
-        Confirmed") is posted to the followers, who may be outside the company, and the
-        signature note stays an internal note.
-        """
-        self._esign_prefetch_signer()
-        for record in self:
-            changes = record._esign_tracked_changes()
-            if not changes or record.sudo()._track_subtype(changes):
-                record._esign_post(body)
-                continue
-            pending = record.env.cr.precommit.data.setdefault(
-                f"mail.tracking.message.{record._name}", {}
-            )
-            earlier = pending.get(record.id)
-            record._track_set_log_message(
-                Markup("%s<br/>%s") % (earlier, body) if earlier else body
-            )
-
-    def _esign_prefetch_signer(self):
-        """Read only the fields a signature and its chatter note take from the signer and the
-        company, not their whole rows: the signer's name, e-mail, language and time zone
-        (res.users has them from its partner), and the company's name and alias domain (the
-        note's reply-to address).
-
-        On a cold cache, the first read of a field fetches every column of the row: res.company
-        has over a hundred with stock, purchase and manufacturing installed, res.partner about
-        eighty, and decoding them cost more than the note itself.
-        """
-        self.env.company.sudo().fetch(["name", "alias_domain_id"])
-        self.env.user.partner_id.sudo().fetch(["name", "email", "lang", "tz"])
-
-    def _esign_tracked_changes(self):
-        """The tracked fields of this record that this transaction changed, with their values
-        before (what Odoo logs in a tracking message when the transaction commits)."""
-        self.ensure_one()
-        if not hasattr(self, "_track_set_log_message"):  # no chatter
-            return {}
-        initial = self.env.cr.precommit.data.get(f"mail.tracking.{self._name}", {}).get(self.id)
-        if not initial:  # nothing tracked yet, or tracking discarded for the record
-            return {}
-        record = self.sudo()
-        return {
-            name: value
-            for name, value in initial.items()
-            if name in record._fields
-            and record[name] != value
-            and (record[name] or value)  # empty recordset vs False: no change (as _mail_track)
-        }
-
     # ------------------------------------------------------------------ change tracking
     def _esign_reason_needed(self, field_names=None):
         """Whether a change to ``field_names`` needs a reason: a signature that still counts
@@ -396,23 +349,46 @@ class EsignSignableMixin(models.AbstractModel):
             for req in self.sudo().esign_request_ids
         )
 
-    def _compute_esign_reason_required(self):
-        for rec in self:
-            rec.esign_reason_required = bool(rec.id) and rec._esign_reason_needed()
-
     def _compute_esign_change_reason(self):
         self.esign_change_reason = False
 
     def _inverse_esign_change_reason(self):
         """The reason travels with the write that it explains (see ``write``)."""
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        records = super().create(vals_list)
+        records._esign_ensure_requests()
+        return records
+
+    def _register_hook(self):
+        """Refuse a host that lists ``mail.thread`` (or a model built on it) before the mixin:
+        see the class docstring. A clear error at start-up beats a duplicate-follower error
+        the first time a signer creates a record they must sign."""
+        super()._register_hook()
+        if self._abstract:
+            return
+        mro = [getattr(cls, "_name", None) for cls in type(self).__mro__]
+        if "mail.thread" in mro and mro.index("mail.thread") < mro.index("esign.signable.mixin"):
+            raise TypeError(
+                f"{self._name}: list 'esign.signable.mixin' first in _inherit, before the "
+                "host model and mail.thread (see esign.signable.mixin's docstring)"
+            )
+
     def write(self, vals):
-        signed = self._esign_all_signed_fields().intersection(vals)
-        if not signed or self.env.context.get("esign_skip_tracking"):
+        if self.env.context.get("esign_skip_tracking"):
             return super().write(vals)
+        signed = self._esign_all_signed_fields().intersection(vals)
         reason = (vals.get("esign_change_reason") or "").strip() or self.env.context.get(
             "esign_change_reason"
         )
+        # The reason travels in the context to what this write changes in turn: the lines it
+        # writes (``esign_signed_lines``) and the audit entry (``audit_base``).
+        ctx = {"esign_change_reason": reason} if reason else {}
+        if not signed:
+            result = super(EsignSignableMixin, self.with_context(**ctx)).write(vals)
+            self._esign_ensure_requests()
+            return result
         if not reason:
             self.check_access("write")  # who may not write hears that first, not "give a reason"
             needing = self.filtered(lambda r: r.id and r._esign_reason_needed(signed))
@@ -428,33 +404,129 @@ class EsignSignableMixin(models.AbstractModel):
         # One hash per trigger the record has requests for, under each version its signatures
         # were made with: a change voids only the requests whose signed fields it touches
         # (each returns to its first step still to sign again).
-        before = {
-            rec.id: {key: rec._esign_content_hash(*key) for key in rec._esign_hash_keys()}
-            for rec in self
-            if rec.esign_request_ids
-        }
-        result = super().write(vals)
+        before = {rec.id: rec._esign_hashes() for rec in self if rec.esign_request_ids}
+        # The lines this write changes are this write's business: their guard only records
+        # their old and new values (see ``esign_signed_lines``).
+        ctx["esign_parent_write"] = tuple(f"{self._name},{rec_id}" for rec_id in before)
+        result = super(EsignSignableMixin, self.with_context(**ctx)).write(vals)
+        labels = [self._fields[f].string for f in signed]
         for rec in self.filtered(lambda r: r.id in before):
-            after = {key: rec._esign_content_hash(*key) for key in before[rec.id]}
-            changed = {key[0] for key, value in after.items() if value != before[rec.id][key]}
-            if not changed:
-                continue
-            rec.with_context(esign_skip_tracking=True).sudo().write(
-                {"esign_version": rec.esign_version + 1}
+            after, changed = rec._esign_changed_triggers(before[rec.id])
+            rec._esign_apply_content_change(after, changed, labels, reason)
+        self._esign_ensure_requests()
+        return result
+
+    def _esign_hashes(self):
+        """{(trigger, version): content hash} now, for every key of ``_esign_hash_keys``."""
+        self.ensure_one()
+        return {key: self._esign_content_hash(*key) for key in self._esign_hash_keys()}
+
+    def _esign_changed_triggers(self, before):
+        """(hashes now, the triggers whose content changed) against ``before`` hashes."""
+        self.ensure_one()
+        after = {key: self._esign_content_hash(*key) for key in before}
+        return after, {key[0] for key, value in after.items() if value != before[key]}
+
+    def _esign_apply_content_change(self, after, changed, labels, reason):
+        """The signed content of ``changed`` triggers changed: bump the version, say so in the
+        chatter, and re-evaluate exactly the requests of those triggers (their signatures no
+        longer cover the record; each request returns to its first step still to sign)."""
+        self.ensure_one()
+        if not changed:
+            return
+        self.with_context(esign_skip_tracking=True).sudo().write(
+            {"esign_version": self.esign_version + 1}
+        )
+        self._esign_post(
+            self.env._(
+                "Signed content changed (%(fields)s) by %(user)s. Reason: %(reason)s",
+                fields=", ".join(sorted(labels)),
+                user=self.env.user.name,
+                reason=reason or self.env._("none given"),
             )
-            rec._esign_post(
-                self.env._(
-                    "Signed content changed (%(fields)s) by %(user)s. Reason: %(reason)s",
-                    fields=", ".join(sorted(self._fields[f].string for f in signed)),
-                    user=self.env.user.name,
-                    reason=reason or self.env._("none given"),
+        )
+        for trigger in changed:
+            self.esign_request_ids.filtered(
+                lambda r, t=trigger: r.trigger == t and r.state in ("in_progress", "completed")
+            )._refresh_state(notify=True, current_hash=after[(trigger, snap.SNAPSHOT_VERSION)])
+
+    def _esign_counting_triggers(self):
+        """Triggers of this record that a signature still counting covers (a change to what
+        they sign needs a reason)."""
+        self.ensure_one()
+        return {
+            req.trigger
+            for req in self.sudo().esign_request_ids
+            if req.state in ("in_progress", "completed") and req.signature_ids
+        }
+
+    def _esign_ensure_requests(self):
+        """Open the request of every policy that gates the record and is ready to be signed.
+
+        A record needs its signatures from the moment its policy applies and the policy's
+        prerequisites hold: that is how the signing matrix says "this record is now in its
+        signing state" (a lot in quarantine, an MO whose quantity produced is recorded, a
+        CAPA plan submitted). Opening the request then, not at the first signature, gives
+        the first signers their to-do and their "Waiting for Me" entry, and lets a
+        single-signature step be rejected before anyone signed. It runs after every create
+        and write of the record, so no transition path (form, RPC, import, stock moves) is
+        missed.
+
+        A request that nobody signed yet, under a policy that no longer gates the record (a
+        purchase order whose amount fell below the threshold), is cancelled with its to-dos.
+        One with signatures stays: they show "changed after signing".
+
+        :return: the record's active requests.
+        """
+        Request = self.env["esign.request"].sudo()
+        if self.env.context.get("esign_no_sync"):
+            return Request
+        active_all = Request
+        for rec in self.sudo():
+            if not rec.id:
+                continue
+            policies = rec._esign_policies()
+            active = rec.esign_request_ids.filtered(lambda r: r.state in ACTIVE_STATES)
+            for policy in policies - active.policy_id:
+                if policy._prerequisites_met(rec):
+                    request = Request._for_record(rec, policy, create=True)
+                    try:
+                        engine.validate_policy(policy._spec(rec))
+                    except PolicyConfigError:
+                        pass  # nobody can be asked: the panel and the gate say why
+                    else:
+                        request._refresh_state(notify=True)
+                    active |= request
+            stale = active.filtered(
+                lambda r, gating=policies: (
+                    r.state == "waiting" and not r.signature_ids and r.policy_id not in gating
                 )
             )
-            for trigger in changed:
-                rec.esign_request_ids.filtered(
-                    lambda r, t=trigger: r.trigger == t and r.state in ("in_progress", "completed")
-                )._refresh_state(notify=True, current_hash=after[(trigger, snap.SNAPSHOT_VERSION)])
-        return result
+            if stale:
+                stale._cancel_stale(rec)
+                active -= stale
+            active_all |= active
+        return active_all
+
+    def _esign_line_audit_values(self):
+        """What the audit trail compares when signed rows change: each row's signed fields
+        (``lines[42].price_unit``, with names for a reader), and the record's own signed
+        fields that follow from its rows (a total, recomputed without passing through
+        ``write``)."""
+        self.ensure_one()
+        record = self.sudo()
+        values = {}
+        for key, spec in record._esign_signed_lines.items():
+            for line in record.mapped(spec.path):
+                for name, value in line._esign_field_values(spec.fields).items():
+                    values[f"{key}[{line.id}].{name}"] = value
+        own = [
+            name
+            for name in sorted(record._esign_all_signed_fields())
+            if record._fields[name].type not in ("one2many", "many2many")
+        ]
+        values.update(record._esign_field_values(own))
+        return values
 
     def _esign_hash_keys(self):
         """The (trigger, version) pairs whose content hash a change of this record is checked
@@ -481,278 +553,3 @@ class EsignSignableMixin(models.AbstractModel):
                         record=rec.display_name,
                     )
                 )
-
-    # ------------------------------------------------------------------ computed UI state
-    def _esign_relevant_requests(self):
-        self.ensure_one()
-        reqs = self.sudo().esign_request_ids
-        active = reqs.filtered(lambda r: r.state in ("waiting", "in_progress", "completed"))
-        return active or reqs[:1]
-
-    @api.depends("esign_request_ids.state")
-    def _compute_esign_state(self):
-        for rec in self:
-            reqs = rec._esign_relevant_requests() if rec.id else self.env["esign.request"]
-            if not reqs:
-                rec.esign_state = "waiting" if rec.id and rec._esign_policies() else "none"
-            elif any(r.state == "waiting" for r in reqs):
-                rec.esign_state = "waiting"
-            elif any(r.state == "in_progress" for r in reqs):
-                rec.esign_state = "in_progress"
-            else:
-                rec.esign_state = reqs[0].state if reqs[0].state != "cancelled" else "none"
-
-    def _esign_signable_for_user(self, user=None):
-        """[(policy, step)] the user may sign right now (drives the Sign button)."""
-        self.ensure_one()
-        user = user or self.env.user
-        out = []
-        if not self.id:
-            return out
-        for policy in self._esign_policies():
-            request = self.env["esign.request"]._for_record(self, policy)
-            spec = policy._spec(self)
-            facts = request._facts(self) if request else []
-            try:
-                steps = engine.signable_steps(spec, facts, user.id, self._esign_author_ids())
-            except Exception:  # noqa: BLE001 - a misconfigured policy shows no button
-                steps = ()
-            if steps and policy._prerequisites_met(self):
-                out += [(policy, self.env["esign.policy.step"].browse(s)) for s in steps]
-        return out
-
-    @api.depends_context("uid")
-    def _compute_esign_user_rights(self):
-        for rec in self:
-            rec.esign_can_sign = bool(rec._esign_signable_for_user())
-            can_reject = False
-            for req in rec._esign_relevant_requests() if rec.id else []:
-                if (
-                    req.state in ("waiting", "in_progress")
-                    and self.env.user in req.next_signer_ids
-                ):
-                    can_reject = True
-            rec.esign_can_reject = can_reject
-
-    def _compute_esign_signature_count(self):
-        counts = dict(
-            self.env["esign.signature"]
-            .sudo()
-            ._read_group(
-                [("res_model", "=", self._name), ("res_id", "in", self.ids)],
-                ["res_id"],
-                ["__count"],
-            )
-        )
-        for rec in self:
-            rec.esign_signature_count = counts.get(rec.id, 0)
-
-    @api.depends_context("uid", "tz", "lang")
-    def _compute_esign_panel(self):
-        for rec in self:
-            if not rec.id:
-                rec.esign_panel_html = False
-                continue
-            blocks = []
-            for policy in rec._esign_policies():
-                request = self.env["esign.request"]._for_record(rec, policy)
-                blocks.append(rec._esign_panel_block(policy, request))
-            # What can be signed now first, then what is signed, then what is not open yet.
-            blocks.sort(
-                key=lambda b: (
-                    0
-                    if b.get("ready") and not b.get("complete")
-                    else 1
-                    if b.get("complete")
-                    else 2
-                )
-            )
-            history = rec.sudo().esign_request_ids.filtered(
-                lambda r: r.state in ("rejected", "cancelled")
-            )
-            if not blocks and not history:
-                rec.esign_panel_html = False
-                continue
-            rec.esign_panel_html = self.env["ir.qweb"]._render(
-                "meddev_esign.esign_panel",
-                {"blocks": blocks, "history": history, "record": rec},
-            )
-
-    def _esign_panel_block(self, policy, request):
-        """Data for one policy's table in the panel: steps, signatures, who is pending."""
-        spec = policy._spec(self)
-        sigs = request.sudo().signature_ids if request else self.env["esign.signature"]
-        facts = request._facts(self) if request else []
-        try:
-            result = engine.evaluate(spec, facts, self._esign_author_ids())
-        except Exception as exc:  # noqa: BLE001 - shown to the user, never hides a signature
-            return {"policy": policy, "error": str(exc), "rows": [], "state": "error"}
-        # Until the prerequisites hold (e.g. the record is not in its signing state yet),
-        # nobody is asked to sign: the panel says so instead of showing "To sign".
-        ready = policy._prerequisites_met(self)
-        rows = []
-        tz = self.env.context.get("tz") or self.env.user.tz or "UTC"
-        for step, evaluation in zip(policy.step_ids, result.steps, strict=True):
-            step_sigs = sigs.filtered(lambda s, st=step: s.step_id == st)
-            rows.append(
-                {
-                    "step": step,
-                    "evaluation": evaluation,
-                    "signatures": [
-                        {"sig": s, "when": s._local_time_display(tz)} for s in step_sigs
-                    ],
-                    "pending": self.env["res.users"]
-                    .sudo()
-                    .browse(sorted(evaluation.pending_user_ids)),
-                    "current": ready and evaluation.stage == result.current_stage,
-                }
-            )
-        return {
-            "policy": policy,
-            "request": request,
-            "rows": rows,
-            "complete": result.complete,
-            "ready": ready,
-            "error": False,
-        }
-
-    # ------------------------------------------------------------------ actions
-    def _esign_one(self):
-        """Refuse, with a clear message, a form button called on no or several records (RPC)."""
-        if len(self) != 1:
-            raise UserError(
-                self.env._(
-                    "Open one record to sign or reject it. To sign several records of the same "
-                    "step, select them in the list and use the Sign action."
-                )
-            )
-
-    def action_esign_sign(self):
-        """Open the sign wizard for the step the current user may sign."""
-        self._esign_one()
-        return self.env["esign.sign.wizard"]._action_open(self)
-
-    def action_esign_reject(self):
-        self._esign_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Reject"),
-            "res_model": "esign.reject.wizard",
-            "view_mode": "form",
-            "target": "new",
-            "context": {"default_res_model": self._name, "default_res_id": self.id},
-        }
-
-    def action_esign_signatures(self):
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Signatures"),
-            "res_model": "esign.signature",
-            "view_mode": "list,form",
-            "domain": [("res_model", "=", self._name), ("res_id", "=", self.id)],
-            "context": {"create": False},
-        }
-
-    # ------------------------------------------------------------------ view injection
-    @api.model
-    def _get_view(self, view_id=None, view_type="form", **options):
-        arch, view = super()._get_view(view_id, view_type, **options)
-        if view_type == "form" and self._esign_triggers:
-            self._esign_inject_form(arch)
-        return arch, view
-
-    @api.model
-    def _esign_inject_form(self, arch):
-        """Add the Sign/Reject buttons, the signature smart button and the panel."""
-        form = arch if arch.tag == "form" else arch.find(".//form")
-        if form is None:
-            return
-        header = form.find("header")
-        if header is None:
-            header = etree.Element("header")
-            form.insert(0, header)
-        sign_btn = etree.SubElement(
-            header,
-            "button",
-            {
-                "name": "action_esign_sign",
-                "type": "object",
-                "string": self.env._("Sign"),
-                "class": "btn-primary o_esign_sign_button",
-                "invisible": "not esign_can_sign",
-                "data-hotkey": "shift+s",
-            },
-        )
-        header.remove(sign_btn)
-        header.insert(0, sign_btn)
-        reject_btn = etree.Element(
-            "button",
-            {
-                "name": "action_esign_reject",
-                "type": "object",
-                "string": self.env._("Reject"),
-                "class": "o_esign_reject_button",
-                "invisible": "not esign_can_reject",
-            },
-        )
-        header.insert(1, reject_btn)
-        for name in ("esign_can_sign", "esign_can_reject", "esign_state", "esign_reason_required"):
-            etree.SubElement(form, "field", {"name": name, "invisible": "1"})
-        sheet = form.find("sheet")
-        container = sheet if sheet is not None else form
-        button_box = container.find("div[@name='button_box']")
-        if button_box is None:
-            button_box = etree.Element("div", {"name": "button_box", "class": "oe_button_box"})
-            container.insert(0, button_box)
-        stat = etree.SubElement(
-            button_box,
-            "button",
-            {
-                "name": "action_esign_signatures",
-                "type": "object",
-                "class": "oe_stat_button",
-                "icon": "fa-pencil-square-o",
-                "invisible": "esign_signature_count == 0",
-            },
-        )
-        etree.SubElement(
-            stat,
-            "field",
-            {
-                "name": "esign_signature_count",
-                "widget": "statinfo",
-                "string": self.env._("Signatures"),
-            },
-        )
-        panel = etree.Element(
-            "div", {"class": "o_esign_panel mb-3", "invisible": "esign_state == 'none'"}
-        )
-        etree.SubElement(
-            panel,
-            "field",
-            {"name": "esign_panel_html", "nolabel": "1", "readonly": "1", "class": "w-100"},
-        )
-        index = list(container).index(button_box) + 1
-        container.insert(index, panel)
-        reason = etree.Element(
-            "div",
-            {
-                "class": "o_esign_change_reason alert alert-warning",
-                "invisible": "not esign_reason_required",
-            },
-        )
-        label = etree.SubElement(
-            reason, "label", {"for": "esign_change_reason", "class": "fw-bold me-2"}
-        )
-        label.text = self.env._("Reason for Change")
-        etree.SubElement(
-            reason,
-            "field",
-            {
-                "name": "esign_change_reason",
-                "placeholder": self.env._("Required to change what was signed"),
-                "class": "w-75",
-            },
-        )
-        container.insert(index + 1, reason)

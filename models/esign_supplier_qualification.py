@@ -14,9 +14,9 @@ class EsignSupplierQualification(models.Model):
     _name = "esign.supplier.qualification"
     _description = "Supplier Qualification"
     _inherit = [
+        "esign.signable.mixin",
         "mail.thread",
         "mail.activity.mixin",
-        "esign.signable.mixin",
         "esign.quality.record",
     ]
     _quality_title_field = "partner_id"

@@ -11,36 +11,19 @@ class PurchaseOrder(models.Model):
     """
 
     _name = "purchase.order"
-    _inherit = ["purchase.order", "esign.signable.mixin"]
+    _inherit = ["esign.signable.mixin", "purchase.order"]
     _esign_signed_fields = ["partner_id", "currency_id", "order_line", "amount_total"]
     _esign_triggers = {"po_confirm": "Purchase Order: Confirm"}
     _esign_author_fields = ["create_uid", "user_id"]
-
-    def _esign_snapshot_values(self, trigger=None, version=snap.SNAPSHOT_VERSION):
-        """Sign every line's product, quantity and price, not only the line ids.
-
-        From version 2 on, also each line's description (what the supplier reads) and its
-        id; section and note lines, which have no product, sign like the others.
-        """
-        values = super()._esign_snapshot_values(trigger, version)
-        if version == snap.SNAPSHOT_V1:
-            # Version 1 could not sign a section or note line (no product: its False did not
-            # sort among names), so "" for it changes no hash a version 1 signature holds.
-            values["lines"] = sorted(
-                [line.product_id.display_name or "", str(line.product_qty), str(line.price_unit)]
-                for line in self.order_line
-            )
-        else:
-            values["lines"] = [
-                {
-                    "id": line.id,
-                    **line._esign_field_values(
-                        ["name", "product_id", "product_qty", "price_unit"], by_id=True
-                    ),
-                }
-                for line in self.order_line.sorted("id")
-            ]
-        return values
+    # Each line as agreed with the supplier: its id, description (what the supplier reads),
+    # product, quantity and price; section and note lines sign like the others.
+    _esign_signed_lines = {
+        "lines": snap.SignedLines(
+            path="order_line",
+            fields=("name", "product_id", "product_qty", "price_unit"),
+            v1_cells=("product_id.display_name", "product_qty", "price_unit"),
+        )
+    }
 
     def _esign_check_qualified_suppliers(self):
         """Refuse an order with a critical component from a supplier not qualified for it."""

@@ -1,10 +1,5 @@
-import base64
-
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
-
-from ..services import gs1
-from ..services.errors import EsignError
 
 
 class StockLot(models.Model):
@@ -12,7 +7,7 @@ class StockLot(models.Model):
     release authority has signed its release (R20, S3)."""
 
     _name = "stock.lot"
-    _inherit = ["stock.lot", "esign.signable.mixin"]
+    _inherit = ["esign.signable.mixin", "stock.lot"]
     _esign_signed_fields = ["name", "product_id", "expiration_date", "ref"]
     _esign_triggers = {"lot_release": "Lot: Release"}
     _esign_state_field = "esign_release_state"
@@ -103,65 +98,3 @@ class StockLot(models.Model):
         if not lots:
             raise UserError(self.env._("Select lots in quarantine to release."))
         return self.env["esign.sign.wizard"]._action_open(lots)
-
-    # ------------------------------------------------------------------ certificate data
-    def _esign_production(self):
-        """The done or ongoing manufacturing order(s) that produced this lot."""
-        self.ensure_one()
-        return (
-            self.env["mrp.production"]
-            .sudo()
-            .search([("lot_producing_id", "=", self.id)], order="id")
-        )
-
-    def _esign_udi(self):
-        """The lot's UDI: GTIN (01), production date (11), expiry (17), lot (10)."""
-        self.ensure_one()
-        gtin = self.product_id.esign_gtin
-        if not gtin:
-            return None
-        production = self._esign_production().filtered(lambda p: p.state == "done")[:1]
-        made = production.date_finished.date() if production.date_finished else None
-        expiry = self.expiration_date.date() if self.expiration_date else None
-        try:
-            return gs1.UDI(gtin=gtin, production_date=made, expiry_date=expiry, lot=self.name)
-        except EsignError as exc:
-            raise UserError(
-                self.env._(
-                    "Lot %(lot)s cannot carry a UDI: %(reason)s", lot=self.name, reason=exc.message
-                )
-            ) from exc
-
-    def _esign_udi_print(self):
-        """What the certificate prints for the UDI: a GS1 DataMatrix and its text."""
-        self.ensure_one()
-        udi = self._esign_udi()
-        if not udi:
-            return {}
-        png = gs1.render_datamatrix_png(udi, scale=6)
-        return {
-            "datamatrix": "data:image/png;base64," + base64.b64encode(png).decode(),
-            "hri": gs1.build_hri(udi),
-            "expiry": gs1.format_label_date(udi.expiry_date) if udi.expiry_date else "",
-            "made": gs1.format_label_date(udi.production_date) if udi.production_date else "",
-        }
-
-    def _esign_certificate_signatures(self):
-        """Every signature behind the release: the MO's review and approval, the release."""
-        self.ensure_one()
-        productions = self._esign_production()
-        domain = [
-            "|",
-            "&",
-            ("res_model", "=", "stock.lot"),
-            ("res_id", "=", self.id),
-            "&",
-            ("res_model", "=", "mrp.production"),
-            ("res_id", "in", productions.ids),
-        ]
-        return self.env["esign.signature"].sudo().search(domain, order="signed_at, id")
-
-    def _esign_produced_qty(self):
-        self.ensure_one()
-        done = self._esign_production().filtered(lambda p: p.state == "done")
-        return sum(done.mapped("qty_produced")) if done else self.product_qty

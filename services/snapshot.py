@@ -65,7 +65,9 @@ __all__ = [
     "canonical_bytes",
     "content_hash",
     "SNAPSHOT_V1",
+    "SignedLines",
     "iso_date",
+    "line_rows",
     "money",
     "snapshot_version",
     "sorted_rows",
@@ -243,6 +245,71 @@ def sorted_rows(rows: Iterable[JSONable]) -> list[JSONable]:
     keyed = [(canonical_json_bytes(row, path="rows[]"), row) for row in rows]
     keyed.sort(key=lambda pair: pair[0])
     return [row for _key, row in keyed]
+
+
+@dataclass(frozen=True)
+class SignedLines:
+    """Child rows that a record's signatures cover, declared once on the signed model.
+
+    A purchase order's signature covers its lines, a manufacturing order's review the
+    component lots it consumed. The Odoo layer reads the rows along ``path`` and passes their
+    values to :func:`line_rows`; it also guards every write path of the line models on the
+    way (see ``models/esign_signed_lines.py``).
+
+    :param path: Dotted one2many path from the signed record to the rows, e.g.
+        ``"order_line"`` or ``"move_raw_ids.move_line_ids"``.
+    :param fields: The row fields signed (references by id, as everywhere in version 2).
+    :param keep_ids: Whether a row is signed with its id, in id order (an order line is an
+        agreement with the supplier line by line). Without ids, rows are signed by content
+        only, in :func:`sorted_rows` order: Odoo replaces an MO's move lines when it reserves
+        again, the consumed lots staying the same.
+    :param v1_cells: Version 1's row, frozen: dotted paths read on each row, every cell as
+        text (see :func:`line_rows`). Empty for a declaration made after version 1.
+    """
+
+    path: str
+    fields: tuple[str, ...]
+    keep_ids: bool = True
+    v1_cells: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.path or not self.fields:
+            raise SnapshotError("signed lines need a path and at least one field")
+
+
+def line_rows(
+    spec: SignedLines,
+    version: str,
+    rows: Iterable[tuple[int, Mapping[str, JSONable]]] = (),
+    v1_rows: Iterable[Iterable[object]] = (),
+) -> list[JSONable]:
+    """The signed value of a record's child rows under ``version``.
+
+    Version 2 and later: ``rows`` are ``(row id, {field: canonical value})``. With
+    ``spec.keep_ids`` each row is ``{"id": id, **values}`` in id order, else the values alone
+    in :func:`sorted_rows` order.
+
+    Version 1 (frozen; signatures made before version 2 are checked by it): ``v1_rows`` hold
+    the raw cells that ``spec.v1_cells`` name, per row. A text cell stays as it is, an empty
+    one (``False``/``None``) becomes ``""``, anything else its ``str()``; rows are sorted.
+
+    :raises SnapshotError: for version 1 when the declaration has no version 1 row.
+    """
+    if version == SNAPSHOT_V1:
+        if not spec.v1_cells:
+            raise SnapshotError(f"{spec.path} has no {SNAPSHOT_V1} rows")
+        return sorted([_v1_cell(cell) for cell in row] for row in v1_rows)  # type: ignore[return-value]
+    if spec.keep_ids:
+        return [{"id": row_id, **values} for row_id, values in sorted(rows, key=lambda r: r[0])]
+    return sorted_rows(dict(values) for _row_id, values in rows)
+
+
+def _v1_cell(cell: object) -> str:
+    if isinstance(cell, str):
+        return cell
+    if cell is False or cell is None:
+        return ""
+    return str(cell)
 
 
 def verify_content_hash(snapshot: RecordSnapshot, expected: str) -> bool:

@@ -10,6 +10,7 @@ from . import (
     test_scenario_change_tour,
     test_scenario_tours,
     test_session_window,
+    test_signed_lines,
     test_signing,
     test_snapshot_versions,
 )

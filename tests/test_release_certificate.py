@@ -79,7 +79,12 @@ class TestReleaseCertificate(HttpCase):
         self.assertIn("Released", text)  # meaning
         self.assertIn(" ".join(sig._local_time_display().split()), text)  # date-time + zone
         self.assertIn("2029-05-31", text)  # label date as YYYY-MM-DD
-        self.assertIn(gs1.build_hri(self.lot._esign_udi()), text.replace(" ", ""))
+        self.assertIn(
+            gs1.build_hri(
+                self.env["report.meddev_esign.report_batch_release_certificate"]._udi(self.lot)
+            ),
+            text.replace(" ", ""),
+        )
 
     def test_certificate_datamatrix_decodes_to_gs1_udi(self):
         import zxingcpp  # noqa: PLC0415 - test-only dependency
@@ -112,7 +117,7 @@ class TestReleaseCertificate(HttpCase):
                 text_mode=zxingcpp.TextMode.Plain,
             )
         self.assertEqual(len(found), 1)
-        udi = self.lot._esign_udi()
+        udi = self.env["report.meddev_esign.report_batch_release_certificate"]._udi(self.lot)
         self.assertEqual(found[0].symbology_identifier, "]d2")  # GS1: FNC1 in first position
         self.assertEqual(found[0].text, gs1.build_element_string(udi))
         self.assertEqual(gs1.parse_element_string("]d2" + found[0].text), udi)
@@ -120,8 +125,13 @@ class TestReleaseCertificate(HttpCase):
     def test_lot_without_gtin_prints_without_udi(self):
         """Tamper twin: a product with no GTIN gets no barcode rather than a wrong one."""
         self.product.esign_gtin = False
-        self.assertIsNone(self.lot._esign_udi())
-        self.assertEqual(self.lot._esign_udi_print(), {})
+        self.assertIsNone(
+            self.env["report.meddev_esign.report_batch_release_certificate"]._udi(self.lot)
+        )
+        self.assertEqual(
+            self.env["report.meddev_esign.report_batch_release_certificate"]._udi_print(self.lot),
+            {},
+        )
 
 
 @tagged("post_install", "-at_install")

@@ -3,6 +3,7 @@
 from unittest.mock import patch
 
 from odoo import Command
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from ..services import snapshot as snap
@@ -155,8 +156,12 @@ class TestProductionComponents(EsignCase):
             ],
         )
         # Reserved again, Odoo makes new move lines; the same lot and quantity sign alike.
-        mo.do_unreserve()
-        mo.action_assign()
+        # Unreserving changes what the review signed, so it needs a reason; reserving the same
+        # lot again restores the signed content.
+        with self.assertRaises(UserError):
+            mo.do_unreserve()
+        mo.with_context(esign_change_reason="Reservation refreshed").do_unreserve()
+        mo.with_context(esign_change_reason="Reservation refreshed").action_assign()
         sigs = self.signatures(mo)
         sigs.invalidate_recordset(["status"])
         self.assertEqual(set(sigs.mapped("status")), {"valid"})
@@ -171,7 +176,13 @@ class TestProductionComponents(EsignCase):
         self.env["stock.quant"]._update_available_quantity(
             self.component, self.stock, 10.0, lot_id=self.component_lots[1]
         )
-        mo.move_raw_ids.move_line_ids.lot_id = self.component_lots[1]
+        move_lines = mo.move_raw_ids.move_line_ids
+        with self.assertRaises(UserError):  # no reason
+            move_lines.write({"lot_id": self.component_lots[1].id})
+        self.assertEqual(move_lines.lot_id, self.component_lots[0])
+        move_lines.with_context(
+            esign_change_reason="Lot RES-A used up"
+        ).lot_id = self.component_lots[1]
         sigs = self.signatures(mo)
         sigs.invalidate_recordset(["status"])
         self.assertEqual(set(sigs.mapped("status")), {"changed"})

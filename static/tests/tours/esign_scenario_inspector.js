@@ -127,7 +127,8 @@ registry.category("web_tour.tours").add("meddev_esign_scenario_inspector", {
         },
         {
             content: "Open the company's audit trail",
-            trigger: ".o_list_view .o_data_row .o_data_cell:first",
+            // The chains' list, not the entries' list it replaces: wait for its own column.
+            trigger: ".o_list_view .o_data_row:has(.o_data_cell[name='head_seq']) .o_data_cell[name='name']",
             run: "click",
         },
         {
