@@ -1,6 +1,7 @@
 from . import (
     audit_base,
     esign_audit,
+    esign_ca,
     esign_certificate,
     esign_keystore,
     esign_meaning,
