@@ -66,6 +66,7 @@
     "assets": {
         "web.assets_backend": [
             "meddev_esign/static/src/esign_credentials/*",
+            "meddev_esign/static/src/esign_change_reason/*",
         ],
         "web.assets_tests": [
             "meddev_esign/static/tests/tours/*",

@@ -237,7 +237,11 @@ ODOO_HINT = (
 )
 
 
-def addons_path(odoo_root: Path) -> str:
+TEST_MODULE = f"{MODULE}_test"  # tests/addons/: a throw-away signable model for the mixin's tests
+TEST_ADDONS = ROOT / "tests" / "addons"
+
+
+def addons_path(odoo_root: Path, test_addons: bool = False) -> str:
     # The link lives outside the repository: Odoo walks module folders following links, so a
     # link inside the add-on that points back at it would recurse for ever.
     link_dir = CACHE / "addons" / hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
@@ -251,6 +255,8 @@ def addons_path(odoo_root: Path) -> str:
     if (odoo_root / "addons").is_dir():
         paths.append(odoo_root / "addons")
     paths.append(link_dir)
+    if test_addons:
+        paths.append(TEST_ADDONS)
     return ",".join(str(p) for p in paths)
 
 
@@ -533,6 +539,7 @@ def odoo_command(
     sub: str = "server",
     master_key: str | None = None,
     pkcs11: dict[str, str] | None = None,
+    test_addons: bool = False,
 ) -> tuple[list[str], dict]:
     """Return the argv and environment that run Odoo 18 (``sub`` command) on our cluster.
 
@@ -547,7 +554,7 @@ def odoo_command(
         "[options]\n"
         + (f"meddev_esign_master_key = {master_key}\n" if master_key else "")
         + "".join(f"{option} = {value}\n" for option, value in token.items())
-        + f"addons_path = {addons_path(odoo_root)}\n"
+        + f"addons_path = {addons_path(odoo_root, test_addons)}\n"
         "db_host = 127.0.0.1\n"
         f"db_port = {cluster.meta['port']}\n"
         f"db_user = {cluster.meta['odoo_user']}\n"
@@ -758,14 +765,15 @@ def odoo_suite(wk_dir: Path | None) -> Suite:
             "-d",
             db,
             "-i",
-            MODULE,
+            f"{MODULE},{TEST_MODULE}",
             "--test-enable",
-            f"--test-tags=/{MODULE}",
+            f"--test-tags=/{MODULE},/{TEST_MODULE}",
             "--stop-after-init",
             "--http-port",
             str(Cluster._free_port(18069)),
             "--log-level=info",
             f"--logfile={log}",
+            test_addons=True,
         )
         # The tamper tests act as the cluster's maintenance superuser, as an attacker with
         # database access would; only this child process gets the credentials.

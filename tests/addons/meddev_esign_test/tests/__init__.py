@@ -1,0 +1,1 @@
+from . import test_change_reason_tour, test_mixin
