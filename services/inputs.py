@@ -9,6 +9,8 @@ translated message instead of a traceback. Nothing here imports Odoo.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from typing import Literal, TypeAlias
@@ -22,6 +24,7 @@ __all__ = [
     "MAX_TOTP_CHARS",
     "InputError",
     "InputProblem",
+    "base64_data",
     "hash_map",
     "id_list",
     "model_name",
@@ -32,7 +35,14 @@ __all__ = [
 ]
 
 InputProblem: TypeAlias = Literal[
-    "not_text", "empty", "too_long", "not_id", "not_id_list", "not_hash_map", "not_model"
+    "not_text",
+    "empty",
+    "too_long",
+    "not_id",
+    "not_id_list",
+    "not_hash_map",
+    "not_model",
+    "not_base64",
 ]
 
 #: The longest password accepted (characters); longer is refused before any hashing.
@@ -52,7 +62,8 @@ class InputError(EsignError):
 
     :param field: Which input it is (``"password"``, ``"res_ids"``...).
     :param problem: Which rule it broke: ``"not_text"``, ``"empty"``, ``"too_long"``,
-        ``"not_id"``, ``"not_id_list"``, ``"not_hash_map"`` or ``"not_model"``.
+        ``"not_id"``, ``"not_id_list"``, ``"not_hash_map"``, ``"not_model"`` or
+        ``"not_base64"``.
     :param limit: For ``"too_long"``, the largest length accepted.
     """
 
@@ -107,6 +118,24 @@ def text(
     if required and not value.strip():
         raise InputError(field, "empty")
     return value or None
+
+
+def base64_data(value: object, field: str, *, max_chars: int) -> str | bytes | None:
+    """An optional file as Odoo carries it: base64 text (or bytes) that decodes.
+
+    Decoded the lenient way Odoo decodes attachments, so what passes here also passes there.
+    """
+    if value is None or value is False:
+        return None
+    if not isinstance(value, str | bytes):
+        raise InputError(field, "not_text")
+    if len(value) > max_chars:
+        raise InputError(field, "too_long", limit=max_chars)
+    try:
+        base64.b64decode(value)
+    except (binascii.Error, ValueError):
+        raise InputError(field, "not_base64") from None
+    return value
 
 
 def record_id(value: object, field: str = "res_id") -> int:

@@ -64,3 +64,12 @@ def test_hash_map():
     assert inputs.hash_map(json.dumps({"1": "h1", "2": "h2"}), [1, 2]) == {"1": "h1", "2": "h2"}
     for bad in ('{"1": "h1"}', '{"1": 5, "2": "h"}', "[1, 2]", "nope", None):
         assert _problem(inputs.hash_map, bad, [1, 2]) == "not_hash_map", bad
+
+
+def test_base64_data():
+    assert inputs.base64_data("aGVsbG8=", "file", max_chars=100) == "aGVsbG8="
+    assert inputs.base64_data(b"aGVsbG8=", "file", max_chars=100) == b"aGVsbG8="
+    assert inputs.base64_data(False, "file", max_chars=100) is None
+    assert _problem(inputs.base64_data, "@@not base64@@", "file", max_chars=100) == "not_base64"
+    assert _problem(inputs.base64_data, 5, "file", max_chars=100) == "not_text"
+    assert _problem(inputs.base64_data, "aGVsbG8=" * 20, "file", max_chars=100) == "too_long"
