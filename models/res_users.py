@@ -4,7 +4,7 @@ import logging
 from markupsafe import Markup
 
 from odoo import SUPERUSER_ID, api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.http import request
 
 _logger = logging.getLogger(__name__)
@@ -92,6 +92,9 @@ class ResUsers(models.Model):
 
     def _esign_register_failure(self):
         """Count a failed attempt in its own transaction, so the refusal cannot roll it back.
+
+        Every bad credential counts, whatever its form (the sign wizard also counts a number,
+        a list or an oversized text given where a password or code is expected).
 
         After the configured number of failures the account is locked from signing and the
         E-Signature Administrators get a mail and an activity at once.
@@ -181,6 +184,8 @@ class ResUsers(models.Model):
         """Administrator: unlock signing; who and when is recorded and posted."""
         if not self.env.user.has_group("meddev_esign.group_esign_admin"):
             raise AccessError(self.env._("Only an E-Signature Administrator may unlock signing."))
+        if not self:
+            raise UserError(self.env._("Choose the users to unlock."))
         now = fields.Datetime.now()
         for user in self:
             user.sudo().write(
@@ -228,7 +233,8 @@ class ResUsers(models.Model):
 
     def action_esign_enrol(self):
         """Administrator: open the enrolment wizard (identity verification, then certificate)."""
-        self.ensure_one()
+        if len(self) != 1:
+            raise UserError(self.env._("Enrol one user at a time."))
         return {
             "type": "ir.actions.act_window",
             "res_model": "esign.certificate.enrol.wizard",

@@ -4,6 +4,7 @@ from . import (
     test_audit_tour,
     test_concurrency,
     test_foundation,
+    test_input_validation,
     test_pki,
     test_qms,
     test_release_certificate,

@@ -190,7 +190,7 @@ class TestScenarioTours(HttpCase):
             "tour_po_manager", "Tour Po Manager", f"{SIGNER},purchase.group_purchase_manager"
         )
         qe = self.user("tour_sq_qe", "Tour Sq Engineer", SIGNER)
-        qa = self.user("tour_sq_qa", "Tour Sq QA", SIGNER)
+        qa = self.user("tour_sq_qa", "Tour Sq QA", "meddev_esign.group_esign_qa")
         # The shipped supplier approval (QA, not the author) and a purchase approval above
         # 10,000 by the purchasing manager.
         supplier_policy = env.ref("meddev_esign.policy_supplier_approve")

@@ -1,5 +1,6 @@
 from . import (
     esign_audit_export,
+    esign_base_wizard,  # before the wizards that inherit it
     esign_certificate_wizards,
     esign_reject_wizard,
     esign_sign_wizard,

@@ -1,6 +1,8 @@
 import base64
+import binascii
 
 from odoo import fields, models
+from odoo.exceptions import AccessError, UserError
 
 from ..models.esign_certificate import IDENTITY_METHODS, REVOCATION_REASONS
 
@@ -9,6 +11,7 @@ class EsignCertificateEnrolWizard(models.TransientModel):
     """Enrol a signer: record how their identity was verified, then issue key and certificate."""
 
     _name = "esign.certificate.enrol.wizard"
+    _inherit = ["esign.wizard.input"]
     _description = "Enrol a Signer"
 
     user_id = fields.Many2one("res.users", string="Signer", required=True)
@@ -27,7 +30,8 @@ class EsignCertificateEnrolWizard(models.TransientModel):
     )
 
     def action_enrol(self):
-        self.ensure_one()
+        self._esign_own_one()
+        _check_company(self.company_id)
         certificate = self.env["esign.certificate"]._enrol(
             self.user_id,
             self.identity_method,
@@ -46,6 +50,7 @@ class EsignCertificateRevokeWizard(models.TransientModel):
     """Revoke certificates with an RFC 5280 reason; the CRL is re-issued at once."""
 
     _name = "esign.certificate.revoke.wizard"
+    _inherit = ["esign.wizard.input"]
     _description = "Revoke Signer Certificates"
 
     certificate_ids = fields.Many2many("esign.certificate", required=True)
@@ -57,7 +62,10 @@ class EsignCertificateRevokeWizard(models.TransientModel):
     )
 
     def action_revoke(self):
-        self.ensure_one()
+        self._esign_own_one()
+        if not self.certificate_ids:
+            raise UserError(self.env._("Choose the certificates to revoke."))
+        self.certificate_ids.check_access("read")  # none of another company
         self.certificate_ids._revoke(self.reason)
         return {"type": "ir.actions.act_window_close"}
 
@@ -66,7 +74,9 @@ class EsignCaImportWizard(models.TransientModel):
     """Import the company's signing CA from an external CA (PKCS#12, or PEM + key)."""
 
     _name = "esign.ca.import.wizard"
+    _inherit = ["esign.wizard.input"]
     _description = "Import a Signing CA"
+    _esign_text_limits = {"password": 1024}
 
     company_id = fields.Many2one("res.company", required=True)
     certificate_file = fields.Binary(
@@ -81,11 +91,25 @@ class EsignCaImportWizard(models.TransientModel):
     password = fields.Char(help="Password of the PKCS#12 file or of the PEM key, if any.")
 
     def action_import(self):
-        self.ensure_one()
+        self._esign_own_one()
+        _check_company(self.company_id)
+        if not self.certificate_file:
+            raise UserError(self.env._("Choose the CA's PKCS#12 or PEM file."))
         password = self.password.encode() if self.password else None
-        key = base64.b64decode(self.key_file) if self.key_file else None
-        self.env["esign.ca"]._import(
-            self.company_id, base64.b64decode(self.certificate_file), key, password
-        )
+        try:
+            key = base64.b64decode(self.key_file) if self.key_file else None
+            data = base64.b64decode(self.certificate_file)
+        except (binascii.Error, ValueError):
+            raise UserError(self.env._("The uploaded file is not valid base64 data.")) from None
+        self.env["esign.ca"]._import(self.company_id, data, key, password)
         self.write({"password": False})
         return {"type": "ir.actions.act_window_close"}
+
+
+def _check_company(company):
+    """Refuse a company the current user does not work in."""
+    env = company.env
+    if not env.su and company not in env.user.company_ids:
+        raise AccessError(
+            env._("You do not work in %(company)s.", company=company.sudo().display_name)
+        )

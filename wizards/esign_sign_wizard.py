@@ -5,6 +5,8 @@ from markupsafe import Markup, escape
 from odoo import api, fields, models
 from odoo.exceptions import AccessDenied, UserError
 
+from ..services import inputs
+
 
 class EsignSignWizard(models.TransientModel):
     """Re-authenticate and sign one step of one or many records (21 CFR 11.200, 11.300).
@@ -16,7 +18,10 @@ class EsignSignWizard(models.TransientModel):
     """
 
     _name = "esign.sign.wizard"
+    _inherit = ["esign.wizard.input"]
     _description = "Sign Electronically"
+    _esign_fixed_fields = ("res_model", "res_ids", "policy_id", "step_id", "expected_hashes")
+    _esign_text_limits = {"login": 256}
 
     res_model = fields.Char(required=True, readonly=True)
     res_ids = fields.Char(required=True, readonly=True, help="JSON list of record ids.")
@@ -35,15 +40,95 @@ class EsignSignWizard(models.TransientModel):
     needs_totp = fields.Boolean(compute="_compute_auth_needs")
 
     def _selected_ids(self):
-        return [int(i) for i in json.loads(self.res_ids or "[]")]
+        try:
+            return inputs.id_list(self.res_ids)
+        except inputs.InputError:
+            return []
 
     def _records(self):
+        """The selected records that still exist (none when the wizard's model is unknown)."""
+        if self.res_model not in self.env:
+            return self.env["esign.signable.mixin"]
         return self.env[self.res_model].browse(self._selected_ids()).exists()
+
+    # ------------------------------------------------------------------ checks
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Check what will be signed; take the content hashes now when none are given."""
+        wizards = super().create(vals_list)
+        for wizard in wizards:
+            records = wizard._esign_checked_records()
+            wizard._esign_checked_policy(records)
+            if wizard.expected_hashes:
+                wizard._esign_checked_hashes(records)
+            else:
+                hashes = {
+                    str(rec.id): rec.sudo()._esign_content_hash(wizard.policy_id.sudo().trigger)
+                    for rec in records
+                }
+                wizard.sudo().expected_hashes = json.dumps(hashes)
+        return wizards
+
+    def _esign_checked_records(self):
+        """The records to sign: a signable model, ids that exist, and that the user may read.
+
+        :raises UserError: with the reason, in the user's language.
+        :raises AccessError: a record of another company, or one the user may not read.
+        """
+        self.ensure_one()
+        model = self._esign_signable_model(self.res_model)
+        try:
+            ids = inputs.id_list(self.res_ids)
+        except inputs.InputError as exc:
+            raise UserError(self._esign_input_message(exc)) from None
+        records = self.env[model].browse(ids)
+        if len(records.exists()) != len(records):
+            raise UserError(self.env._("The records to sign no longer exist."))
+        records.check_access("read")
+        return records
+
+    def _esign_checked_policy(self, records):
+        """The wizard's policy and step, when they fit ``records``: the policy is active, of
+        their model and company, and the step is one of its own."""
+        self.ensure_one()
+        policy = self.policy_id.sudo()
+        step = self.step_id.sudo()
+        if not policy or not step:
+            raise UserError(self.env._("The wizard names no signing policy and step."))
+        if not policy.active or policy.model != records._name or step.policy_id != policy:
+            raise UserError(
+                self.env._(
+                    "The step %(step)s of %(policy)s cannot be signed on %(model)s records.",
+                    step=step.name,
+                    policy=policy.name,
+                    model=self.env["ir.model"]._get(records._name).name,
+                )
+            )
+        if policy.company_id:
+            for record in records:
+                company = record.sudo().company_id if "company_id" in record._fields else None
+                if company and company != policy.company_id:
+                    raise UserError(
+                        self.env._(
+                            "%(policy)s does not apply to %(record)s.",
+                            policy=policy.name,
+                            record=record.display_name,
+                        )
+                    )
+        return self.policy_id, self.step_id
+
+    def _esign_checked_hashes(self, records):
+        """{record id: content hash seen when the wizard opened}, one for every record."""
+        self.ensure_one()
+        try:
+            return inputs.hash_map(self.expected_hashes, records.ids)
+        except inputs.InputError as exc:
+            raise UserError(self._esign_input_message(exc)) from None
 
     @api.depends("res_model", "res_ids", "step_id")
     def _compute_summary(self):
         for wiz in self:
-            records = wiz._records() if wiz.res_model else []
+            records = wiz._records()._filtered_access("read") if wiz.res_model else []
             wiz.record_count = len(records)
             items = Markup("").join(
                 Markup("<li>%s</li>") % rec.display_name for rec in records[:20]
@@ -80,6 +165,7 @@ class EsignSignWizard(models.TransientModel):
         """Open the wizard for the step the current user may sign on ``records`` now."""
         if not records:
             raise UserError(self.env._("Select at least one record to sign."))
+        records.check_access("read")  # a record of another company is not signed from here
         first = records[0]
         choices = first._esign_signable_for_user()
         if step:
@@ -114,7 +200,12 @@ class EsignSignWizard(models.TransientModel):
 
     # ------------------------------------------------------------------ signing
     def _authenticate(self, password, totp_code):
-        """Check the signer's components; count failures; return the auth method used."""
+        """Check the signer's components; count failures; return the auth method used.
+
+        Any bad credential counts toward the lock-out, whatever its type: a wrong or empty
+        password, a number or a list where text is expected, or a megabyte of text (refused
+        before any hashing).
+        """
         self.ensure_one()
         user = self.env.user
         if user.sudo().esign_locked:
@@ -126,8 +217,15 @@ class EsignSignWizard(models.TransientModel):
             )
         full = user._esign_full_auth_required()
         try:
-            if not password:
-                raise AccessDenied()
+            if password is None or password is False:
+                raise AccessDenied()  # not given at all: as an empty password
+            try:
+                password = inputs.secret(password, "password")
+                totp_code = inputs.optional_secret(totp_code, "totp_code")
+            except inputs.InputError as exc:
+                if exc.problem == "empty":
+                    raise AccessDenied() from None
+                raise
             if full and not user.totp_enabled:
                 if (self.login or "").strip().lower() != (user.login or "").lower():
                     raise AccessDenied()
@@ -137,12 +235,22 @@ class EsignSignWizard(models.TransientModel):
                     {"interactive": True},
                 )
             if full and user.totp_enabled:
-                if not totp_code:
+                if not totp_code or not totp_code.isascii() or not totp_code.isdigit():
                     raise AccessDenied()
-                user._totp_check(int(totp_code) if str(totp_code).isdigit() else -1)
-        except AccessDenied:
+                user._totp_check(int(totp_code))
+        except (AccessDenied, inputs.InputError) as exc:
+            malformed = isinstance(exc, inputs.InputError)
             failures = user._esign_register_failure()
             remaining = max(user._esign_max_failures() - failures, 0)
+            if malformed:
+                raise UserError(
+                    self.env._(
+                        "Signing refused: %(problem)s %(remaining)s attempt(s) left before "
+                        "your account is locked from signing.",
+                        problem=self._esign_input_message(exc),
+                        remaining=remaining,
+                    )
+                ) from None
             raise UserError(
                 self.env._(
                     "Signing refused: the credentials are wrong or incomplete. %(remaining)s "
@@ -158,14 +266,16 @@ class EsignSignWizard(models.TransientModel):
         return "login_password" if full else "password_session"
 
     def action_sign(self, password=None, totp_code=None):
-        """Re-authenticate once, then sign the step on every selected record, all or none."""
-        self.ensure_one()
-        records = self._records()
-        if not records:
-            raise UserError(self.env._("The records to sign no longer exist."))
+        """Re-authenticate once, then sign the step on every selected record, all or none.
+
+        The wizard is checked before the credentials: it must be one, the caller's own, and
+        name records the caller may read under an active policy of theirs.
+        """
+        self._esign_own_one()
+        records = self._esign_checked_records()
+        policy, step = self._esign_checked_policy(records)
+        expected = self._esign_checked_hashes(records)
         auth_method = self._authenticate(password, totp_code)
-        expected = json.loads(self.expected_hashes or "{}")
-        policy = self.policy_id
         for record in records:
             if not policy._applies_to(record):
                 raise UserError(
@@ -184,7 +294,7 @@ class EsignSignWizard(models.TransientModel):
             for record in records:
                 signature = request_of[record.id]._sign(
                     record,
-                    self.step_id,
+                    step,
                     reason=self.reason,
                     auth_method=auth_method,
                     expected_hash=expected.get(str(record.id)),
