@@ -300,6 +300,16 @@ class EsignPolicy(models.Model):
         domain = self._eval_domain(self.prerequisite_domain)
         return bool(record.filtered_domain(domain)) if domain else True
 
+    def _config_problem(self, record):
+        """The ``PolicyConfigError`` that makes this policy unusable for ``record`` (no
+        eligible signer for a step, ...), or None."""
+        self.ensure_one()
+        try:
+            policy_engine.validate_policy(self._spec(record))
+        except policy_engine.PolicyConfigError as exc:
+            return exc
+        return None
+
     def _spec(self, record):
         """The engine's view of this policy for ``record`` (signers resolved)."""
         self.ensure_one()

@@ -490,11 +490,8 @@ class EsignSignableMixin(models.AbstractModel):
             for policy in policies - active.policy_id:
                 if policy._prerequisites_met(rec):
                     request = Request._for_record(rec, policy, create=True)
-                    try:
-                        engine.validate_policy(policy._spec(rec))
-                    except PolicyConfigError:
-                        pass  # nobody can be asked: the panel and the gate say why
-                    else:
+                    # A misconfigured policy asks nobody: the panel and the gate say why.
+                    if policy._config_problem(rec) is None:
                         request._refresh_state(notify=True)
                     active |= request
             stale = active.filtered(

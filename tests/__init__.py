@@ -5,6 +5,7 @@ from . import (
     test_concurrency,
     test_foundation,
     test_input_validation,
+    test_migrations,
     test_pki,
     test_qms,
     test_release_certificate,
