@@ -94,20 +94,12 @@ class Tsa:
 def measure_core(rounds: int) -> list[dict]:
     """CMS sign, and CMS sign + loopback TSA, per key type and key store."""
     sys.path.insert(0, str(ROOT))
-    from services.pki_cms import (  # noqa: PLC0415
-        CachedKeySigner,
-        request_timestamp,
-        sign_detached,
-        timestamp_imprint,
-    )
+    from services.pki_ca import generate_ca  # noqa: PLC0415
     from services.pki_hsm import generate_key_pair, hsm_signer, open_token  # noqa: PLC0415
-    from services.pki_keys import (  # noqa: PLC0415
-        KeyType,
-        SignerIdentity,
-        generate_ca,
-        generate_private_key,
-        issue_signer_certificate,
-    )
+    from services.pki_issue import SignerIdentity, issue_signer_certificate  # noqa: PLC0415
+    from services.pki_keys import KeyType, generate_private_key  # noqa: PLC0415
+    from services.pki_sign import CachedKeySigner, sign_detached  # noqa: PLC0415
+    from services.pki_timestamp import request_timestamp, timestamp_imprint  # noqa: PLC0415
 
     rows = []
 

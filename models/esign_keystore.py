@@ -2,7 +2,7 @@
 
 Secrets never come from the database: the software keystore's master key and the PKCS#11
 library, token label and PIN are read from the Odoo configuration file (``[options]``) or
-the environment. The cryptography is in ``services.pki_keys`` / ``services.pki_hsm``; this
+the environment. The cryptography is in ``services.pki_keystore`` / ``services.pki_hsm``; this
 module only finds the configuration, keeps loaded signers cached and turns the core's errors
 into translated messages.
 """

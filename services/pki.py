@@ -2,10 +2,15 @@
 
 The work is split by concern; this module re-exports the public API:
 
-* :mod:`services.pki_keys`: key types, the company CA, signer certificates,
-  revocation and CRLs, the software keystore;
-* :mod:`services.pki_cms`: detached CAdES signatures, RFC 3161 timestamps,
-  offline verification;
+* :mod:`services.pki_keys`: key types, loading certificates and CRLs, fingerprints;
+* :mod:`services.pki_ca`: the company CA, generated or imported;
+* :mod:`services.pki_issue`: signer certificates, issued and renewed;
+* :mod:`services.pki_revocation`: revocation, CRLs, and whether a certificate
+  may sign now;
+* :mod:`services.pki_keystore`: the software keystore (keys sealed under a master key);
+* :mod:`services.pki_sign`: detached CAdES signatures;
+* :mod:`services.pki_timestamp`: RFC 3161 timestamps, the TSA client;
+* :mod:`services.pki_verify`: offline verification;
 * :mod:`services.pki_hsm`: the PKCS#11 back-end (import it directly; it needs
   python-pkcs11);
 * :mod:`services.pki_ocsp`: the CA's OCSP responder;
@@ -21,22 +26,7 @@ Typical flow at signing time::
     cms_der = attach_timestamp(cms_der, stamp.token)
 """
 
-from .pki_cms import (
-    DIGEST_ALGORITHM,
-    CachedKeySigner,
-    TimestampResult,
-    Verdict,
-    VerificationProblem,
-    VerificationResult,
-    asn1_certificate,
-    attach_timestamp,
-    extract_timestamp,
-    request_timestamp,
-    sign_detached,
-    signature_imprint,
-    timestamp_imprint,
-    verify_signature,
-)
+from .pki_ca import CertificateAuthority, generate_ca, import_ca_pem, import_ca_pkcs12
 from .pki_errors import (
     CertificateUnusableError,
     HsmError,
@@ -51,39 +41,51 @@ from .pki_errors import (
     TsaAttempt,
     WrongMasterKeyError,
 )
+from .pki_issue import (
+    SignerIdentity,
+    certificate_login,
+    issue_signer_certificate,
+    renew_certificate,
+)
 from .pki_keys import (
-    MASTER_KEY_BYTES,
-    CertificateAuthority,
     KeyType,
     PrivateKey,
     PublicKey,
-    Revocation,
-    RevocationReason,
-    SignerIdentity,
-    assert_usable,
-    build_crl,
-    certificate_login,
     certificate_to_pem,
     fingerprint,
-    generate_ca,
-    generate_master_key,
     generate_private_key,
-    import_ca_pem,
-    import_ca_pkcs12,
-    issue_signer_certificate,
     key_type_of,
     load_certificate,
     load_certificates,
     load_crl,
-    open_private_key,
-    parse_master_key,
-    renew_certificate,
-    revocations_from_crl,
-    revoke,
-    seal_private_key,
     utc,
 )
+from .pki_keystore import (
+    MASTER_KEY_BYTES,
+    generate_master_key,
+    open_private_key,
+    parse_master_key,
+    seal_private_key,
+)
 from .pki_ocsp import OCSP_VALIDITY, ocsp_response
+from .pki_revocation import (
+    Revocation,
+    RevocationReason,
+    assert_usable,
+    build_crl,
+    revocations_from_crl,
+    revoke,
+)
+from .pki_sign import DIGEST_ALGORITHM, CachedKeySigner, asn1_certificate, sign_detached
+from .pki_timestamp import (
+    TimestampResult,
+    attach_timestamp,
+    extract_timestamp,
+    request_timestamp,
+    signature_imprint,
+    timestamp_imprint,
+)
+from .pki_verify import Verdict, VerificationProblem, VerificationResult, verify_signature
 
 __all__ = [
     "DIGEST_ALGORITHM",

@@ -139,7 +139,7 @@ class SigningError(PkiError):
 
 @dataclass(frozen=True)
 class TsaAttempt:
-    """One TSA tried by :func:`services.pki_cms.request_timestamp`, and how it failed.
+    """One TSA tried by :func:`services.pki_timestamp.request_timestamp`, and how it failed.
 
     :param url: The TSA URL.
     :param problem: ``"unreachable"`` (connection refused, timeout, HTTP

@@ -36,9 +36,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pyhanko.sign.pkcs11 import PKCS11Signer
 
-from .pki_cms import asn1_certificate
 from .pki_errors import HsmError, HsmPinError, HsmUnavailableError, PkiInputError
 from .pki_keys import KeyType, PublicKey
+from .pki_sign import asn1_certificate
 
 try:
     import pkcs11
@@ -278,7 +278,7 @@ def hsm_signer(
     :param label: The key's label.
     :param certificate: The signer certificate (its key must be the token's).
     :param chain: The CA certificates to embed.
-    :return: The signer, for :func:`services.pki_cms.sign_detached`.
+    :return: The signer, for :func:`services.pki_sign.sign_detached`.
     :raises HsmUnavailableError: If the token has no such key.
     :raises PkiInputError: If the certificate is not for that key.
     """

@@ -20,7 +20,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from .pki_keys import CertificateAuthority, Revocation, utc
+from .pki_ca import CertificateAuthority
+from .pki_keys import utc
+from .pki_revocation import Revocation
 
 __all__ = ["OCSP_VALIDITY", "ocsp_response"]
 

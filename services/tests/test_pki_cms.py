@@ -1,5 +1,6 @@
-"""Tests for services.pki_cms: CAdES signing, RFC 3161 timestamps from a real
-loopback TSA (certomancer), and offline verification, tampering included."""
+"""Tests for services.pki_sign, pki_timestamp and pki_verify: CAdES signing, RFC 3161
+timestamps from a real loopback TSA (certomancer), and offline verification, tampering
+included."""
 
 from __future__ import annotations
 
@@ -18,32 +19,21 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from pki_fixtures import FAKE_TIME_HEADER, TestTsa, start_tsa
 
-from services.pki_cms import (
-    CachedKeySigner,
+from services.pki_ca import CertificateAuthority, generate_ca
+from services.pki_errors import PkiInputError, TimestampUnavailableError
+from services.pki_issue import SignerIdentity, issue_signer_certificate
+from services.pki_keys import KeyType, PrivateKey, generate_private_key, utc
+from services.pki_revocation import assert_usable, build_crl, revoke
+from services.pki_sign import CachedKeySigner, sign_detached
+from services.pki_timestamp import (
     TimestampResult,
-    Verdict,
     attach_timestamp,
     extract_timestamp,
     request_timestamp,
-    sign_detached,
     signature_imprint,
     timestamp_imprint,
-    verify_signature,
 )
-from services.pki_errors import PkiInputError, TimestampUnavailableError
-from services.pki_keys import (
-    CertificateAuthority,
-    KeyType,
-    PrivateKey,
-    SignerIdentity,
-    assert_usable,
-    build_crl,
-    generate_ca,
-    generate_private_key,
-    issue_signer_certificate,
-    revoke,
-    utc,
-)
+from services.pki_verify import Verdict, verify_signature
 from services.snapshot import RecordSnapshot, canonical_bytes, content_hash
 
 SNAPSHOT = RecordSnapshot("quality.dhr", 42, {"lot": "L-2026-001", "result": "pass", "批准": "是"})

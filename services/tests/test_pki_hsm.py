@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from pki_fixtures import SoftHsmToken, TestTsa, softhsm_token, start_tsa
 
-from services.pki_cms import attach_timestamp, request_timestamp, sign_detached, verify_signature
+from services.pki_ca import generate_ca
 from services.pki_errors import HsmError, HsmPinError, HsmUnavailableError, PkiInputError
 from services.pki_hsm import (
     find_public_key,
@@ -22,17 +22,13 @@ from services.pki_hsm import (
     hsm_signer,
     open_token,
 )
-from services.pki_keys import (
-    KeyType,
-    Revocation,
-    SignerIdentity,
-    build_crl,
-    generate_ca,
-    generate_private_key,
-    issue_signer_certificate,
-    utc,
-)
+from services.pki_issue import SignerIdentity, issue_signer_certificate
+from services.pki_keys import KeyType, generate_private_key, utc
 from services.pki_ocsp import ocsp_response
+from services.pki_revocation import Revocation, build_crl
+from services.pki_sign import sign_detached
+from services.pki_timestamp import attach_timestamp, request_timestamp
+from services.pki_verify import verify_signature
 
 CONTENT = b'esign-snapshot/1\n{"fields":{"lot":"L1"}}'
 

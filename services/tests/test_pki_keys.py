@@ -1,4 +1,4 @@
-"""Tests for services.pki_keys: CA, signer certificates, revocation, keystore."""
+"""Tests for services.pki_keys, pki_ca, pki_issue, pki_revocation and pki_keystore."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from services.errors import EsignError
+from services.pki_ca import CertificateAuthority, generate_ca, import_ca_pem, import_ca_pkcs12
 from services.pki_errors import (
     CertificateUnusableError,
     KeystoreError,
@@ -21,31 +22,33 @@ from services.pki_errors import (
     PkiInputError,
     WrongMasterKeyError,
 )
-from services.pki_keys import (
-    CertificateAuthority,
-    KeyType,
-    Revocation,
-    RevocationReason,
+from services.pki_issue import (
     SignerIdentity,
-    assert_usable,
-    build_crl,
     certificate_login,
-    fingerprint,
-    generate_ca,
-    generate_master_key,
-    generate_private_key,
-    import_ca_pem,
-    import_ca_pkcs12,
     issue_signer_certificate,
+    renew_certificate,
+)
+from services.pki_keys import (
+    KeyType,
+    fingerprint,
+    generate_private_key,
     key_type_of,
     load_certificate,
     load_crl,
+)
+from services.pki_keystore import (
+    generate_master_key,
     open_private_key,
     parse_master_key,
-    renew_certificate,
+    seal_private_key,
+)
+from services.pki_revocation import (
+    Revocation,
+    RevocationReason,
+    assert_usable,
+    build_crl,
     revocations_from_crl,
     revoke,
-    seal_private_key,
 )
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)

@@ -11,18 +11,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.x509 import ocsp
 
-from services.pki_keys import (
-    CertificateAuthority,
-    KeyType,
-    Revocation,
-    RevocationReason,
-    SignerIdentity,
-    generate_ca,
-    generate_private_key,
-    issue_signer_certificate,
-    utc,
-)
+from services.pki_ca import CertificateAuthority, generate_ca
+from services.pki_issue import SignerIdentity, issue_signer_certificate
+from services.pki_keys import KeyType, generate_private_key, utc
 from services.pki_ocsp import ocsp_response
+from services.pki_revocation import Revocation, RevocationReason
 
 
 def _issue(ca: CertificateAuthority, login: str) -> x509.Certificate:
