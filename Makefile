@@ -1,5 +1,10 @@
 # The two commands of README.md. Both install what they need first.
 PYTHON ?= python3
+# A Python named on the command line is used as it is, even a system one (see
+# scripts/devtools/venv.py); otherwise an externally managed python3 gets the project's .venv.
+ifeq ($(origin PYTHON),command line)
+export MEDDEV_PYTHON_EXPLICIT = 1
+endif
 
 .PHONY: demo test test-quick pg-start pg-stop bench
 

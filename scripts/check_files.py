@@ -14,7 +14,7 @@ from lxml import etree
 from requirement_refs import check as check_requirements
 
 ROOT = Path(__file__).resolve().parent.parent
-SKIP = {".git", ".state", "__pycache__", "node_modules"}
+SKIP = {".git", ".state", ".venv", "__pycache__", "node_modules"}
 
 
 def files(pattern: str) -> list[Path]:

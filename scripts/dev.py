@@ -27,6 +27,7 @@ from devtools.demo import cmd_demo
 from devtools.i18n import cmd_i18n
 from devtools.odoo import LOG_LINE, SUPERUSER_DSN_VAR, addons_path, find_odoo, odoo_command
 from devtools.suites import cmd_test
+from devtools.venv import ensure_venv_python
 
 __all__ = [
     "CACHE",
@@ -77,6 +78,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     try:
+        if args.cmd in ("demo", "test", "i18n"):  # the commands that install packages
+            ensure_venv_python()
         return args.func(args)
     except DevError as exc:
         print(f"[{MODULE}] ERROR: {exc}", file=sys.stderr)

@@ -27,7 +27,7 @@ from pathlib import Path
 REQUIREMENTS_FILE = Path("readme") / "REQUIREMENTS.md"
 RISK_CLASSES = ("high", "medium", "low")
 CITING_SUFFIXES = (".py", ".xml", ".js", ".md")
-SKIP_DIRS = {".git", ".state", "__pycache__", "node_modules", "i18n"}
+SKIP_DIRS = {".git", ".state", ".venv", "__pycache__", "node_modules", "i18n"}
 
 #: One id (``R11``, ``S3``) or a range (``R17-R19``, ``R3–R5``, ``R27-28``). Not preceded by a
 #: word character, ``.``, ``#`` or ``&`` (``0xR1``, ``o_S1``, ``a.R2``) and not followed by
