@@ -4,11 +4,15 @@ has its open request from the moment it needs them.
 Verifies: R9, R11, R15.
 """
 
+import json
+
 from odoo import Command
 from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common_qms import QmsCase
+
+RPC_PASSWORD = "Rpc-Line-Pass-42"
 
 
 def _audit_entries(env, record):
@@ -258,3 +262,110 @@ class TestRequestsFromTheStart(QmsCase):
         mo.action_confirm()
         self.assertFalse(mo.esign_request_ids)
         self.assertEqual(mo.esign_state, "waiting")
+
+
+@tagged("post_install", "-at_install")
+class TestSignedLinesOverJsonRpc(HttpCase):
+    """The hole as it was found: the line written straight over ``/web/dataset/call_kw``."""
+
+    def _call(self, model, method, args, kwargs=None):
+        response = self.url_open(
+            "/web/dataset/call_kw",
+            data=json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "call",
+                    "id": 1,
+                    "params": {
+                        "model": model,
+                        "method": method,
+                        "args": args,
+                        "kwargs": kwargs or {},
+                    },
+                }
+            ),
+            headers={"Content-Type": "application/json"},
+        )
+        answer = response.json()
+        if "error" in answer:
+            return "error", answer["error"]["data"]["name"], answer["error"]["data"]["message"]
+        return "result", answer["result"]
+
+    def test_line_price_over_json_rpc(self):
+        env = self.env
+        new_test_user(
+            env, login="rpc_buyer", password=RPC_PASSWORD, groups="purchase.group_purchase_user"
+        )
+        approver = new_test_user(
+            env,
+            login="rpc_approver",
+            password=RPC_PASSWORD,
+            groups="meddev_esign.group_esign_signer,purchase.group_purchase_user",
+        )
+        env["esign.policy"].search([("model", "=", "purchase.order")]).active = False
+        env["esign.policy"].create(
+            {
+                "name": "RPC purchase approval",
+                "model_id": env["ir.model"]._get_id("purchase.order"),
+                "trigger": "po_confirm",
+                "step_ids": [
+                    Command.create(
+                        {
+                            "name": "Approval",
+                            "meaning_id": env.ref("meddev_esign.meaning_approved").id,
+                            "signer_type": "users",
+                            "mode": "all",
+                            "user_ids": [Command.set(approver.ids)],
+                        }
+                    )
+                ],
+            }
+        )
+        product = env["product.product"].create({"name": "RPC Sensor"})
+        vendor = env["res.partner"].create({"name": "RPC Vendor"})
+        order = env["purchase.order"].create(
+            {
+                "partner_id": vendor.id,
+                "order_line": [
+                    Command.create({"product_id": product.id, "product_qty": 1, "price_unit": 420})
+                ],
+            }
+        )
+        wizards = env["esign.sign.wizard"].with_user(approver)
+        wizard = wizards.browse(wizards._action_open(order.with_user(approver))["res_id"])
+        wizard.login = approver.login
+        wizard.action_sign(password=RPC_PASSWORD)
+        self.assertEqual(order.esign_state, "completed")
+        line = order.order_line
+        entries = env["esign.audit.entry"].search_count([("res_model", "=", "purchase.order")])
+
+        self.authenticate("rpc_buyer", RPC_PASSWORD)
+        with self.assertNoLogs("odoo", level="ERROR"):
+            answer = self._call("purchase.order.line", "write", [[line.id], {"price_unit": 1260}])
+        self.assertEqual(answer[:2], ("error", "odoo.exceptions.UserError"))
+        self.assertIn("reason for change", answer[2])
+        line.invalidate_recordset()
+        order.invalidate_recordset()
+        self.assertEqual(line.price_unit, 420)
+        self.assertEqual(order.esign_state, "completed")
+        self.assertEqual(
+            env["esign.audit.entry"].search_count([("res_model", "=", "purchase.order")]), entries
+        )
+
+        answer = self._call(
+            "purchase.order.line",
+            "write",
+            [[line.id], {"price_unit": 1260}],
+            {"context": {"esign_change_reason": "Supplier's revised quote"}},
+        )
+        self.assertEqual(answer, ("result", True))
+        env.invalidate_all()
+        self.assertEqual(line.price_unit, 1260)
+        self.assertNotEqual(order.esign_state, "completed")
+        entry = env["esign.audit.entry"].search(
+            [("res_model", "=", "purchase.order"), ("res_id", "=", order.id)],
+            order="id desc",
+            limit=1,
+        )
+        self.assertEqual(entry.reason, "Supplier's revised quote")
+        self.assertIn([f"lines[{line.id}].price_unit", "420.00", "1260.00"], entry._changes())
