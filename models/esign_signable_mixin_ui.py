@@ -193,6 +193,9 @@ class EsignSignableUi(models.AbstractModel):
                     "step, select them in the list and use the Sign action."
                 )
             )
+        # A record the user may not read (another company's, an id sent over RPC) is refused
+        # here with Odoo's access error, before any wizard opens on it.
+        self.check_access("read")
 
     def action_esign_sign(self):
         """Open the sign wizard for the step the current user may sign."""

@@ -7,7 +7,7 @@ Verifies: R9, R11, R15.
 import json
 
 from odoo import Command
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common_qms import QmsCase
@@ -196,6 +196,20 @@ class TestRequestsFromTheStart(QmsCase):
         self.assertEqual(
             lot.esign_request_ids.filtered(lambda r: r.state == "waiting").policy_id,
             request.policy_id,
+        )
+
+    def test_reject_button_on_another_companys_lot_refused(self):
+        """Bad input over RPC: a lot id of a company the user does not work in."""
+        other = self.env["res.company"].create({"name": "T Other Maker"})
+        foreign = self.env["stock.lot"].create(
+            {"name": "T-FOREIGN-1", "product_id": self.device.id, "company_id": other.id}
+        )
+        for action in ("action_esign_reject", "action_esign_sign"):
+            with self.assertRaises(AccessError):
+                getattr(foreign.with_user(self.ra), action)()
+        self.assertFalse(
+            self.env["esign.reject.wizard"].search([("res_id", "=", foreign.id)]),
+            "no wizard opened on it",
         )
 
     def test_lot_rejection_by_someone_not_named_refused(self):
