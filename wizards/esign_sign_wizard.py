@@ -21,7 +21,9 @@ class EsignSignWizard(models.TransientModel):
     _inherit = ["esign.wizard.input"]
     _description = "Sign Electronically"
     _esign_fixed_fields = ("res_model", "res_ids", "policy_id", "step_id", "expected_hashes")
-    _esign_text_limits = {"login": 256}
+    # The JSON of the selected records grows with a bulk release (about 100 characters of
+    # expected hash per lot): room for some 20,000 lots; their shape is checked on its own.
+    _esign_text_limits = {"login": 256, "res_ids": 200_000, "expected_hashes": 2_000_000}
 
     res_model = fields.Char(required=True, readonly=True)
     res_ids = fields.Char(required=True, readonly=True, help="JSON list of record ids.")
