@@ -375,10 +375,10 @@ class EsignRequest(models.Model):
         )
         activities = self._activities(record)
         mine = activities.filtered(lambda act: act.user_id == user)
-        self._done_activities(mine, closed_by_signature=True)
+        self._done_activities(mine)
         self._refresh_state(notify=True, current_hash=current_hash, spec=spec)
         if self.state == "completed":  # e.g. the other candidates of a k-of-n step
-            self._done_activities(activities - mine, closed_by_signature=False)
+            self._done_activities(activities - mine)
             # What completion changes on the record (a lot's release) opens no new request.
             record.with_context(esign_no_sync=True)._esign_on_request_completed(self)
         # Last, so that the note joins the tracking message of what the signature changed
@@ -436,7 +436,7 @@ class EsignRequest(models.Model):
                 )
             ]
         )
-        self._done_activities(self._activities(record), closed_by_signature=False)
+        self._done_activities(self._activities(record))
         # The state the rejection returns the record to opens no new request at once: the
         # next change of the record does (``_esign_ensure_requests``), so the rejected work
         # goes back to its author instead of straight back to the signers.
@@ -456,7 +456,7 @@ class EsignRequest(models.Model):
         longer gates ``record``; their to-dos close, and the record's trail says why."""
         for req in self:
             req.sudo().write({"state": "cancelled", "next_signer_ids": [fields.Command.clear()]})
-            self._done_activities(req._activities(record), closed_by_signature=False)
+            self._done_activities(req._activities(record))
             self.env["esign.audit.entry"]._append(
                 [
                     record._esign_audit_item(
@@ -523,13 +523,16 @@ class EsignRequest(models.Model):
         )
         return activities.browse([row[0] for row in self.env.cr.fetchall()])
 
-    def _done_activities(self, activities, closed_by_signature):
+    def _done_activities(self, activities):
+        """Remove signing to-dos that a signature, a completion or a rejection settled.
+
+        The chatter note of that signature or rejection is the trace of what was done, so the
+        to-dos go without an "activity done" message of their own: that message cost about
+        twenty statements per signature (a template, attachments, followers, a bus note), and
+        now that every first signer has a to-do, a lot release paid it each time.
+        """
         if activities:
-            activities.action_feedback(
-                feedback=self.env._("Signed")
-                if closed_by_signature
-                else self.env._("Request closed")
-            )
+            activities.sudo().unlink()
 
     @api.model
     def _cron_remind_overdue(self):
