@@ -1,3 +1,7 @@
+# The append-only mixin first: the evidence models below inherit it.
+from . import append_only  # isort: skip
+
+# isort: split
 from . import (
     audit_base,
     esign_audit,

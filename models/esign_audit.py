@@ -41,52 +41,6 @@ _logger = logging.getLogger(__name__)
 #: First key of the advisory lock that serialises appends to one chain ("ESAU").
 LOCK_NAMESPACE = 0x45534155
 
-#: Append-only at the database (R15, R19). Only a cluster superuser (maintenance) may change or
-#: remove an entry; the retention cron may remove an entry whose retention date has passed.
-APPEND_ONLY_SQL = """
-CREATE OR REPLACE FUNCTION esign_audit_entry_append_only() RETURNS trigger AS $$
-BEGIN
-    IF (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
-        RETURN COALESCE(NEW, OLD);
-    END IF;
-    IF TG_OP = 'DELETE' THEN
-        IF OLD.retention_until < CURRENT_DATE THEN
-            RETURN OLD;  -- the retention purge, once the retention date has passed
-        END IF;
-    END IF;
-    RAISE EXCEPTION 'esign_audit_entry is append-only: % refused for role %', TG_OP, session_user
-        USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql;
-CREATE OR REPLACE FUNCTION esign_audit_checkpoint_append_only() RETURNS trigger AS $$
-BEGIN
-    IF (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
-        RETURN COALESCE(NEW, OLD);
-    END IF;
-    IF TG_OP = 'UPDATE' THEN
-        IF OLD.timestamp_token IS NULL
-                AND (NEW.chain_id, NEW.seq, NEW.entry_hash, NEW.at, NEW.trigger)
-                    IS NOT DISTINCT FROM
-                    (OLD.chain_id, OLD.seq, OLD.entry_hash, OLD.at, OLD.trigger)
-        THEN
-            RETURN NEW;  -- the one fill of an empty timestamp token (PKI hook)
-        END IF;
-    END IF;
-    RAISE EXCEPTION 'esign_audit_checkpoint is append-only: % refused for role %', TG_OP,
-        session_user USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql;
-"""
-
-TRIGGER_SQL = """
-DROP TRIGGER IF EXISTS {table}_append_only_row ON {table};
-CREATE TRIGGER {table}_append_only_row BEFORE UPDATE OR DELETE ON {table}
-    FOR EACH ROW EXECUTE FUNCTION {table}_append_only();
-DROP TRIGGER IF EXISTS {table}_append_only_truncate ON {table};
-CREATE TRIGGER {table}_append_only_truncate BEFORE TRUNCATE ON {table}
-    FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only();
-"""
-
 OPERATIONS = [
     ("create", "Create"),
     ("write", "Change"),
@@ -196,7 +150,6 @@ class EsignAuditChain(models.Model):
     ]
 
     def init(self):
-        self.env.cr.execute(APPEND_ONLY_SQL)  # constants: nothing to bind
         # Every company has its chain before anything is audited.
         self.env.cr.execute(
             """
@@ -383,6 +336,7 @@ class EsignAuditChain(models.Model):
             verification = verifications.sudo().create(
                 {
                     "chain_id": chain.id,
+                    "company_id": chain.company_id.id,
                     "trigger": trigger,
                     "verdict": "intact" if verdict.ok else "broken",
                     "checked": verdict.checked,
@@ -515,6 +469,8 @@ class EsignAuditEntry(models.Model):
 
     _name = "esign.audit.entry"
     _description = "Audit Trail Entry"
+    _inherit = ["esign.append.only"]
+    _append_only_rules = ("retention",)
     _order = "chain_id, seq desc"
     _rec_name = "display_label"
 
@@ -552,9 +508,8 @@ class EsignAuditEntry(models.Model):
     ]
 
     def init(self):
+        result = super().init()
         cr = self.env.cr
-        cr.execute(APPEND_ONLY_SQL)
-        cr.execute(TRIGGER_SQL.format(table="esign_audit_entry"))
         cr.execute(UTC_FUNCTION_SQL)
         # Odoo created plain columns; make the searchable ones generated from the payload.
         # Dropping a column drops its index and the unique (chain, seq) constraint: Odoo
@@ -576,6 +531,7 @@ class EsignAuditEntry(models.Model):
                 "ALTER TABLE esign_audit_entry ADD CONSTRAINT esign_audit_entry_chain_seq_unique"
                 " UNIQUE (chain_id, seq)"
             )
+        return result
 
     @api.model
     def _plain_generated_columns(self):
@@ -663,15 +619,6 @@ class EsignAuditEntry(models.Model):
                 self.env._("Audit trail entries are written by the system only, never by hand.")
             )
         return super().create(vals_list)
-
-    def write(self, vals):
-        if self:
-            raise UserError(self.env._("Audit trail entries cannot be changed."))
-        return super().write(vals)
-
-    @api.ondelete(at_uninstall=False)
-    def _unlink_never(self):
-        raise UserError(self.env._("Audit trail entries cannot be deleted."))
 
     # ------------------------------------------------------------------ appending
     @api.model
@@ -836,6 +783,9 @@ class EsignAuditCheckpoint(models.Model):
 
     _name = "esign.audit.checkpoint"
     _description = "Audit Trail Checkpoint"
+    _inherit = ["esign.append.only"]
+    _append_only_rules = ("fill_once:timestamp_token",)
+    _append_only_fill_once = frozenset({"timestamp_token"})
     _order = "chain_id, seq desc"
     _rec_name = "seq"
 
@@ -868,10 +818,6 @@ class EsignAuditCheckpoint(models.Model):
     _sql_constraints = [
         ("chain_seq_unique", "unique(chain_id, seq)", "One checkpoint per chain entry."),
     ]
-
-    def init(self):
-        self.env.cr.execute(APPEND_ONLY_SQL)
-        self.env.cr.execute(TRIGGER_SQL.format(table="esign_audit_checkpoint"))
 
     @api.depends("timestamp_token")
     def _compute_timestamp_status(self):
@@ -924,26 +870,20 @@ class EsignAuditCheckpoint(models.Model):
             raise UserError(self.env._("This checkpoint already carries a timestamp."))
         self.sudo().write({"timestamp_token": token})
 
-    def write(self, vals):
-        if set(vals) - {"timestamp_token"}:
-            raise UserError(self.env._("Audit trail checkpoints cannot be changed."))
-        return super().write(vals)
-
-    @api.ondelete(at_uninstall=False)
-    def _unlink_never(self):
-        raise UserError(self.env._("Audit trail checkpoints cannot be deleted."))
-
 
 class EsignAuditVerification(models.Model):
     """One run of the verifier over a chain: the verdict an inspector can print."""
 
     _name = "esign.audit.verification"
     _description = "Audit Trail Verification"
+    _inherit = ["esign.append.only"]
     _order = "id desc"
     _rec_name = "display_label"
 
     chain_id = fields.Many2one("esign.audit.chain", required=True, index=True, readonly=True)
-    company_id = fields.Many2one(related="chain_id.company_id", store=True)
+    # The chain's company, written with the row: a stored related field would be filled by a
+    # second UPDATE, which the append-only trigger refuses.
+    company_id = fields.Many2one("res.company", readonly=True, index=True)
     trigger = fields.Selection(
         [("manual", "Button"), ("cron", "Daily Check"), ("review", "Trail Review")],
         required=True,
@@ -974,15 +914,6 @@ class EsignAuditVerification(models.Model):
         labels = dict(self._fields["verdict"]._description_selection(self.env))
         for rec in self:
             rec.display_label = f"{rec.chain_id.name}: {labels.get(rec.verdict, '')}"
-
-    def write(self, vals):
-        if self:
-            raise UserError(self.env._("A verification result cannot be changed."))
-        return super().write(vals)
-
-    @api.ondelete(at_uninstall=False)
-    def _unlink_never(self):
-        raise UserError(self.env._("Verification results are kept as evidence."))
 
     def _action_open(self):
         self.ensure_one()

@@ -61,26 +61,6 @@ MANY2ONE_CHAIN_FIELDS = ("user_id", "policy_id", "request_id")
 # signature carries a CMS, so the chains of signatures made without PKI verify unchanged.
 PKI_CHAIN_FIELDS = ("pki_cms", "pki_token", "pki_certificate_fingerprint")
 
-# Only the maintenance superuser of the cluster may touch a signature row. Installed by init().
-IMMUTABLE_TRIGGER_SQL = """
-CREATE OR REPLACE FUNCTION esign_signature_immutable() RETURNS trigger AS $$
-BEGIN
-    IF (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
-        RETURN COALESCE(NEW, OLD);
-    END IF;
-    RAISE EXCEPTION 'esign_signature is append-only: % refused for role %', TG_OP, session_user
-        USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql;
-DROP TRIGGER IF EXISTS esign_signature_immutable_row ON esign_signature;
-CREATE TRIGGER esign_signature_immutable_row BEFORE UPDATE OR DELETE ON esign_signature
-    FOR EACH ROW EXECUTE FUNCTION esign_signature_immutable();
-DROP TRIGGER IF EXISTS esign_signature_immutable_truncate ON esign_signature;
-CREATE TRIGGER esign_signature_immutable_truncate BEFORE TRUNCATE ON esign_signature
-    FOR EACH STATEMENT EXECUTE FUNCTION esign_signature_immutable();
-"""
-
-
 class EsignSignature(models.Model):
     """One electronic signature, stored once and never rewritten (21 CFR 11.50, 11.70).
 
@@ -92,6 +72,7 @@ class EsignSignature(models.Model):
 
     _name = "esign.signature"
     _description = "Electronic Signature"
+    _inherit = ["esign.append.only"]
     _order = "signed_at desc, id desc"
     _rec_name = "manifestation"
 
@@ -216,9 +197,6 @@ class EsignSignature(models.Model):
         ),
     ]
 
-    def init(self):
-        self.env.cr.execute(IMMUTABLE_TRIGGER_SQL)  # a constant: no parameters to bind
-
     @api.depends("content_hash", "request_id.state", "request_id.trigger")
     def _compute_status(self):
         # {(model, id, trigger): (record, {version: live hash})}: each record is hashed once
@@ -276,16 +254,6 @@ class EsignSignature(models.Model):
         zone = tz or self.signer_tz or "UTC"
         local = fields.Datetime.context_timestamp(self.with_context(tz=zone), self.signed_at)
         return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} ({zone})"
-
-    # ------------------------------------------------------------------ immutability
-    def write(self, vals):
-        if self:
-            raise UserError(self.env._("Electronic signatures cannot be changed."))
-        return super().write(vals)
-
-    @api.ondelete(at_uninstall=True)
-    def _unlink_never(self):
-        raise UserError(self.env._("Electronic signatures cannot be deleted."))
 
     # ------------------------------------------------------------------ hash chain
     @api.model
@@ -621,30 +589,12 @@ class EsignSignature(models.Model):
         }
 
 
-APPEND_ONLY_SQL = """
-CREATE OR REPLACE FUNCTION esign_pki_append_only() RETURNS trigger AS $$
-BEGIN
-    IF (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
-        RETURN COALESCE(NEW, OLD);
-    END IF;
-    RAISE EXCEPTION '% is append-only: % refused for role %', TG_TABLE_NAME, TG_OP, session_user
-        USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql;
-DROP TRIGGER IF EXISTS {table}_append_only_row ON {table};
-CREATE TRIGGER {table}_append_only_row BEFORE UPDATE OR DELETE ON {table}
-    FOR EACH ROW EXECUTE FUNCTION esign_pki_append_only();
-DROP TRIGGER IF EXISTS {table}_append_only_truncate ON {table};
-CREATE TRIGGER {table}_append_only_truncate BEFORE TRUNCATE ON {table}
-    FOR EACH STATEMENT EXECUTE FUNCTION esign_pki_append_only();
-"""
-
-
 class EsignSignatureTimestamp(models.Model):
     """A timestamp token obtained after its signature (degraded mode, R23). Append-only."""
 
     _name = "esign.signature.timestamp"
     _description = "Late Signature Timestamp"
+    _inherit = ["esign.append.only"]
     _order = "id desc"
 
     signature_id = fields.Many2one(
@@ -670,23 +620,12 @@ class EsignSignatureTimestamp(models.Model):
         ("one_per_signature", "unique(signature_id)", "A signature gets one late timestamp."),
     ]
 
-    def init(self):
-        self.env.cr.execute(APPEND_ONLY_SQL.format(table=self._table))  # constant table name
-
     @api.depends("token")
     def _compute_token_sha256(self):
         for stamp in self:
             raw = keystore.raw(stamp.token)
             stamp.token_sha256 = hashlib.sha256(raw).hexdigest() if raw else False
 
-    def write(self, vals):
-        if self:
-            raise UserError(self.env._("Timestamps cannot be changed."))
-        return super().write(vals)
-
-    @api.ondelete(at_uninstall=True)
-    def _unlink_never(self):
-        raise UserError(self.env._("Timestamps cannot be deleted."))
 
 
 class EsignSignatureVerification(models.Model):
@@ -694,6 +633,7 @@ class EsignSignatureVerification(models.Model):
 
     _name = "esign.signature.verification"
     _description = "Signature Verification"
+    _inherit = ["esign.append.only"]
     _order = "id desc"
     _rec_name = "verdict"
 
@@ -716,15 +656,3 @@ class EsignSignatureVerification(models.Model):
     timestamp_time = fields.Datetime(string="Signed At (TSA, UTC)", readonly=True)
     tsa_subject = fields.Char(string="TSA", readonly=True)
     crl_number = fields.Integer(string="CRL Number", readonly=True)
-
-    def init(self):
-        self.env.cr.execute(APPEND_ONLY_SQL.format(table=self._table))  # constant table name
-
-    def write(self, vals):
-        if self:
-            raise UserError(self.env._("Verification results cannot be changed."))
-        return super().write(vals)
-
-    @api.ondelete(at_uninstall=True)
-    def _unlink_never(self):
-        raise UserError(self.env._("Verification results cannot be deleted."))

@@ -1,4 +1,5 @@
 from . import (
+    test_append_only,
     test_audit,
     test_audit_tamper,
     test_audit_tour,
