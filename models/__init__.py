@@ -4,7 +4,11 @@ from . import append_only  # isort: skip
 # isort: split
 from . import (
     audit_base,
-    esign_audit,
+    esign_audit_chain,
+    esign_audit_checkpoint,
+    esign_audit_entry,
+    esign_audit_rule,
+    esign_audit_verification,
     esign_certificate,
     esign_keystore,
     esign_meaning,

@@ -61,6 +61,7 @@ MANY2ONE_CHAIN_FIELDS = ("user_id", "policy_id", "request_id")
 # signature carries a CMS, so the chains of signatures made without PKI verify unchanged.
 PKI_CHAIN_FIELDS = ("pki_cms", "pki_token", "pki_certificate_fingerprint")
 
+
 class EsignSignature(models.Model):
     """One electronic signature, stored once and never rewritten (21 CFR 11.50, 11.70).
 
@@ -625,7 +626,6 @@ class EsignSignatureTimestamp(models.Model):
         for stamp in self:
             raw = keystore.raw(stamp.token)
             stamp.token_sha256 = hashlib.sha256(raw).hexdigest() if raw else False
-
 
 
 class EsignSignatureVerification(models.Model):
