@@ -13,6 +13,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..services import chain, pki, pki_cli
+from ..services import signature_chain as sigchain
 from ..services import snapshot as snap
 from . import esign_keystore as keystore
 
@@ -37,28 +38,8 @@ its TSA (tsa-roots.pem), and that snapshot.json hashes to the content hash in ma
 Exit status 0 means valid.
 """
 
-# What each signature's chain hash covers: record, content, signer, meaning, time, policy.
-CHAIN_FIELDS = (
-    "res_model",
-    "res_id",
-    "record_version",
-    "content_hash",
-    "user_id",
-    "login",
-    "printed_name",
-    "meaning_code",
-    "reason",
-    "signed_at",
-    "signer_tz",
-    "auth_method",
-    "policy_id",
-    "policy_version",
-    "step_name",
-    "request_id",
-)
+# The values read back from a stored signature to rebuild its chain payload.
 MANY2ONE_CHAIN_FIELDS = ("user_id", "policy_id", "request_id")
-# The PKI evidence (issue 5). Added to the chain payload under the key "pki" only when the
-# signature carries a CMS, so the chains of signatures made without PKI verify unchanged.
 PKI_CHAIN_FIELDS = ("pki_cms", "pki_token", "pki_certificate_fingerprint")
 
 
@@ -261,19 +242,14 @@ class EsignSignature(models.Model):
     def _chain_payload(self, vals):
         """The canonical payload the per-record chain covers (R11: bound to record and content).
 
-        ``vals`` holds plain values: ids for many2one fields, a datetime for ``signed_at``.
+        ``vals`` holds plain values: ids for many2one fields, a datetime for ``signed_at``,
+        Odoo's base64 for the CMS and token; see ``services.signature_chain``.
         """
-        payload = {key: vals.get(key) for key in CHAIN_FIELDS}
-        payload["signed_at"] = fields.Datetime.to_string(vals["signed_at"])
-        payload["reason"] = payload["reason"] or ""
-        if vals.get("pki_cms"):
-            token = keystore.raw(vals.get("pki_token"))
-            payload["pki"] = {
-                "cms_sha256": hashlib.sha256(keystore.raw(vals["pki_cms"])).hexdigest(),
-                "token_sha256": hashlib.sha256(token).hexdigest() if token else "",
-                "certificate": vals.get("pki_certificate_fingerprint") or "",
-            }
-        return payload
+        return sigchain.signature_payload(
+            vals,
+            cms=keystore.raw(vals.get("pki_cms")) or None,
+            token=keystore.raw(vals.get("pki_token")) or None,
+        )
 
     @api.model
     def _create_signature(self, vals):
@@ -299,31 +275,30 @@ class EsignSignature(models.Model):
             pki_vals, stamp = self._pki_sign(vals, company)
             vals.update(pki_vals)
         vals["previous_hash"] = last_hash or chain.GENESIS
-        vals["signature_hash"] = chain.chain_hash(vals["previous_hash"], self._chain_payload(vals))
+        vals["signature_hash"] = sigchain.signature_hash(
+            vals["previous_hash"], self._chain_payload(vals)
+        )
         signature = self.sudo().create(vals)
         if stamp is not None:
             signature._pki_check_drift(stamp, company)
         return signature
 
-    def _verify_chain(self, res_model, res_id):
-        """Recompute the record's signature chain; return the engine's verdict."""
+    def _chain_links(self, res_model, res_id):
+        """(previous_hash, signature_hash, payload) of the record's signatures, oldest first."""
         sigs = self.sudo().search(
             [("res_model", "=", res_model), ("res_id", "=", res_id)], order="id"
         )
-        entries = []
-        for seq, sig in enumerate(sigs, start=1):
-            vals = {key: sig[key] for key in CHAIN_FIELDS + PKI_CHAIN_FIELDS}
+        links = []
+        for sig in sigs:
+            vals = {key: sig[key] for key in sigchain.CHAIN_FIELDS + PKI_CHAIN_FIELDS}
             for key in MANY2ONE_CHAIN_FIELDS:
                 vals[key] = sig[key].id
-            entries.append(
-                chain.ChainEntry(
-                    seq=seq,
-                    previous_hash=sig.previous_hash,
-                    entry_hash=sig.signature_hash,
-                    payload=self._chain_payload(vals),
-                )
-            )
-        return chain.verify_chain(entries)
+            links.append((sig.previous_hash, sig.signature_hash, self._chain_payload(vals)))
+        return links
+
+    def _verify_chain(self, res_model, res_id):
+        """Recompute the record's signature chain; return the engine's verdict."""
+        return sigchain.verify_signature_chain(self._chain_links(res_model, res_id))
 
     # ------------------------------------------------------------------ PKI (issue 5)
     @api.model
@@ -510,6 +485,10 @@ class EsignSignature(models.Model):
             "ca.pem": pki.certificate_to_pem(evidence["trusted_ca"]),
             "ca.crl": evidence["crl"].public_bytes(Encoding.DER),
         }
+        chain_document = sigchain.export_document(
+            sig.res_model, sig.res_id, self._chain_links(sig.res_model, sig.res_id)
+        )
+        files["chain.json"] = json.dumps(chain_document, indent=1, ensure_ascii=False).encode()
         if evidence["token"]:
             files["timestamp.tsr"] = evidence["token"]
         if evidence["tsa_roots"]:

@@ -11,6 +11,7 @@ from . import (
     test_scenario_change_tour,
     test_scenario_tours,
     test_session_window,
+    test_signature_chain,
     test_signing,
     test_snapshot_versions,
 )
