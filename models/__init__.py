@@ -17,6 +17,8 @@ from . import (
     esign_request,
     esign_signable_mixin,
     esign_signature,
+    esign_signature_timestamp,
+    esign_signature_verification,
     ir_config_parameter,
     ir_module,
     mrp_production,

@@ -236,18 +236,34 @@ class LedgerStore:
     def _first_bad_link(self, chain_id, start_seq, start_hash):
         """Position (1-based, in seq then id order) of the first entry whose number is not
         the next one or whose link is not the hash of the entry before; None if none."""
+        # With the unique (chain, seq) constraint in place, seq alone is the storage order
+        # and the rows come sorted from its index; without it, id breaks ties, as in stream().
+        order = SQL("seq") if self._seq_is_unique() else SQL("seq, id")
         self.cr.execute(
-            """
-            SELECT min(position) FROM (
-                SELECT row_number() OVER w AS position, seq, previous_hash,
-                       lag(entry_hash, 1, %(start_hash)s) OVER w AS expected
-                  FROM esign_audit_entry
-                 WHERE chain_id = %(chain)s AND seq >= %(start)s
-                WINDOW w AS (ORDER BY seq, id)
-            ) AS links
-             WHERE seq <> %(start)s + position - 1
-                OR previous_hash IS DISTINCT FROM expected
-            """,
-            {"chain": chain_id, "start": start_seq, "start_hash": start_hash},
+            SQL(
+                """
+                SELECT min(position) FROM (
+                    SELECT row_number() OVER w AS position, seq, previous_hash,
+                           lag(entry_hash, 1, %(start_hash)s::varchar) OVER w AS expected
+                      FROM esign_audit_entry
+                     WHERE chain_id = %(chain)s AND seq >= %(start)s
+                    WINDOW w AS (ORDER BY %(order)s)
+                ) AS links
+                 WHERE seq <> %(start)s + position - 1
+                    OR previous_hash IS DISTINCT FROM expected
+                """,
+                chain=chain_id,
+                start=start_seq,
+                start_hash=start_hash,
+                order=order,
+            )
         )
         return self.cr.fetchone()[0]
+
+    def _seq_is_unique(self):
+        """Whether the unique (chain, seq) constraint is in place (a superuser may drop it)."""
+        self.cr.execute(
+            "SELECT 1 FROM pg_constraint WHERE conrelid = 'esign_audit_entry'::regclass"
+            " AND conname = 'esign_audit_entry_chain_seq_unique' AND contype = 'u'"
+        )
+        return bool(self.cr.fetchone())

@@ -1,4 +1,3 @@
-import hashlib
 import io
 import json
 import logging
@@ -12,7 +11,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..services import chain, pki, pki_cli
+from ..services import pki, pki_cli
 from ..services import signature_chain as sigchain
 from ..services import snapshot as snap
 from . import esign_keystore as keystore
@@ -274,7 +273,7 @@ class EsignSignature(models.Model):
         if pki_enabled:
             pki_vals, stamp = self._pki_sign(vals, company)
             vals.update(pki_vals)
-        vals["previous_hash"] = last_hash or chain.GENESIS
+        vals["previous_hash"] = last_hash or sigchain.GENESIS
         vals["signature_hash"] = sigchain.signature_hash(
             vals["previous_hash"], self._chain_payload(vals)
         )
@@ -567,71 +566,3 @@ class EsignSignature(models.Model):
             "res_id": self.res_id,
             "view_mode": "form",
         }
-
-
-class EsignSignatureTimestamp(models.Model):
-    """A timestamp token obtained after its signature (degraded mode, R23). Append-only."""
-
-    _name = "esign.signature.timestamp"
-    _description = "Late Signature Timestamp"
-    _inherit = ["esign.append.only"]
-    _order = "id desc"
-
-    signature_id = fields.Many2one(
-        "esign.signature", required=True, index=True, ondelete="restrict", readonly=True
-    )
-    token = fields.Binary(
-        attachment=False,
-        required=True,
-        readonly=True,
-        help="RFC 3161 token over the CMS signature value.",
-    )
-    token_sha256 = fields.Char(compute="_compute_token_sha256", string="Token SHA-256")
-    gen_time = fields.Datetime(string="TSA Time (UTC)", required=True, readonly=True)
-    tsa_url = fields.Char(string="Timestamp Authority", readonly=True)
-    delay_seconds = fields.Integer(
-        string="Delay (s)", readonly=True, help="TSA time minus signing time."
-    )
-    drift_seconds = fields.Float(
-        string="Clock Drift (s)", readonly=True, help="TSA time minus server time."
-    )
-
-    _sql_constraints = [
-        ("one_per_signature", "unique(signature_id)", "A signature gets one late timestamp."),
-    ]
-
-    @api.depends("token")
-    def _compute_token_sha256(self):
-        for stamp in self:
-            raw = keystore.raw(stamp.token)
-            stamp.token_sha256 = hashlib.sha256(raw).hexdigest() if raw else False
-
-
-class EsignSignatureVerification(models.Model):
-    """The result of one verification of a signature's CAdES evidence. Append-only."""
-
-    _name = "esign.signature.verification"
-    _description = "Signature Verification"
-    _inherit = ["esign.append.only"]
-    _order = "id desc"
-    _rec_name = "verdict"
-
-    signature_id = fields.Many2one(
-        "esign.signature", required=True, index=True, ondelete="restrict", readonly=True
-    )
-    verdict = fields.Selection(
-        [("valid", "Valid"), ("invalid", "Invalid"), ("indeterminate", "Indeterminate")],
-        required=True,
-        readonly=True,
-        help="Valid: signature, certificate chain, revocation at the timestamp and the "
-        "timestamp all check out. Invalid: something was proven wrong. Indeterminate: "
-        "nothing is wrong but evidence is missing (no timestamp yet, no fresh CRL).",
-    )
-    problem_codes = fields.Char(readonly=True)
-    problems = fields.Text(readonly=True)
-    notes = fields.Text(readonly=True)
-    signer_subject = fields.Char(readonly=True)
-    signer_fingerprint = fields.Char(readonly=True)
-    timestamp_time = fields.Datetime(string="Signed At (TSA, UTC)", readonly=True)
-    tsa_subject = fields.Char(string="TSA", readonly=True)
-    crl_number = fields.Integer(string="CRL Number", readonly=True)
