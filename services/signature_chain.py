@@ -180,14 +180,15 @@ class ChainExportVerdict:
 def verify_export(
     document: Mapping[str, Any],
     *,
-    signature_hash_value: str,
+    signature_hash_value: str | None = None,
     content_hash: str | None = None,
     cms: bytes | None = None,
 ) -> ChainExportVerdict:
     """Check a ``chain.json`` document and the exported signature's place in it.
 
     :param document: The parsed ``chain.json``.
-    :param signature_hash_value: The exported signature's ``signature_hash`` (manifest).
+    :param signature_hash_value: The exported signature's ``signature_hash`` (manifest);
+        ``None`` checks the chain alone.
     :param content_hash: The content hash the manifest states, to compare with the chain's.
     :param cms: The exported CMS (DER), to compare with the chain entry's digest.
     :return: The verdict.
@@ -207,6 +208,8 @@ def verify_export(
         raise ChainError("The signature chain's entries are malformed.") from exc
     verdict = verify_signature_chain(links)
     problems: list[str] = []
+    if signature_hash_value is None:
+        return ChainExportVerdict(verdict, (), len(links))
     own = [payload for _prev, stored, payload in links if stored == signature_hash_value]
     if not own:
         problems.append("The exported signature is not a link of the record's chain.")

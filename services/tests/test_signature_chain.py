@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services import pki_cli
+from services import audit_cli, pki_cli
 from services.chain import GENESIS, chain_hash
 from services.errors import ChainError
 from services.signature_chain import (
@@ -201,3 +201,17 @@ def test_the_cli_reads_chain_json_next_to_the_evidence(tmp_path: Path) -> None:
     (tmp_path / "chain.json").write_text(json.dumps({"format": "other"}), encoding="utf-8")
     with pytest.raises(ValueError, match="signature chain"):
         pki_cli.verify_chain_file(tmp_path, manifest)
+
+
+def test_the_audit_cli_checks_a_chain_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    document, _own, _content = _document()
+    path = tmp_path / "chain.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    assert audit_cli.main([str(path)]) == 0
+    assert "VERDICT: INTACT" in capsys.readouterr().out
+    document["entries"][2]["payload"]["content_hash"] = "0" * 64
+    path.write_text(json.dumps(document), encoding="utf-8")
+    assert audit_cli.main([str(path)]) == 1
+    assert "VERDICT: BROKEN" in capsys.readouterr().out
+    path.write_text("[1, 2]", encoding="utf-8")
+    assert audit_cli.main([str(path)]) == 2
