@@ -1,6 +1,14 @@
+# The append-only mixin first: the evidence models below inherit it.
+from . import append_only  # isort: skip
+
+# isort: split
 from . import (
     audit_base,
-    esign_audit,
+    esign_audit_chain,
+    esign_audit_checkpoint,
+    esign_audit_entry,
+    esign_audit_rule,
+    esign_audit_verification,
     esign_ca,
     esign_certificate,
     esign_keystore,
@@ -12,6 +20,8 @@ from . import (
     esign_signable_mixin_chatter,
     esign_signable_mixin_ui,
     esign_signature,
+    esign_signature_timestamp,
+    esign_signature_verification,
     esign_signed_lines,
     ir_config_parameter,
     ir_module,

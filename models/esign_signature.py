@@ -1,4 +1,3 @@
-import hashlib
 import io
 import json
 import logging
@@ -12,7 +11,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..services import chain, pki, pki_cli
+from ..services import pki, pki_cli
+from ..services import signature_chain as sigchain
 from ..services import snapshot as snap
 from . import esign_keystore as keystore
 
@@ -37,48 +37,11 @@ its TSA (tsa-roots.pem), and that snapshot.json hashes to the content hash in ma
 Exit status 0 means valid.
 """
 
-# What each signature's chain hash covers: record, content, signer, meaning, time, policy.
-CHAIN_FIELDS = (
-    "res_model",
-    "res_id",
-    "record_version",
-    "content_hash",
-    "user_id",
-    "login",
-    "printed_name",
-    "meaning_code",
-    "reason",
-    "signed_at",
-    "signer_tz",
-    "auth_method",
-    "policy_id",
-    "policy_version",
-    "step_name",
-    "request_id",
-)
+# The values read back from a stored signature to rebuild its chain payload.
 MANY2ONE_CHAIN_FIELDS = ("user_id", "policy_id", "request_id")
-# The PKI evidence (R22, R23). Added to the chain payload under the key "pki" only when the
-# signature carries a CMS, so the chains of signatures made without PKI verify unchanged.
+# The PKI evidence (R22, R23), added to the chain payload under "pki" only when the signature
+# carries a CMS (see services.signature_chain).
 PKI_CHAIN_FIELDS = ("pki_cms", "pki_token", "pki_certificate_fingerprint")
-
-# Only the maintenance superuser of the cluster may touch a signature row. Installed by init().
-IMMUTABLE_TRIGGER_SQL = """
-CREATE OR REPLACE FUNCTION esign_signature_immutable() RETURNS trigger AS $$
-BEGIN
-    IF (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
-        RETURN COALESCE(NEW, OLD);
-    END IF;
-    RAISE EXCEPTION 'esign_signature is append-only: % refused for role %', TG_OP, session_user
-        USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql;
-DROP TRIGGER IF EXISTS esign_signature_immutable_row ON esign_signature;
-CREATE TRIGGER esign_signature_immutable_row BEFORE UPDATE OR DELETE ON esign_signature
-    FOR EACH ROW EXECUTE FUNCTION esign_signature_immutable();
-DROP TRIGGER IF EXISTS esign_signature_immutable_truncate ON esign_signature;
-CREATE TRIGGER esign_signature_immutable_truncate BEFORE TRUNCATE ON esign_signature
-    FOR EACH STATEMENT EXECUTE FUNCTION esign_signature_immutable();
-"""
 
 
 class EsignSignature(models.Model):
@@ -92,6 +55,7 @@ class EsignSignature(models.Model):
 
     _name = "esign.signature"
     _description = "Electronic Signature"
+    _inherit = ["esign.append.only"]
     _order = "signed_at desc, id desc"
     _rec_name = "manifestation"
 
@@ -216,9 +180,6 @@ class EsignSignature(models.Model):
         ),
     ]
 
-    def init(self):
-        self.env.cr.execute(IMMUTABLE_TRIGGER_SQL)  # a constant: no parameters to bind
-
     @api.depends("content_hash", "request_id.state", "request_id.trigger")
     def _compute_status(self):
         # {(model, id, trigger): (record, {version: live hash})}: each record is hashed once
@@ -277,34 +238,19 @@ class EsignSignature(models.Model):
         local = fields.Datetime.context_timestamp(self.with_context(tz=zone), self.signed_at)
         return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} ({zone})"
 
-    # ------------------------------------------------------------------ immutability
-    def write(self, vals):
-        if self:
-            raise UserError(self.env._("Electronic signatures cannot be changed."))
-        return super().write(vals)
-
-    @api.ondelete(at_uninstall=True)
-    def _unlink_never(self):
-        raise UserError(self.env._("Electronic signatures cannot be deleted."))
-
     # ------------------------------------------------------------------ hash chain
     @api.model
     def _chain_payload(self, vals):
         """The canonical payload the per-record chain covers (R11: bound to record and content).
 
-        ``vals`` holds plain values: ids for many2one fields, a datetime for ``signed_at``.
+        ``vals`` holds plain values: ids for many2one fields, a datetime for ``signed_at``,
+        Odoo's base64 for the CMS and token; see ``services.signature_chain``.
         """
-        payload = {key: vals.get(key) for key in CHAIN_FIELDS}
-        payload["signed_at"] = fields.Datetime.to_string(vals["signed_at"])
-        payload["reason"] = payload["reason"] or ""
-        if vals.get("pki_cms"):
-            token = keystore.raw(vals.get("pki_token"))
-            payload["pki"] = {
-                "cms_sha256": hashlib.sha256(keystore.raw(vals["pki_cms"])).hexdigest(),
-                "token_sha256": hashlib.sha256(token).hexdigest() if token else "",
-                "certificate": vals.get("pki_certificate_fingerprint") or "",
-            }
-        return payload
+        return sigchain.signature_payload(
+            vals,
+            cms=keystore.raw(vals.get("pki_cms")) or None,
+            token=keystore.raw(vals.get("pki_token")) or None,
+        )
 
     @api.model
     def _create_signature(self, vals):
@@ -329,32 +275,31 @@ class EsignSignature(models.Model):
         if pki_enabled:
             pki_vals, stamp = self._pki_sign(vals, company)
             vals.update(pki_vals)
-        vals["previous_hash"] = last_hash or chain.GENESIS
-        vals["signature_hash"] = chain.chain_hash(vals["previous_hash"], self._chain_payload(vals))
+        vals["previous_hash"] = last_hash or sigchain.GENESIS
+        vals["signature_hash"] = sigchain.signature_hash(
+            vals["previous_hash"], self._chain_payload(vals)
+        )
         signature = self.sudo().create(vals)
         if stamp is not None:
             signature._pki_check_drift(stamp, company)
         return signature
 
-    def _verify_chain(self, res_model, res_id):
-        """Recompute the record's signature chain; return the engine's verdict."""
+    def _chain_links(self, res_model, res_id):
+        """(previous_hash, signature_hash, payload) of the record's signatures, oldest first."""
         sigs = self.sudo().search(
             [("res_model", "=", res_model), ("res_id", "=", res_id)], order="id"
         )
-        entries = []
-        for seq, sig in enumerate(sigs, start=1):
-            vals = {key: sig[key] for key in CHAIN_FIELDS + PKI_CHAIN_FIELDS}
+        links = []
+        for sig in sigs:
+            vals = {key: sig[key] for key in sigchain.CHAIN_FIELDS + PKI_CHAIN_FIELDS}
             for key in MANY2ONE_CHAIN_FIELDS:
                 vals[key] = sig[key].id
-            entries.append(
-                chain.ChainEntry(
-                    seq=seq,
-                    previous_hash=sig.previous_hash,
-                    entry_hash=sig.signature_hash,
-                    payload=self._chain_payload(vals),
-                )
-            )
-        return chain.verify_chain(entries)
+            links.append((sig.previous_hash, sig.signature_hash, self._chain_payload(vals)))
+        return links
+
+    def _verify_chain(self, res_model, res_id):
+        """Recompute the record's signature chain; return the engine's verdict."""
+        return sigchain.verify_signature_chain(self._chain_links(res_model, res_id))
 
     # ------------------------------------------------------------------ PKI (R22, R23)
     @api.model
@@ -541,6 +486,10 @@ class EsignSignature(models.Model):
             "ca.pem": pki.certificate_to_pem(evidence["trusted_ca"]),
             "ca.crl": evidence["crl"].public_bytes(Encoding.DER),
         }
+        chain_document = sigchain.export_document(
+            sig.res_model, sig.res_id, self._chain_links(sig.res_model, sig.res_id)
+        )
+        files["chain.json"] = json.dumps(chain_document, indent=1, ensure_ascii=False).encode()
         if evidence["token"]:
             files["timestamp.tsr"] = evidence["token"]
         if evidence["tsa_roots"]:
@@ -619,112 +568,3 @@ class EsignSignature(models.Model):
             "res_id": self.res_id,
             "view_mode": "form",
         }
-
-
-APPEND_ONLY_SQL = """
-CREATE OR REPLACE FUNCTION esign_pki_append_only() RETURNS trigger AS $$
-BEGIN
-    IF (SELECT rolsuper FROM pg_roles WHERE rolname = session_user) THEN
-        RETURN COALESCE(NEW, OLD);
-    END IF;
-    RAISE EXCEPTION '% is append-only: % refused for role %', TG_TABLE_NAME, TG_OP, session_user
-        USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql;
-DROP TRIGGER IF EXISTS {table}_append_only_row ON {table};
-CREATE TRIGGER {table}_append_only_row BEFORE UPDATE OR DELETE ON {table}
-    FOR EACH ROW EXECUTE FUNCTION esign_pki_append_only();
-DROP TRIGGER IF EXISTS {table}_append_only_truncate ON {table};
-CREATE TRIGGER {table}_append_only_truncate BEFORE TRUNCATE ON {table}
-    FOR EACH STATEMENT EXECUTE FUNCTION esign_pki_append_only();
-"""
-
-
-class EsignSignatureTimestamp(models.Model):
-    """A timestamp token obtained after its signature (degraded mode, R23). Append-only."""
-
-    _name = "esign.signature.timestamp"
-    _description = "Late Signature Timestamp"
-    _order = "id desc"
-
-    signature_id = fields.Many2one(
-        "esign.signature", required=True, index=True, ondelete="restrict", readonly=True
-    )
-    token = fields.Binary(
-        attachment=False,
-        required=True,
-        readonly=True,
-        help="RFC 3161 token over the CMS signature value.",
-    )
-    token_sha256 = fields.Char(compute="_compute_token_sha256", string="Token SHA-256")
-    gen_time = fields.Datetime(string="TSA Time (UTC)", required=True, readonly=True)
-    tsa_url = fields.Char(string="Timestamp Authority", readonly=True)
-    delay_seconds = fields.Integer(
-        string="Delay (s)", readonly=True, help="TSA time minus signing time."
-    )
-    drift_seconds = fields.Float(
-        string="Clock Drift (s)", readonly=True, help="TSA time minus server time."
-    )
-
-    _sql_constraints = [
-        ("one_per_signature", "unique(signature_id)", "A signature gets one late timestamp."),
-    ]
-
-    def init(self):
-        self.env.cr.execute(APPEND_ONLY_SQL.format(table=self._table))  # constant table name
-
-    @api.depends("token")
-    def _compute_token_sha256(self):
-        for stamp in self:
-            raw = keystore.raw(stamp.token)
-            stamp.token_sha256 = hashlib.sha256(raw).hexdigest() if raw else False
-
-    def write(self, vals):
-        if self:
-            raise UserError(self.env._("Timestamps cannot be changed."))
-        return super().write(vals)
-
-    @api.ondelete(at_uninstall=True)
-    def _unlink_never(self):
-        raise UserError(self.env._("Timestamps cannot be deleted."))
-
-
-class EsignSignatureVerification(models.Model):
-    """The result of one verification of a signature's CAdES evidence. Append-only."""
-
-    _name = "esign.signature.verification"
-    _description = "Signature Verification"
-    _order = "id desc"
-    _rec_name = "verdict"
-
-    signature_id = fields.Many2one(
-        "esign.signature", required=True, index=True, ondelete="restrict", readonly=True
-    )
-    verdict = fields.Selection(
-        [("valid", "Valid"), ("invalid", "Invalid"), ("indeterminate", "Indeterminate")],
-        required=True,
-        readonly=True,
-        help="Valid: signature, certificate chain, revocation at the timestamp and the "
-        "timestamp all check out. Invalid: something was proven wrong. Indeterminate: "
-        "nothing is wrong but evidence is missing (no timestamp yet, no fresh CRL).",
-    )
-    problem_codes = fields.Char(readonly=True)
-    problems = fields.Text(readonly=True)
-    notes = fields.Text(readonly=True)
-    signer_subject = fields.Char(readonly=True)
-    signer_fingerprint = fields.Char(readonly=True)
-    timestamp_time = fields.Datetime(string="Signed At (TSA, UTC)", readonly=True)
-    tsa_subject = fields.Char(string="TSA", readonly=True)
-    crl_number = fields.Integer(string="CRL Number", readonly=True)
-
-    def init(self):
-        self.env.cr.execute(APPEND_ONLY_SQL.format(table=self._table))  # constant table name
-
-    def write(self, vals):
-        if self:
-            raise UserError(self.env._("Verification results cannot be changed."))
-        return super().write(vals)
-
-    @api.ondelete(at_uninstall=True)
-    def _unlink_never(self):
-        raise UserError(self.env._("Verification results cannot be deleted."))

@@ -1,5 +1,8 @@
 """Verify an audit trail export offline: ``python3 -m services.audit_cli FILE.jsonl``.
 
+``python3 -m services.audit_cli chain.json`` checks a record's signature chain as a signature
+evidence export carries it (:mod:`services.signature_chain`).
+
 Needs only the Python standard library and this ``services`` package; no Odoo, no database,
 no network. Exit status 0 when the export is intact, 1 when it is not, 2 when the file cannot
 be read as an export.
@@ -7,9 +10,11 @@ be read as an export.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
+from . import signature_chain
 from .audit import verify_export
 from .errors import ChainError
 
@@ -30,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("usage: python3 -m services.audit_cli EXPORT.jsonl\n")
         return 2
     path = Path(args[0])
+    if path.suffix == ".json":
+        return _signature_chain(path)
     try:
         with path.open(encoding="utf-8") as handle:
             verdict = verify_export(handle)
@@ -47,6 +54,21 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"End hash: {header['end_hash']}")
     for anchor in header.get("anchors", []):
         _say(f"Checkpoint {anchor['seq']}: {anchor['hash']}")
+    _say("VERDICT: INTACT" if verdict.ok else "VERDICT: BROKEN")
+    return 0 if verdict.ok else 1
+
+
+def _signature_chain(path: Path) -> int:
+    """Verify a record's signature chain (``chain.json``) and print the verdict."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        verdict = signature_chain.verify_export(document)
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError, ChainError) as exc:
+        sys.stderr.write(f"Cannot verify {path}: {exc}\n")
+        return 2
+    _say(f"Signature chain: {document.get('model', '?')} #{document.get('res_id', '?')}")
+    _say(f"Signatures: {verdict.signatures}")
+    _say(f"Chain: {verdict.chain.message}")
     _say("VERDICT: INTACT" if verdict.ok else "VERDICT: BROKEN")
     return 0 if verdict.ok else 1
 

@@ -12,8 +12,10 @@ import json
 import sys
 from pathlib import Path
 
+from .errors import ChainError
 from .pki_cms import verify_signature
 from .pki_keys import load_certificate, load_certificates, load_crl
+from .signature_chain import ChainExportVerdict, verify_export
 
 EVIDENCE_FORMAT = "meddev-esign-signature-evidence/1"
 
@@ -26,6 +28,7 @@ EVIDENCE_FILES = {
     "ca.pem": "the company CA certificate: the trust anchor for signers",
     "ca.crl": "the CA's revocation list (DER), issued after the signature",
     "tsa-roots.pem": "the trusted roots of the timestamp authorities",
+    "chain.json": "the record's signature chain: every signature's hash, link and payload",
 }
 
 
@@ -65,6 +68,28 @@ def verify_folder(folder: Path):
     return manifest, result
 
 
+def verify_chain_file(folder: Path, manifest: dict) -> ChainExportVerdict | None:
+    """Verify the record's signature chain in ``folder`` (``chain.json``), if exported.
+
+    :param folder: An unzipped export.
+    :param manifest: Its parsed ``manifest.json``.
+    :return: The verdict, or ``None`` when the export has no ``chain.json``.
+    :raises ValueError: If ``chain.json`` is not a signature chain of a supported version.
+    """
+    path = folder / "chain.json"
+    if not path.exists():
+        return None
+    try:
+        return verify_export(
+            json.loads(path.read_text(encoding="utf-8")),
+            signature_hash_value=str(manifest.get("signature_hash")),
+            content_hash=manifest.get("content_hash"),
+            cms=(folder / "signature.p7s").read_bytes(),
+        )
+    except ChainError as exc:
+        raise ValueError(str(exc)) from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     """Verify the export folder named on the command line and print the verdict.
 
@@ -77,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         manifest, result = verify_folder(Path(args[0]))
+        chain = verify_chain_file(Path(args[0]), manifest)
     except (OSError, ValueError, KeyError) as exc:
         sys.stderr.write(f"Cannot verify {args[0]}: {exc}\n")
         return 2
@@ -89,8 +115,16 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"Problem ({problem.code}): {problem.message}")
     for note in result.notes:
         _say(f"Note: {note}")
-    _say(f"VERDICT: {result.verdict.value.upper()}")
-    return 0 if result.verdict.value == "valid" else 1
+    if chain is not None:
+        _say(f"Signature chain: {chain.chain.message} ({chain.signatures} signatures)")
+        for problem in chain.problems:
+            _say(f"Problem (chain): {problem}")
+    verdict = result.verdict.value
+    if verdict == "valid" and chain is not None and not chain.ok:
+        _say("The CAdES signature is valid, but the record's signature chain is not.")
+        verdict = "invalid"
+    _say(f"VERDICT: {verdict.upper()}")
+    return 0 if verdict == "valid" else 1
 
 
 if __name__ == "__main__":

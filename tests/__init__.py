@@ -1,4 +1,5 @@
 from . import (
+    test_append_only,
     test_audit,
     test_audit_tamper,
     test_audit_tour,
@@ -12,6 +13,7 @@ from . import (
     test_scenario_change_tour,
     test_scenario_tours,
     test_session_window,
+    test_signature_chain,
     test_signed_lines,
     test_signing,
     test_snapshot_versions,

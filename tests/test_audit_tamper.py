@@ -193,7 +193,33 @@ class TestAuditTamperAndConcurrency(BaseCase):
         verdict = self.verify(chain)
         self.assertEqual((verdict.kind, verdict.first_break_seq), ("reordered", 3))
 
-    @mute_logger("odoo.addons.meddev_esign.models.esign_audit")
+    def test_database_check_names_what_a_full_stream_names(self):
+        """``_verify`` checks in PostgreSQL and streams only from the last good entry on; its
+        verdict (kind, place, count, message) is the one of streaming the whole chain."""
+        entry = "UPDATE esign_audit_entry SET %s WHERE chain_id = %%s AND seq = %s"
+        tampers = {
+            "first payload": (entry % ("payload = replace(payload, 'new 1', 'x')", 1),),
+            "last payload": (entry % ("payload = replace(payload, 'new 12', 'x')", 12),),
+            "stored hash": (entry % ("entry_hash = md5(entry_hash) || md5(entry_hash)", 6),),
+            "link": (entry % ("previous_hash = repeat('1', 64)", 9),),
+            "first deleted": ("DELETE FROM esign_audit_entry WHERE chain_id = %s AND seq = 1",),
+            "two deleted": (
+                "DELETE FROM esign_audit_entry WHERE chain_id = %s AND seq IN (5, 6)",
+            ),
+            "tail cut": ("DELETE FROM esign_audit_entry WHERE chain_id = %s AND seq > 10",),
+        }
+        for label, statements in tampers.items():
+            with self.subTest(label):
+                chain = self.fresh_chain(f"Tamper: {label}", count=12)
+                self.tamper(*((statement, (chain,)) for statement in statements))
+                with self.registry.cursor() as cr:
+                    record = api.Environment(cr, SUPERUSER_ID, {})["esign.audit.chain"]
+                    record = record.browse(chain)
+                    streamed = ledger.verify_rows(record._stream_rows(1))
+                    self.assertEqual(record._verify(), streamed)
+                    self.assertEqual(streamed.ok, label == "tail cut")
+
+    @mute_logger("odoo.addons.meddev_esign.models.esign_audit")  # the trail's one logger
     def test_daily_check_alerts_administrators_on_a_break(self):
         chain = self.fresh_chain("Tamper: daily alert")
         self.tamper(("DELETE FROM esign_audit_entry WHERE chain_id = %s AND seq = 2", (chain,)))

@@ -19,6 +19,7 @@ VERIFIER_FILES = (
     "chain.py",
     "audit.py",
     "audit_cli.py",
+    "signature_chain.py",
 )
 
 README = """Audit trail export of {chain} (meddev_esign)
