@@ -17,6 +17,16 @@ from .common import MODULE, ROOT, STATE, DevError, is_root, run, say
 PG_SYSTEM_USER = "meddev-pg"
 
 
+def system_tool(name: str) -> str:
+    """The path of an administration tool (``runuser``, ``useradd``), which Debian keeps in
+    ``/usr/sbin``: a root shell started with a plain ``PATH=/usr/local/bin:/usr/bin:/bin``
+    (as CI may be) does not have it on its ``PATH``."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/local/sbin:/usr/sbin:/sbin")
+    if not found:
+        raise DevError(f"{name} was not found (it is part of Debian's util-linux / passwd)")
+    return found
+
+
 class Cluster:
     """A private PostgreSQL cluster, reached over loopback TCP only."""
 
@@ -46,7 +56,7 @@ class Cluster:
     # A cluster may not run as root, so as root we run it as a dedicated system user.
     def _as_owner(self, cmd: list[str]) -> list[str]:
         if is_root():
-            return ["runuser", "-u", PG_SYSTEM_USER, "--", *cmd]
+            return [system_tool("runuser"), "-u", PG_SYSTEM_USER, "--", *cmd]
         return cmd
 
     def _datadir(self) -> Path:
@@ -68,7 +78,7 @@ class Cluster:
         if subprocess.run(["id", PG_SYSTEM_USER], capture_output=True).returncode != 0:
             run(
                 [
-                    "useradd",
+                    system_tool("useradd"),
                     "--system",
                     "--no-create-home",
                     "--shell",
