@@ -301,7 +301,9 @@ class EsignRequest(models.Model):
             raise signing_refusal(self.env, exc, step, record, user) from exc
         return spec
 
-    def _sign(self, record, step, *, reason, auth_method, expected_hash=None, lock=True):
+    def _sign(
+        self, record, step, *, reason, auth_method, expected_hash=None, lock=True, todos=None
+    ):
         """Create the signature of ``env.user`` on ``step``. The caller re-authenticated.
 
         Pass ``lock=False`` only when this transaction already holds the record's lock
@@ -317,9 +319,9 @@ class EsignRequest(models.Model):
         # The signature's audit entry and those of what the signature changes (e.g. the
         # lot's release) are appended together, in order, when the block ends.
         with self.env["esign.audit.entry"]._batched():
-            return self._sign_locked(record, step, user, reason, auth_method, expected_hash)
+            return self._sign_locked(record, step, user, reason, auth_method, expected_hash, todos)
 
-    def _sign_locked(self, record, step, user, reason, auth_method, expected_hash):
+    def _sign_locked(self, record, step, user, reason, auth_method, expected_hash, todos):
         """The body of ``_sign``, under the record's lock and inside an audit batch."""
         record._esign_prefetch_signer()
         current_hash = record.sudo()._esign_content_hash(self.trigger)
@@ -375,10 +377,12 @@ class EsignRequest(models.Model):
         )
         activities = self._activities(record)
         mine = activities.filtered(lambda act: act.user_id == user)
-        self._done_activities(mine)
+        # A bulk signature passes ``todos`` (a list of activity ids) to remove them all at
+        # once when every record is signed; one record's are removed now.
+        settled = mine
         self._refresh_state(notify=True, current_hash=current_hash, spec=spec)
         if self.state == "completed":  # e.g. the other candidates of a k-of-n step
-            self._done_activities(activities - mine)
+            settled = activities
             # What completion changes on the record (a lot's release) opens no new request.
             record.with_context(esign_no_sync=True)._esign_on_request_completed(self)
         # Last, so that the note joins the tracking message of what the signature changed
@@ -396,6 +400,11 @@ class EsignRequest(models.Model):
                 self.env._("Reason: %(reason)s", reason=reason) if reason else "",
             )
         )
+        # Last of all: an ORM unlink empties the cache, which nothing after it reads again.
+        if todos is None:
+            self._done_activities(settled)
+        else:
+            todos.extend(settled.ids)
         return signature
 
     def _reject(self, record, reason):
@@ -524,16 +533,15 @@ class EsignRequest(models.Model):
         return activities.browse([row[0] for row in self.env.cr.fetchall()])
 
     def _done_activities(self, activities):
-        """Mark done the signing to-dos that a signature, a completion or a rejection settled.
+        """Remove the signing to-dos that a signature, a completion or a rejection settled.
 
-        They are archived, as Odoo marks done an activity whose type keeps done activities:
-        no "activity done" message of their own (the signature's or rejection's chatter note
-        is the trace of what was done; that message cost about twenty statements), and no
-        unlink (which empties the whole ORM cache, so a bulk release of 500 lots read every
-        lot, request and step again after each signature).
+        No "activity done" message of their own: the signature's or rejection's chatter note
+        is the trace of what was done, and that message cost about twenty statements. An ORM
+        unlink empties the whole cache, so a bulk signature collects its to-dos and removes
+        them once at the end (``_sign``'s ``todos``).
         """
         if activities:
-            activities.sudo().write({"active": False})
+            activities.sudo().unlink()
 
     @api.model
     def _cron_remind_overdue(self):

@@ -291,6 +291,7 @@ class EsignSignWizard(models.TransientModel):
         requests._lock(records)  # every record at once; held until the transaction ends
         request_of = requests._for_records(records, policy)
         signature_ids = []
+        todos = []  # the signing to-dos settled, removed once at the end (one cache reset)
         # One append to the audit trail for all the signatures and what they changed.
         with self.env["esign.audit.entry"]._batched():
             for record in records:
@@ -301,8 +302,10 @@ class EsignSignWizard(models.TransientModel):
                     auth_method=auth_method,
                     expected_hash=expected.get(str(record.id)),
                     lock=False,
+                    todos=todos,
                 )
                 signature_ids.append(signature.id)
+        requests._done_activities(self.env["mail.activity"].browse(todos))
         self.write({"login": False})
         return {
             "type": "ir.actions.act_window_close",
