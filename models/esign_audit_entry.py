@@ -8,6 +8,7 @@ never changed (:mod:`.append_only`).
 import contextlib
 import hashlib
 import json
+import re
 from collections import defaultdict
 
 from dateutil.relativedelta import relativedelta
@@ -211,6 +212,8 @@ class EsignAuditEntry(models.Model):
             for name, old, new in entry._changes():
                 field = model._fields.get(name) if model is not None else None
                 label = field._description_string(self.env) if field else name
+                if field is None and model is not None:
+                    label = _row_label(self.env, model, name) or label
                 rows.append(
                     Markup(
                         "<tr><td>%s</td><td class='text-danger'>%s</td>"
@@ -388,3 +391,24 @@ class EsignAuditEntry(models.Model):
                             chain_id, seq, entry_hash, "interval"
                         )
         chains.browse(list(grouped)).invalidate_recordset(["head_seq", "head_hash"])
+
+
+#: A change of a signed row, as the signed-lines guard records it: ``lines[42].price_unit``.
+_ROW_CHANGE = re.compile(r"^(\w+)\[(\d+)\]\.(\w+)$")
+
+
+def _row_label(env, model, name):
+    """'Order Lines #42: Unit Price' for ``lines[42].price_unit`` on a signable record whose
+    signed rows are declared under the key ``lines`` (``_esign_signed_lines``); None when the
+    name is not such a change."""
+    match = _ROW_CHANGE.match(name)
+    spec = match and getattr(model, "_esign_signed_lines", {}).get(match.group(1))
+    if not spec:
+        return None
+    rows = model
+    for hop in spec.path.split("."):
+        rows = env[rows._fields[hop].comodel_name]
+    first = model._fields[spec.path.split(".")[0]]
+    column = rows._fields.get(match.group(3))
+    column_label = column._description_string(env) if column else match.group(3)
+    return f"{first._description_string(env)} #{match.group(2)}: {column_label}"

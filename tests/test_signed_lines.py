@@ -85,6 +85,10 @@ class TestSignedOrderLines(QmsCase):
         self.assertEqual(changes[f"lines[{line.id}].price_unit"], ("420.00", "1260.00"))
         self.assertIn("amount_total", changes)
         self.assertEqual(entry.reason, "Supplier quote revised")
+        # The trail's reader sees the row and the column by name, the totals by their label.
+        self.assertIn(f"Order Lines #{line.id}: Unit Price", entry.changes_html)
+        self.assertNotIn(f"lines[{line.id}]", entry.changes_html)
+        self.assertIn(order._fields["amount_total"].string, entry.changes_html)
         self.refused(order.button_confirm)
         self.assertEqual(order.state, "draft")
 
