@@ -341,12 +341,8 @@ class EsignSignableMixin(models.AbstractModel):
         released lot)."""
         self.ensure_one()
         return any(
-            req.state in ("in_progress", "completed")
-            and req.signature_ids
-            and (
-                field_names is None or set(field_names) & set(self._esign_fields_for(req.trigger))
-            )
-            for req in self.sudo().esign_request_ids
+            field_names is None or set(field_names) & set(self._esign_fields_for(trigger))
+            for trigger in self._esign_counting_triggers()
         )
 
     def _compute_esign_change_reason(self):

@@ -1,4 +1,5 @@
 import base64
+import json
 import time
 
 from odoo import Command
@@ -170,3 +171,34 @@ class EsignCase(TransactionCase):
         secret = base64.b32encode(b"0123456789abcdefghij").decode()
         user.sudo().totp_secret = secret
         return lambda: f"{hotp(base64.b32decode(secret), int(time.time() / 30)):06d}", TOTP
+
+
+class JsonRpcMixin:
+    """For an HttpCase: call a model method as the browser does, over ``/web/dataset/call_kw``.
+
+    Returns ``("result", value)`` or ``("error", exception name, message)``.
+    """
+
+    def _call(self, model, method, args, kwargs=None):
+        response = self.url_open(
+            "/web/dataset/call_kw",
+            data=json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "method": "call",
+                    "id": 1,
+                    "params": {
+                        "model": model,
+                        "method": method,
+                        "args": args,
+                        "kwargs": kwargs or {},
+                    },
+                }
+            ),
+            headers={"Content-Type": "application/json"},
+        )
+        self.assertEqual(response.status_code, 200)
+        answer = response.json()
+        if "error" in answer:
+            return "error", answer["error"]["data"]["name"], answer["error"]["data"]["message"]
+        return "result", answer["result"]

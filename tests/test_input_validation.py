@@ -12,7 +12,7 @@ from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from .common import PASSWORD, EsignCase
+from .common import PASSWORD, EsignCase, JsonRpcMixin
 
 ONE_MB = "x" * (1024 * 1024)
 #: Credentials of every wrong type or size: each is refused and counted.
@@ -473,7 +473,7 @@ class TestSupplierQualificationSigner(EsignCase):
 
 
 @tagged("post_install", "-at_install")
-class TestWizardInputsOverHttp(HttpCase, _Calls):
+class TestWizardInputsOverHttp(JsonRpcMixin, HttpCase, _Calls):
     """The same refusals through ``/web/dataset/call_kw``: a UserError answer, no ERROR line."""
 
     @classmethod
@@ -495,31 +495,6 @@ class TestWizardInputsOverHttp(HttpCase, _Calls):
             }
         )
         cls.lot = cls.env["stock.lot"].create({"name": "HTTP-1", "product_id": product.id})
-
-    def _call(self, model, method, args, kwargs=None):
-        """The JSON-RPC answer: ("result", value) or ("error", exception name, message)."""
-        response = self.url_open(
-            "/web/dataset/call_kw",
-            data=json.dumps(
-                {
-                    "jsonrpc": "2.0",
-                    "method": "call",
-                    "id": 1,
-                    "params": {
-                        "model": model,
-                        "method": method,
-                        "args": args,
-                        "kwargs": kwargs or {},
-                    },
-                }
-            ),
-            headers={"Content-Type": "application/json"},
-        )
-        self.assertEqual(response.status_code, 200)
-        answer = response.json()
-        if "error" in answer:
-            return "error", answer["error"]["data"]["name"], answer["error"]["data"]["message"]
-        return "result", answer["result"]
 
     def test_bad_inputs_over_json_rpc(self):
         self.authenticate("http_ra", PASSWORD)

@@ -4,12 +4,11 @@ has its open request from the moment it needs them.
 Verifies: R9, R11, R15.
 """
 
-import json
-
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from .common import JsonRpcMixin
 from .common_qms import QmsCase
 
 RPC_PASSWORD = "Rpc-Line-Pass-42"
@@ -283,31 +282,8 @@ class TestRequestsFromTheStart(QmsCase):
 
 
 @tagged("post_install", "-at_install")
-class TestSignedLinesOverJsonRpc(HttpCase):
+class TestSignedLinesOverJsonRpc(JsonRpcMixin, HttpCase):
     """The hole as it was found: the line written straight over ``/web/dataset/call_kw``."""
-
-    def _call(self, model, method, args, kwargs=None):
-        response = self.url_open(
-            "/web/dataset/call_kw",
-            data=json.dumps(
-                {
-                    "jsonrpc": "2.0",
-                    "method": "call",
-                    "id": 1,
-                    "params": {
-                        "model": model,
-                        "method": method,
-                        "args": args,
-                        "kwargs": kwargs or {},
-                    },
-                }
-            ),
-            headers={"Content-Type": "application/json"},
-        )
-        answer = response.json()
-        if "error" in answer:
-            return "error", answer["error"]["data"]["name"], answer["error"]["data"]["message"]
-        return "result", answer["result"]
 
     def test_line_price_over_json_rpc(self):
         env = self.env
