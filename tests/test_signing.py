@@ -1,7 +1,9 @@
+import json
+
 import psycopg2
 from markupsafe import Markup
 
-from odoo import Command
+from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
@@ -370,6 +372,47 @@ class TestProductionRecord(EsignCase):
         self.assertEqual(mo.esign_request_ids.state, "completed")
         self.assertFalse(todo.exists(), "the signer's to-do is done once they signed")
         self.assertFalse(mo.activity_ids)
+
+    def _activity_bus_messages(self, partner):
+        values = self.env.cr.precommit.data.get("bus.bus.values", [])
+        return [
+            v
+            for v in values
+            if "mail.activity/updated" in v["message"]
+            and json.loads(v["channel"])[1:] == ["res.partner", partner.id]
+        ]
+
+    def test_settled_to_do_updates_the_signers_activity_counter(self):
+        """A signature removes the signer's due to-do the way Odoo's unlink would: the
+        signer's web client is told (its activity counter drops) and the record's cached
+        activities are current at once."""
+        mo = self._make_mo()
+        self.sign(self.qe, mo)
+        todo = mo.activity_ids.filtered(lambda act: act.user_id == self.qa)
+        self.assertEqual(len(todo), 1)
+        self.assertLessEqual(todo.date_deadline, fields.Date.today())
+        before = len(self._activity_bus_messages(self.qa.partner_id))
+        self.sign(self.qa, mo)
+        self.assertFalse(todo.exists())
+        self.assertFalse(mo.activity_ids, "no stale to-do in the record's cache")
+        self.assertEqual(len(self._activity_bus_messages(self.qa.partner_id)), before + 1)
+
+    def test_to_do_not_yet_due_is_removed_without_a_counter_update(self):
+        """The twin: a to-do due later is not in the counter, so its removal sends nothing
+        (as Odoo's unlink), and the removal touches no other to-do of the record."""
+        mo = self._make_mo()
+        self.sign(self.qe, mo)
+        todo = mo.activity_ids.filtered(lambda act: act.user_id == self.qa)
+        todo.date_deadline = fields.Date.add(fields.Date.today(), days=3)
+        other = mo.activity_schedule(
+            "mail.mail_activity_data_todo", summary="Unrelated", user_id=self.qa.id
+        )
+        before = len(self._activity_bus_messages(self.qa.partner_id))
+        self.sign(self.qa, mo)
+        self.assertFalse(todo.exists())
+        self.assertTrue(other.exists(), "only the signing to-do is settled")
+        self.assertEqual(mo.activity_ids, other)
+        self.assertEqual(len(self._activity_bus_messages(self.qa.partner_id)), before)
 
     def test_english_signer_closes_a_chinese_to_do(self):
         """The twin: a to-do written in Chinese is closed by a signer working in English."""

@@ -1,6 +1,6 @@
 import json
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessDenied, UserError
@@ -140,11 +140,8 @@ class EsignSignWizard(models.TransientModel):
                 if len(records) > 20
                 else ""
             )
-            wiz.summary_html = Markup(
-                "<p><b>%s</b> %s</p><ul>%s%s</ul><p class='text-muted'>%s</p>"
-            ) % (
-                escape(wiz.step_id.name or ""),
-                escape(wiz.policy_id.name or ""),
+            # The policy and the step are the form's own fields, shown once above this.
+            wiz.summary_html = Markup("<ul>%s%s</ul><p class='text-muted'>%s</p>") % (
                 items,
                 more,
                 self.env._(
@@ -291,7 +288,7 @@ class EsignSignWizard(models.TransientModel):
         requests._lock(records)  # every record at once; held until the transaction ends
         request_of = requests._for_records(records, policy)
         signature_ids = []
-        todos = []  # the signing to-dos settled, removed once at the end (one cache reset)
+        todos = []  # the signing to-dos settled, removed once at the end
         # One append to the audit trail for all the signatures and what they changed.
         with self.env["esign.audit.entry"]._batched():
             for record in records:
@@ -305,7 +302,7 @@ class EsignSignWizard(models.TransientModel):
                     todos=todos,
                 )
                 signature_ids.append(signature.id)
-        requests._done_activities(self.env["mail.activity"].browse(todos))
+        requests._done_activities(todos)
         self.write({"login": False})
         return {
             "type": "ir.actions.act_window_close",
