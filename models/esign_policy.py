@@ -17,6 +17,8 @@ VERSIONED_FIELDS = {
     "one_step_per_person",
     "step_ids",
 }
+#: Changes after which records may be newly gated: their requests open at once.
+SCOPE_FIELDS = {"active", "company_id", "model_id", "domain", "prerequisite_domain", "step_ids"}
 
 
 @functools.lru_cache(maxsize=512)
@@ -269,6 +271,7 @@ class EsignPolicy(models.Model):
     def create(self, vals_list):
         policies = super().create(vals_list)
         self.env.registry.clear_cache()  # _esign_active_ids
+        policies._open_pending_requests()
         return policies
 
     def write(self, vals):
@@ -276,8 +279,33 @@ class EsignPolicy(models.Model):
         if VERSIONED_FIELDS.intersection(vals) and not self.env.context.get("esign_no_version"):
             for policy in self:
                 super(EsignPolicy, policy).write({**vals, "version": policy.version + 1})
-            return True
-        return super().write(vals)
+        else:
+            super().write(vals)
+        if SCOPE_FIELDS.intersection(vals):
+            self._open_pending_requests()
+        return True
+
+    def _open_pending_requests(self):
+        """Open the requests of records that this policy gates from now on.
+
+        A record's request opens when the record is created or written while a policy gates
+        it (``_esign_ensure_requests``). A policy made, activated or widened later would
+        otherwise leave the records already in their signing state (a lot in quarantine, an
+        MO waiting for review) without a request: no to-do, nothing in "Waiting for Me". So
+        the records its domains select now get theirs at once.
+        """
+        for policy in self.sudo().filtered("active"):
+            if policy.model not in self.env or not hasattr(
+                self.env[policy.model], "_esign_ensure_requests"
+            ):
+                continue
+            domain = self._eval_domain(policy.domain) + self._eval_domain(
+                policy.prerequisite_domain
+            )
+            records = self.env[policy.model].sudo()
+            if policy.company_id and "company_id" in records._fields:
+                domain.append(("company_id", "in", [policy.company_id.id, False]))
+            records.search(domain)._esign_ensure_requests()
 
     def unlink(self):
         self.env.registry.clear_cache()  # _esign_active_ids

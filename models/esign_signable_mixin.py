@@ -31,7 +31,7 @@ class EsignSignableMixin(models.AbstractModel):
             _name = "mrp.production"
             _inherit = ["esign.signable.mixin", "mrp.production"]
             _esign_signed_fields = ["product_id", "product_qty", "lot_producing_id"]
-            _esign_triggers = {"mrp_done": "Manufacturing Order: Mark as Done"}
+            _esign_triggers = {"mrp_done": "Manufacturing Order: Produce (Done)"}
 
             def button_mark_done(self):
                 self._esign_check_gate("mrp_done")

@@ -40,7 +40,21 @@ class EsignSignableUi(models.AbstractModel):
         help="The record is signed (or released): a change to what was signed needs a reason.",
     )
 
+    esign_signed_field_names = fields.Json(
+        string="Signed Fields",
+        compute="_compute_esign_signed_field_names",
+        help="The form fields whose edit needs a reason for change once the record is signed: "
+        "the form shows the Reason for Change box as soon as one of them is edited.",
+    )
+
     # ------------------------------------------------------------------ computed UI state
+    def _compute_esign_signed_field_names(self):
+        names = set(self._esign_all_signed_fields())
+        # A signed row (e.g. an order line) is edited in the form through its first field.
+        names.update(spec.path.split(".")[0] for spec in self._esign_signed_lines.values())
+        for rec in self:
+            rec.esign_signed_field_names = sorted(names)
+
     def _compute_esign_reason_required(self):
         for rec in self:
             rec.esign_reason_required = bool(rec.id) and rec._esign_reason_needed()
@@ -172,6 +186,7 @@ class EsignSignableUi(models.AbstractModel):
                     .sudo()
                     .browse(sorted(evaluation.pending_user_ids)),
                     "current": ready and evaluation.stage == result.current_stage,
+                    "progress": self._esign_step_progress(step, evaluation),
                 }
             )
         return {
@@ -182,6 +197,21 @@ class EsignSignableUi(models.AbstractModel):
             "ready": ready,
             "error": False,
         }
+
+    def _esign_step_progress(self, step, evaluation):
+        """'1 of 2 signatures' (signed of required), and for a k-of-n step how many may sign."""
+        progress = self.env._(
+            "%(signed)s of %(required)s signatures",
+            signed=len(evaluation.signed_user_ids),
+            required=evaluation.required,
+        )
+        if step.mode == "k_of_n":
+            progress = self.env._(
+                "%(progress)s, from %(eligible)s eligible signers",
+                progress=progress,
+                eligible=len(step._eligible_users(self)),
+            )
+        return progress
 
     # ------------------------------------------------------------------ actions
     def _esign_one(self):

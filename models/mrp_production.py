@@ -15,7 +15,7 @@ class MrpProduction(models.Model):
         "qty_producing",
         "lot_producing_id",
     ]
-    _esign_triggers = {"mrp_done": "Manufacturing Order: Mark as Done"}
+    _esign_triggers = {"mrp_done": "Manufacturing Order: Produce (Done)"}
     _esign_author_fields = ["create_uid", "user_id"]
     # Which component lots were consumed, for critical-material traceability: product, lot
     # and quantity per move line, without the move lines' ids (Odoo replaces them when it

@@ -30,6 +30,45 @@ class StockLot(models.Model):
     esign_released_by_id = fields.Many2one(
         "res.users", string="Released By", readonly=True, copy=False
     )
+    # What the release authority decides on, on the lot's Release tab.
+    esign_gtin = fields.Char(
+        related="product_id.esign_gtin",
+        string="GTIN",
+        help="The device's GS1 Global Trade Item Number: the UDI's device identifier (01).",
+    )
+    esign_production_ids = fields.Many2many(
+        "mrp.production",
+        string="Manufacturing Orders",
+        compute="_compute_esign_release_evidence",
+        help="The manufacturing order(s) that produced this lot.",
+    )
+    esign_release_signature_ids = fields.Many2many(
+        "esign.signature",
+        string="Signatures Behind the Release",
+        compute="_compute_esign_release_evidence",
+        help="The review and approval signatures of the manufacturing order(s) and the "
+        "release signature of the lot, oldest first.",
+    )
+    esign_component_lot_ids = fields.Many2many(
+        "stock.lot",
+        string="Component Lots",
+        compute="_compute_esign_release_evidence",
+        help="The lots consumed by the manufacturing order(s), with their own release state.",
+    )
+
+    def _compute_esign_release_evidence(self):
+        # As the system: the lot's history is what the release decides on, whoever reads it;
+        # opening an MO or a signature from the tab still needs the reader's own rights.
+        report = self.env["report.meddev_esign.report_batch_release_certificate"]
+        for lot in self:
+            if not lot.id:
+                lot.esign_production_ids = lot.esign_release_signature_ids = False
+                lot.esign_component_lot_ids = False
+                continue
+            productions = report._productions(lot)
+            lot.esign_production_ids = productions
+            lot.esign_release_signature_ids = report._signatures(lot, productions)
+            lot.esign_component_lot_ids = productions.move_raw_ids.move_line_ids.lot_id
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -1,20 +1,69 @@
 /** @odoo-module **/
 // The sign wizard's credentials: the password and authenticator code live only in this
-// component's state and travel as arguments of action_sign. They are never record fields, so
-// they are never saved to the database, logged by the ORM, or kept in the undo history.
-import { Component, useState } from "@odoo/owl";
+// module's per-wizard state and travel as arguments of action_sign. They are never record
+// fields, so they are never saved to the database, logged by the ORM, or kept in the undo
+// history.
+//
+// Two widgets share that state: ``esign_credentials`` in the body (the inputs, under the
+// log-in) and ``esign_sign_button`` in the dialog's footer (the primary Sign button, beside
+// Cancel, as in every Odoo dialog). Enter in an input signs too.
+import { Component, onWillUnmount, reactive, useState } from "@odoo/owl";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
+
+const states = new WeakMap(); // wizard record -> its credentials state
+
+function credentialsOf(record) {
+    if (!states.has(record)) {
+        states.set(record, reactive({ password: "", totp: "", busy: false, error: "" }));
+    }
+    return states.get(record);
+}
+
+function useSigning(record) {
+    const orm = useService("orm");
+    const action = useService("action");
+    const state = useState(credentialsOf(record));
+    async function sign() {
+        if (state.busy) {
+            return;
+        }
+        state.busy = true;
+        state.error = "";
+        const password = state.password;
+        const totpCode = state.totp;
+        state.password = "";
+        state.totp = "";
+        try {
+            await record.save();
+            const result = await orm.call("esign.sign.wizard", "action_sign", [[record.resId]], {
+                password,
+                totp_code: totpCode,
+            });
+            await action.doAction(result || { type: "ir.actions.act_window_close" });
+        } catch (error) {
+            state.error = (error.data && error.data.message) || error.message || String(error);
+        } finally {
+            state.busy = false;
+        }
+    }
+    return { state, sign };
+}
 
 export class EsignCredentials extends Component {
     static template = "meddev_esign.EsignCredentials";
     static props = { ...standardWidgetProps };
 
     setup() {
-        this.orm = useService("orm");
-        this.action = useService("action");
-        this.state = useState({ password: "", totp: "", busy: false, error: "" });
+        const { state, sign } = useSigning(this.props.record);
+        this.state = state;
+        this.sign = sign;
+        onWillUnmount(() => {
+            // Nothing typed outlives the dialog.
+            this.state.password = "";
+            this.state.totp = "";
+        });
     }
 
     get needsTotp() {
@@ -27,31 +76,18 @@ export class EsignCredentials extends Component {
             this.sign();
         }
     }
+}
 
-    async sign() {
-        if (this.state.busy) {
-            return;
-        }
-        this.state.busy = true;
-        this.state.error = "";
-        const record = this.props.record;
-        const password = this.state.password;
-        const totpCode = this.state.totp;
-        this.state.password = "";
-        this.state.totp = "";
-        try {
-            await record.save();
-            const result = await this.orm.call("esign.sign.wizard", "action_sign", [[record.resId]], {
-                password,
-                totp_code: totpCode,
-            });
-            await this.action.doAction(result || { type: "ir.actions.act_window_close" });
-        } catch (error) {
-            this.state.error = (error.data && error.data.message) || error.message || String(error);
-        } finally {
-            this.state.busy = false;
-        }
+export class EsignSignButton extends Component {
+    static template = "meddev_esign.EsignSignButton";
+    static props = { ...standardWidgetProps };
+
+    setup() {
+        const { state, sign } = useSigning(this.props.record);
+        this.state = state;
+        this.sign = sign;
     }
 }
 
 registry.category("view_widgets").add("esign_credentials", { component: EsignCredentials });
+registry.category("view_widgets").add("esign_sign_button", { component: EsignSignButton });

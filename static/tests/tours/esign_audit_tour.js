@@ -7,9 +7,18 @@ import { registry } from "@web/core/registry";
 registry.category("web_tour.tours").add("meddev_esign_audit_change", {
     steps: () => [
         {
+            content: "Before any edit, the signed lot shows a hint, not the yellow box",
+            trigger:
+                ".o_form_view:has(.o_esign_change_reason_hint):not(:has(.o_esign_change_reason))",
+        },
+        {
             content: "Change the internal reference of the released lot",
             trigger: ".o_form_view .o_field_widget[name='ref'] input",
             run: "edit TOUR-REF-2",
+        },
+        {
+            content: "Editing a signed field brings up the Reason for Change box",
+            trigger: ".o_form_view .o_esign_change_reason label:contains('Reason for Change')",
         },
         {
             content: "Save without a reason",
@@ -23,7 +32,7 @@ registry.category("web_tour.tours").add("meddev_esign_audit_change", {
         },
         {
             content: "Give the reason for change",
-            trigger: ".o_esign_change_reason .o_field_widget[name='esign_change_reason'] input",
+            trigger: ".o_field_widget[name='esign_change_reason'] .o_esign_change_reason input",
             run: "edit Label typo corrected",
         },
         {

@@ -229,8 +229,9 @@ tours.add("meddev_esign_scenario_change_edit", {
     steps: () => [
         inState("closed"),
         {
-            content: "The form warns that a change needs a reason",
-            trigger: ".o_form_view .o_esign_change_reason label:contains('Reason for Change')",
+            content: "The form says that a change needs a reason; no box before an edit",
+            trigger:
+                ".o_form_view:not(:has(.o_esign_change_reason)) .o_esign_change_reason_hint:contains('a change needs a reason')",
         },
         {
             content: "Open the risk assessment",
