@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from .common import MODULE, ROOT, STATE, DevError, is_root, run, say
