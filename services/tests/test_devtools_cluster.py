@@ -133,9 +133,10 @@ def test_taken_port_moves_the_cluster_to_the_next_one(
     assert f"port {port} was taken" in out
     assert moved.meta["port"] != port
     assert json.loads(moved.meta_file.read_text())["port"] == moved.meta["port"]
-    assert f"port = {moved.meta['port']}" in (
-        Path(moved.meta["datadir"]) / "postgresql.conf"
-    ).read_text()
+    assert (
+        f"port = {moved.meta['port']}"
+        in (Path(moved.meta["datadir"]) / "postgresql.conf").read_text()
+    )
     assert moved.db_exists("keepme")
     _odoo_login(moved)
     good.meta = moved.meta
