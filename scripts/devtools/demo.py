@@ -141,7 +141,8 @@ LOAD_OWN_DEMO = """
 from odoo.modules.graph import Graph
 from odoo.modules.loading import load_data
 graph = Graph()
-graph.add_modules(env.cr, [{module!r}])
+env.cr.execute("SELECT name FROM ir_module_module WHERE state = 'installed'")
+graph.add_modules(env.cr, [name for name, in env.cr.fetchall()])
 package = next(p for p in graph if p.name == {module!r})
 load_data(env(su=True), {{}}, {mode!r}, kind="demo", package=package)
 env.cr.execute("UPDATE ir_module_module SET demo = TRUE WHERE name = %s", [{module!r}])
@@ -229,7 +230,11 @@ def build_database(odoo_root: Path, cluster: Cluster, wk_dir: Path | None, optio
         "--stop-after-init", "--no-http", "--log-level=warn", **options,
     )  # fmt: skip
     run(argv, env=env)
-    script = LOAD_OWN_DEMO.format(module=MODULE, mode="update" if exists else "init")
+    rows = cluster.sql(
+        "SELECT demo FROM ir_module_module WHERE name = %s", dbname=DEMO_DB, params=(MODULE,)
+    )
+    loaded = bool(rows and rows[0][0])  # else a first run stopped before loading it
+    script = LOAD_OWN_DEMO.format(module=MODULE, mode="update" if loaded else "init")
     odoo_shell(odoo_root, cluster, wk_dir, script, **options)
     stamp.write_text(fingerprint)
     return True
