@@ -204,6 +204,14 @@ def generic_demo_loaded(cluster: Cluster) -> bool:
     return bool(rows and rows[0][0])
 
 
+def own_demo_loaded(cluster: Cluster) -> bool:
+    """Whether the add-on's demo data is in the demo database (its module's demo flag)."""
+    rows = cluster.sql(
+        "SELECT demo FROM ir_module_module WHERE name = %s", dbname=DEMO_DB, params=(MODULE,)
+    )
+    return bool(rows and rows[0][0])
+
+
 def build_database(odoo_root: Path, cluster: Cluster, wk_dir: Path | None, options: dict) -> bool:
     """Make or update the demo database; return whether anything was (re)built."""
     stamp = STATE / f"demo-{DEMO_DB}.stamp"
@@ -220,6 +228,8 @@ def build_database(odoo_root: Path, cluster: Cluster, wk_dir: Path | None, optio
     if exists and stamp.exists() and stamp.read_text() == fingerprint:
         say(f"reusing the demo database {DEMO_DB}")
         return False
+    # Read before ``-u``, which clears the flag (Odoo finds no demo flag on the dependencies).
+    loaded = exists and own_demo_loaded(cluster)  # else a first run stopped before loading it
     if exists:
         say(f"the add-on changed since the demo database was built; updating {MODULE}")
     else:
@@ -230,10 +240,6 @@ def build_database(odoo_root: Path, cluster: Cluster, wk_dir: Path | None, optio
         "--stop-after-init", "--no-http", "--log-level=warn", **options,
     )  # fmt: skip
     run(argv, env=env)
-    rows = cluster.sql(
-        "SELECT demo FROM ir_module_module WHERE name = %s", dbname=DEMO_DB, params=(MODULE,)
-    )
-    loaded = bool(rows and rows[0][0])  # else a first run stopped before loading it
     script = LOAD_OWN_DEMO.format(module=MODULE, mode="update" if loaded else "init")
     odoo_shell(odoo_root, cluster, wk_dir, script, **options)
     stamp.write_text(fingerprint)
