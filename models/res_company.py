@@ -116,3 +116,19 @@ class ResCompany(models.Model):
             "target": "new",
             "context": {"default_company_id": self.id},
         }
+
+    def _esign_demo_set_currency(self, currency_xmlid):
+        """Demo data: give the demo company its own currency (CNY for the Suzhou maker).
+
+        Odoo refuses to change the currency of a company with journal items. A database
+        installed with Odoo's generic demo data (the Odoo test suite's) has booked them in USD
+        already, and keeps USD; ``make demo`` builds its database without them.
+        """
+        currency = self.env.ref(currency_xmlid)
+        currency.active = True
+        for company in self:
+            booked = "account.move.line" in self.env and self.env[
+                "account.move.line"
+            ].sudo().search_count([("company_id", "=", company.id)], limit=1)
+            if not booked:
+                company.currency_id = currency

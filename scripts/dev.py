@@ -48,7 +48,7 @@ def cmd_pg(args: argparse.Namespace) -> int:
     elif args.action == "stop":
         cluster.stop()
     else:
-        print("running" if cluster.meta and cluster.running() else "stopped")
+        print("running" if cluster.meta.get("datadir") and cluster.running() else "stopped")
     return 0
 
 

@@ -4,6 +4,7 @@ from . import (
     test_audit_tamper,
     test_audit_tour,
     test_concurrency,
+    test_demo_company,
     test_first_hour,
     test_foundation,
     test_input_validation,

@@ -1,36 +1,67 @@
-"""Serving the demo: Odoo with the add-on and its demo data, a keystore master key and a
-SoftHSM2 token made once in ``.state/``."""
+"""Serving the demo: Odoo with the add-on and its own demo data (no Odoo generic demo), PKI
+signatures timestamped by a loopback TSA, a keystore master key and a SoftHSM2 token made once
+in ``.state/``."""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .cluster import Cluster
-from .common import MODULE, ROOT, STATE, run, say
+from .cluster import PORT_ATTEMPTS, Cluster, port_is_free
+from .common import MODULE, ROOT, STATE, DevError, run, say
 from .install import bootstrap
 from .odoo import fetch_odoo, find_odoo, odoo_command
+from .tsa import DemoTsa, report_death
 
 DEMO_DB = os.environ.get("MEDDEV_DEMO_DB", "meddev_demo")
 DEMO_PORT = int(os.environ.get("MEDDEV_HTTP_PORT", "8069"))
-DEMO_LOGINS = [
-    ("QA manager", "qa.manager"),
-    ("Production supervisor", "prod.supervisor"),
-    ("Quality engineer", "quality.engineer"),
-    ("Purchaser", "purchaser"),
-    ("Release authority", "release.authority"),
-    ("Auditor (read-only)", "auditor"),
-    ("Purchasing manager", "purchase.manager"),
-    ("E-signature administrator", "admin"),
-]
+
+
+def http_interface() -> str:
+    """Where Odoo listens: loopback unless ``MEDDEV_HTTP_INTERFACE`` says otherwise (every
+    demo password equals its log-in)."""
+    return os.environ.get("MEDDEV_HTTP_INTERFACE", "127.0.0.1")
+
+
+HTTP_INTERFACE = http_interface()
+ADMIN_LOGIN = ("E-signature administrator", "admin")
+
+
+def demo_logins(root: Path = ROOT) -> list[tuple[str, str]]:
+    """(name, log-in) of every demo user: the ``res.users`` records of the manifest's demo
+    files, in their order, then Odoo's ``admin``. The banner prints this list and a test holds
+    the README's table to it, so neither can forget a user."""
+    manifest = ast.literal_eval((root / "__manifest__.py").read_text())
+    logins = []
+    for name in manifest.get("demo", []):
+        for record in ET.parse(root / name).getroot().iter("record"):
+            if record.get("model") != "res.users":
+                continue
+            fields = {f.get("name"): (f.text or "").strip() for f in record.iter("field")}
+            if fields.get("login"):
+                logins.append((fields.get("name") or fields["login"], fields["login"]))
+    return [*logins, ADMIN_LOGIN]
+
+
+def readme_logins(readme: str) -> list[str]:
+    """The log-ins of the README's "Demo log-ins" table, in its order."""
+    section = readme.split("## Demo log-ins", 1)[-1].split("\n## ", 1)[0]
+    return re.findall(r"^\|[^|\n]*\|\s*`([^`]+)`\s*\|", section, flags=re.M)
 
 
 def demo_master_key() -> str:
@@ -104,55 +135,179 @@ def module_fingerprint() -> str:
     return h.hexdigest()
 
 
-def cmd_demo(_args: argparse.Namespace) -> int:
-    wk_dir = bootstrap("requirements.txt")
-    odoo_root, how = find_odoo()
-    if odoo_root is None:
-        odoo_root = fetch_odoo()
-    cluster = Cluster()
-    cluster.ensure()
+# Loads the add-on's demo files into a database made without demo data, as Odoo would at
+# install (the demo flag of this module only), so Odoo's generic demo never enters it.
+LOAD_OWN_DEMO = """
+from odoo.modules.graph import Graph
+from odoo.modules.loading import load_data
+graph = Graph()
+env.cr.execute("SELECT name FROM ir_module_module WHERE state = 'installed'")
+graph.add_modules(env.cr, [name for name, in env.cr.fetchall()])
+package = next(p for p in graph if p.name == {module!r})
+load_data(env(su=True), {{}}, {mode!r}, kind="demo", package=package)
+env.cr.execute("UPDATE ir_module_module SET demo = TRUE WHERE name = %s", [{module!r}])
+env.cr.commit()
+print("MEDDEV-DONE")
+"""
+
+# PKI on for the demo company: its CA, the loopback TSA and its root, a certificate for every
+# demo signer (enrolled by the administrator), as an administrator would set them up.
+SETUP_PKI = """
+company = env.ref("base.main_company")
+admin = env.ref("base.user_admin")
+Cert = env["esign.certificate"].with_user(admin)
+settings = {{
+    "esign_tsa_urls": {url!r},
+    "esign_tsa_roots_pem": {root!r},
+    "esign_tsa_timeout": 5.0,
+    "esign_tsa_offline": "refuse",
+}}
+changed = {{k: v for k, v in settings.items() if company[k] != v}}
+if changed:
+    company.with_user(admin).write(changed)
+if not company.esign_ca_id:
+    env["esign.ca"].with_user(admin)._generate(company)
+groups = ("meddev_esign.group_esign_signer", "meddev_esign.group_esign_release_authority",
+          "meddev_esign.group_esign_qa")
+signers = env["res.users"].search([("share", "=", False)]).filtered(
+    lambda u: any(u.has_group(g) for g in groups))
+enrolled = 0
+for user in signers:
+    if not Cert.sudo().search_count([("user_id", "=", user.id),
+                                     ("company_id", "=", company.id), ("state", "=", "active")]):
+        Cert._enrol(user, "other", "Demo user of make demo: no identity document was checked "
+                    "(demo data only).", company)
+        enrolled += 1
+if not company.esign_pki_enabled:
+    company.with_user(admin).write({{"esign_pki_enabled": True}})
+env.cr.commit()
+print("MEDDEV-DONE", enrolled)
+"""
+
+
+def odoo_shell(odoo_root: Path, cluster: Cluster, wk_dir: Path | None, script: str, **kw) -> str:
+    """Run ``script`` in ``odoo shell`` on the demo database; its output, or a DevError."""
+    argv, env = odoo_command(
+        odoo_root, cluster, wk_dir, "-d", DEMO_DB, "--no-http", "--log-level=warn",
+        sub="shell", **kw,
+    )  # fmt: skip
+    res = subprocess.run(argv, env=env, input=script, text=True, capture_output=True)
+    if "MEDDEV-DONE" not in res.stdout:
+        output = (res.stdout + res.stderr)[-3000:]
+        raise DevError(f"setting up the demo database failed:\n{output}")
+    return res.stdout
+
+
+def generic_demo_loaded(cluster: Cluster) -> bool:
+    """Whether the demo database holds Odoo's generic demo data (as older runs made it)."""
+    rows = cluster.sql("SELECT demo FROM ir_module_module WHERE name = 'base'", dbname=DEMO_DB)
+    return bool(rows and rows[0][0])
+
+
+def own_demo_loaded(cluster: Cluster) -> bool:
+    """Whether the add-on's demo data is in the demo database (its module's demo flag)."""
+    rows = cluster.sql(
+        "SELECT demo FROM ir_module_module WHERE name = %s", dbname=DEMO_DB, params=(MODULE,)
+    )
+    return bool(rows and rows[0][0])
+
+
+def build_database(odoo_root: Path, cluster: Cluster, wk_dir: Path | None, options: dict) -> bool:
+    """Make or update the demo database; return whether anything was (re)built."""
     stamp = STATE / f"demo-{DEMO_DB}.stamp"
     fingerprint = module_fingerprint()
-    token = demo_softhsm()
-    try:
-        exists = cluster.db_exists(DEMO_DB)
-        if exists and stamp.exists() and stamp.read_text() == fingerprint:
-            say(f"reusing the demo database {DEMO_DB}")
-        else:
-            if exists:
-                say(f"the add-on changed since the demo database was built; updating {MODULE}")
-            else:
-                say(f"creating the demo database {DEMO_DB} with {MODULE} and its demo data")
-            argv, env = odoo_command(
-                odoo_root,
-                cluster,
-                wk_dir,
-                "-d",
-                DEMO_DB,
-                "-u" if exists else "-i",
-                MODULE,
-                "--stop-after-init",
-                "--log-level=warn",
-                master_key=demo_master_key(),
-                pkcs11=token,
-            )
-            run(argv, env=env)
-            stamp.write_text(fingerprint)
-        argv, env = odoo_command(
-            odoo_root,
-            cluster,
-            wk_dir,
-            "-d",
-            DEMO_DB,
-            f"--db-filter=^{DEMO_DB}$",
-            "--http-port",
-            str(DEMO_PORT),
-            master_key=demo_master_key(),
-            pkcs11=token,
+    exists = cluster.db_exists(DEMO_DB)
+    if exists and generic_demo_loaded(cluster):
+        kept = f"{DEMO_DB}_generic_{time.strftime('%Y%m%d%H%M%S')}"
+        say(
+            f"the demo database {DEMO_DB} holds Odoo's generic demo data (an older make demo); "
+            f"keeping it as {kept} and building {DEMO_DB} without it"
         )
-        print_demo_banner(odoo_root, how)
-        server = subprocess.Popen(argv, env=env)
+        cluster.sql(f'ALTER DATABASE "{DEMO_DB}" RENAME TO "{kept}"')
+        exists = False
+    if exists and stamp.exists() and stamp.read_text() == fingerprint:
+        say(f"reusing the demo database {DEMO_DB}")
+        return False
+    # Read before ``-u``, which clears the flag (Odoo finds no demo flag on the dependencies).
+    loaded = exists and own_demo_loaded(cluster)  # else a first run stopped before loading it
+    if exists:
+        say(f"the add-on changed since the demo database was built; updating {MODULE}")
+    else:
+        say(f"creating the demo database {DEMO_DB} with {MODULE} and its own demo data")
+    argv, env = odoo_command(
+        odoo_root, cluster, wk_dir, "-d", DEMO_DB,
+        *(["-u", MODULE] if exists else ["-i", MODULE, "--without-demo=all"]),
+        "--stop-after-init", "--no-http", "--log-level=warn", **options,
+    )  # fmt: skip
+    run(argv, env=env)
+    script = LOAD_OWN_DEMO.format(module=MODULE, mode="update" if loaded else "init")
+    odoo_shell(odoo_root, cluster, wk_dir, script, **options)
+    stamp.write_text(fingerprint)
+    return True
+
+
+def setup_pki(
+    odoo_root: Path, cluster: Cluster, wk_dir: Path | None, tsa: DemoTsa, options: dict
+) -> None:
+    """Switch PKI on against the loopback TSA, unless done already for this URL and root."""
+    done = STATE / f"demo-{DEMO_DB}.pki.json"
+    want = {"url": tsa.url, "root": hashlib.sha256(tsa.root_pem.encode()).hexdigest()}
+    if done.exists() and json.loads(done.read_text()) == want:
+        return
+    say("switching PKI signatures on for the demo company (CA, TSA, signer certificates)")
+    script = SETUP_PKI.format(url=tsa.url, root=tsa.root_pem)
+    out = odoo_shell(odoo_root, cluster, wk_dir, script, **options)
+    enrolled = out.split("MEDDEV-DONE", 1)[1].split()[0]
+    say(f"PKI is on; {enrolled} demo signer certificate(s) issued")
+    done.write_text(json.dumps(want))
+
+
+def _probe_host() -> str:
+    return "127.0.0.1" if HTTP_INTERFACE in ("", "0.0.0.0") else HTTP_INTERFACE
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection((_probe_host(), port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def serve(argv: list[str], env: dict, port: int, banner) -> int:  # noqa: ANN001
+    """Run Odoo until Ctrl-C; a port taken as Odoo binds it moves it to the next one."""
+    bind_host = HTTP_INTERFACE or "0.0.0.0"
+    for _attempt in range(PORT_ATTEMPTS):
+        if not port_is_free(port, bind_host):
+            free = Cluster._free_port(port + 1) if bind_host == "127.0.0.1" else port + 1
+            say(f"HTTP port {port} is taken; using {free}")
+            port = free
+            continue
+        server = subprocess.Popen(
+            [*argv, "--http-interface", HTTP_INTERFACE, "--http-port", str(port)],
+            env=env, stderr=subprocess.PIPE, text=True, bufsize=1,
+        )  # fmt: skip
+        taken = threading.Event()
+
+        def echo(stream=server.stderr, taken=taken) -> None:  # noqa: ANN001
+            for line in stream:
+                if "Address already in use" in line:
+                    taken.set()
+                sys.stderr.write(line)
+
+        threading.Thread(target=echo, daemon=True).start()
         try:
+            while server.poll() is None and not _answers(port):
+                time.sleep(0.5)
+            if server.poll() is not None:
+                server.wait()
+                time.sleep(0.2)  # let the echo thread read the last lines
+                if taken.is_set():
+                    say(f"HTTP port {port} was taken as Odoo started; trying the next one")
+                    port += 1
+                    continue
+                return server.returncode
+            banner(port)
             return server.wait()
         except KeyboardInterrupt:
             say("stopping Odoo")
@@ -162,15 +317,44 @@ def cmd_demo(_args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
             return 0
+    raise DevError(f"Odoo found no free HTTP port in {PORT_ATTEMPTS} tries")
+
+
+def cmd_demo(_args: argparse.Namespace) -> int:
+    wk_dir = bootstrap("requirements.txt")
+    odoo_root, how = find_odoo()
+    if odoo_root is None:
+        odoo_root = fetch_odoo()
+    cluster = Cluster()
+    cluster.ensure()
+    tsa = DemoTsa(STATE / "tsa")
+    try:
+        tsa.start(on_death=report_death)
+        say(f"the demo's timestamp authority is up on {tsa.url}")
+        options = {"master_key": demo_master_key(), "pkcs11": demo_softhsm()}
+        if build_database(odoo_root, cluster, wk_dir, options):
+            (STATE / f"demo-{DEMO_DB}.pki.json").unlink(missing_ok=True)
+        setup_pki(odoo_root, cluster, wk_dir, tsa, options)
+        argv, env = odoo_command(
+            odoo_root, cluster, wk_dir, "-d", DEMO_DB, f"--db-filter=^{DEMO_DB}$", **options
+        )
+
+        def banner(port: int) -> None:
+            print_demo_banner(odoo_root, how, port, tsa)
+
+        return serve(argv, env, DEMO_PORT, banner)
     finally:
+        tsa.stop()
         if cluster.started_here:  # leave a cluster that something else started running
             cluster.stop()
 
 
-def print_demo_banner(odoo_root: Path, how: str) -> None:
-    print(f"\n  Odoo 18.0 ({odoo_root}, found by {how}) with {MODULE} and demo data")
-    print(f"  URL: http://localhost:{DEMO_PORT}   database: {DEMO_DB}")
+def print_demo_banner(odoo_root: Path, how: str, port: int, tsa: DemoTsa) -> None:
+    host = "localhost" if HTTP_INTERFACE == "127.0.0.1" else HTTP_INTERFACE or "0.0.0.0"
+    print(f"\n  Odoo 18.0 ({odoo_root}, found by {how}) with {MODULE} and its demo data")
+    print(f"  URL: http://{host}:{port}   database: {DEMO_DB}   listening on {HTTP_INTERFACE}")
+    print(f"  PKI signatures on; timestamps from the demo's TSA at {tsa.url}")
     print("  Log-ins (password = log-in; demo only):")
-    for role, login in DEMO_LOGINS:
-        print(f"    {role:28} {login}")
-    print("  Ctrl-C stops the server and the database cluster.\n", flush=True)
+    for name, login in demo_logins():
+        print(f"    {login:18} {name}")
+    print("  Ctrl-C stops the server, the TSA and the database cluster.\n", flush=True)

@@ -1,0 +1,239 @@
+"""The demo's RFC 3161 timestamp authority: a child process on loopback that ``make demo``
+starts and stops with Ctrl-C.
+
+Its root and TSA certificates (ECDSA P-256, the TSA's with the critical timeStamping EKU) and
+keys are made once in ``.state/tsa/`` and kept, so a demo signature timestamped today still
+verifies against the same root tomorrow. Tokens are made by certomancer's ``TimeStamper`` (the
+tool the PKI tests use) behind werkzeug. The child prefers the port it had last time, takes
+any free one when that is taken (binding port 0 cannot race), and prints ``READY <url>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .common import DevError, say
+
+TSA_PATH = "/tsa"
+READY = "READY "
+DEFAULT_PORT = 8079
+
+
+def ensure_certificates(folder: Path) -> None:
+    """Make the TSA's root and its signing certificate in ``folder``, once."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    if (folder / "tsa.cert.pem").exists() and (folder / "root.cert.pem").exists():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "meddev_esign demo"),
+                x509.NameAttribute(NameOID.COMMON_NAME, common),
+            ]
+        )
+
+    def usage(**flags: bool) -> x509.KeyUsage:
+        keys = (
+            "digital_signature content_commitment key_encipherment data_encipherment "
+            "key_agreement key_cert_sign crl_sign encipher_only decipher_only"
+        ).split()
+        return x509.KeyUsage(**{k: flags.get(k, False) for k in keys})
+
+    start, end = datetime(2020, 1, 1, tzinfo=UTC), datetime(2099, 1, 1, tzinfo=UTC)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    tsa_key = ec.generate_private_key(ec.SECP256R1())
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(name("Demo TSA Root"))
+        .issuer_name(name("Demo TSA Root"))
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(usage(key_cert_sign=True, crl_sign=True), critical=True)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    tsa = (
+        x509.CertificateBuilder()
+        .subject_name(name("Demo TSA"))
+        .issuer_name(root.subject)
+        .public_key(tsa_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage(digital_signature=True), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
+            critical=False,
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    (folder / "tsa.key.pem").write_bytes(
+        tsa_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    (folder / "tsa.key.pem").chmod(0o600)
+    (folder / "root.cert.pem").write_bytes(root.public_bytes(pem))
+    (folder / "tsa.cert.pem").write_bytes(tsa.public_bytes(pem))
+    # The root's key is needed no more: nothing else is ever issued under this root.
+
+
+def serve(folder: Path, port: int) -> None:
+    """Serve the TSA on ``127.0.0.1:port`` (any free port if taken) until stopped."""
+    from asn1crypto import keys, pem, tsp
+    from asn1crypto import x509 as asn1_x509
+    from certomancer.services import TimeStamper
+    from werkzeug.serving import WSGIRequestHandler, make_server
+    from werkzeug.wrappers import Request, Response
+
+    ensure_certificates(folder)
+
+    def load(name: str) -> bytes:
+        return pem.unarmor((folder / name).read_bytes())[2]
+
+    root = asn1_x509.Certificate.load(load("root.cert.pem"))
+    stamper = TimeStamper(
+        tsa_cert=asn1_x509.Certificate.load(load("tsa.cert.pem")),
+        tsa_key=keys.PrivateKeyInfo.load(load("tsa.key.pem")),
+        certs_to_embed=[root],
+    )
+
+    def app(environ, start_response):  # noqa: ANN001, ANN202 - WSGI
+        request = Request(environ)
+        if request.path != TSA_PATH or request.method != "POST":
+            response = Response("RFC 3161 timestamp authority of the meddev_esign demo\n")
+        else:
+            try:
+                query = tsp.TimeStampReq.load(request.get_data())
+                reply = stamper.request_tsa_response(query).dump()
+                response = Response(reply, mimetype="application/timestamp-reply")
+            except (ValueError, TypeError, KeyError):
+                response = Response("not a timestamp request\n", status=400)
+        return response(environ, start_response)
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            """Log nothing per request."""
+
+    try:
+        server = make_server("127.0.0.1", port, app, threaded=True, request_handler=Quiet)
+    except (OSError, SystemExit):  # werkzeug says "Port ... is in use" and exits
+        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
+    (folder / "tsa.json").write_text(json.dumps({"port": server.server_port}))
+    print(f"{READY}http://127.0.0.1:{server.server_port}{TSA_PATH}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    parent = os.getppid()
+
+    def orphaned() -> None:  # the demo was killed without stopping us: stop too
+        while os.getppid() == parent:
+            threading.Event().wait(2)
+        server.shutdown()
+
+    threading.Thread(target=orphaned, daemon=True).start()
+    server.serve_forever()
+
+
+class DemoTsa:
+    """The TSA child process of ``make demo``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.proc: subprocess.Popen | None = None
+        self.url = ""
+        self.stopping = False
+
+    @property
+    def root_pem(self) -> str:
+        return (self.folder / "root.cert.pem").read_text()
+
+    def start(self, on_death: Callable[[int], None] | None = None, timeout: float = 60) -> str:
+        """Start the child and wait for its URL; ``on_death(exit code)`` is called should it
+        stop before :meth:`stop` is."""
+        meta = self.folder / "tsa.json"
+        port = json.loads(meta.read_text())["port"] if meta.exists() else DEFAULT_PORT
+        port = int(os.environ.get("MEDDEV_TSA_PORT", port))
+        env = dict(os.environ)
+        scripts = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [scripts, env.get("PYTHONPATH")]))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "devtools.tsa", str(self.folder), str(port)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,  # Ctrl-C stops the demo, which then stops this child
+        )
+        found: list[str] = []
+        reader = threading.Thread(target=lambda: found.append(self.proc.stdout.readline()))
+        reader.start()
+        reader.join(timeout)
+        line = found[0] if found else ""
+        if not line.startswith(READY):
+            self.stop()
+            raise DevError(f"the demo's timestamp authority did not start: {line.strip()!r}")
+        self.url = line[len(READY) :].strip()
+        if on_death:
+            threading.Thread(target=self._watch, args=(on_death,), daemon=True).start()
+        return self.url
+
+    def _watch(self, on_death: Callable[[int], None]) -> None:
+        code = self.proc.wait()
+        if not self.stopping:
+            on_death(code)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
+
+
+def report_death(code: int) -> None:
+    """What the demo says when its TSA stops under it."""
+    say(
+        f"the demo's timestamp authority stopped (exit {code}): new signatures are refused "
+        "(no timestamp) until `make demo` is started again"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="the meddev_esign demo's TSA")
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("port", type=int)
+    args = parser.parse_args()
+    serve(args.folder, args.port)
+
+
+if __name__ == "__main__":
+    main()

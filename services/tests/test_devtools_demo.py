@@ -1,0 +1,264 @@
+"""What ``make demo`` prints and starts besides Odoo (``scripts/devtools/demo.py``, ``tsa.py``):
+the log-ins of the banner and the README, the loopback TSA, and Odoo's HTTP port."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+_ROOT = Path(__file__).resolve().parents[2]
+if str(_ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(_ROOT / "scripts"))
+
+from devtools import demo  # noqa: E402
+from devtools.cluster import port_is_free  # noqa: E402
+from devtools.tsa import DemoTsa  # noqa: E402
+
+from services.pki_ca import generate_ca  # noqa: E402
+from services.pki_errors import TimestampUnavailableError  # noqa: E402
+from services.pki_issue import SignerIdentity, issue_signer_certificate  # noqa: E402
+from services.pki_keys import generate_private_key, utc  # noqa: E402
+from services.pki_revocation import build_crl  # noqa: E402
+from services.pki_sign import CachedKeySigner, sign_detached  # noqa: E402
+from services.pki_timestamp import attach_timestamp, request_timestamp  # noqa: E402
+from services.pki_verify import Verdict, verify_signature  # noqa: E402
+
+# --- The log-ins ----------------------------------------------------------------------
+
+
+def test_banner_lists_every_demo_user_and_the_readme_every_one_of_them() -> None:
+    logins = [login for _name, login in demo.demo_logins()]
+    for expected in ("rd.engineer", "rd.lead", "qa.manager", "auditor", "admin"):
+        assert expected in logins
+    assert len(logins) == len(set(logins))
+    readme = (_ROOT / "README.md").read_text()
+    assert sorted(demo.readme_logins(readme)) == sorted(logins)
+
+
+def test_banner_prints_the_list(capsys: pytest.CaptureFixture[str]) -> None:
+    tsa = DemoTsa(Path("/nonexistent"))
+    tsa.url = "http://127.0.0.1:1/tsa"
+    demo.print_demo_banner(Path("/odoo"), "test", 8069, tsa)
+    out = capsys.readouterr().out
+    for name, login in demo.demo_logins():
+        assert login in out and name in out
+
+
+def test_a_user_missing_from_the_readme_is_seen() -> None:
+    readme = (_ROOT / "README.md").read_text()
+    cut = "\n".join(ln for ln in readme.splitlines() if "`rd.lead`" not in ln)
+    assert "rd.lead" not in demo.readme_logins(cut)
+    assert sorted(demo.readme_logins(cut)) != sorted(login for _n, login in demo.demo_logins())
+
+
+def test_a_demo_user_added_to_the_xml_reaches_the_banner(tmp_path: Path) -> None:
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "__manifest__.py").write_text("{'demo': ['demo/users.xml']}")
+    (tmp_path / "demo" / "users.xml").write_text(
+        '<odoo><record id="u" model="res.users"><field name="name">New One</field>'
+        '<field name="login">new.one</field></record>'
+        '<record id="p" model="res.partner"><field name="login">not.a.user</field></record>'
+        "</odoo>"
+    )
+    assert demo.demo_logins(tmp_path) == [("New One", "new.one"), demo.ADMIN_LOGIN]
+
+
+def test_odoo_listens_on_loopback_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEDDEV_HTTP_INTERFACE", raising=False)
+    assert demo.http_interface() == "127.0.0.1"
+    monkeypatch.setenv("MEDDEV_HTTP_INTERFACE", "0.0.0.0")
+    assert demo.http_interface() == "0.0.0.0"
+
+
+# --- The loopback TSA -----------------------------------------------------------------
+
+
+@pytest.fixture()
+def folder() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="meddev-tsa-"))
+    (path / "tsa").mkdir()
+    (path / "tsa" / "tsa.json").write_text('{"port": 0}')  # any free port, not the demo's
+    yield path / "tsa"
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _signed() -> tuple[bytes, object, object]:
+    ca = generate_ca("Demo e-Signature CA", organization="Demo")
+    key = generate_private_key()
+    cert = issue_signer_certificate(ca, SignerIdentity("Li Na", "qa.manager"), key.public_key())
+    return sign_detached(b"lot L-1 released", CachedKeySigner(key, cert, ca.certificates)), ca, key
+
+
+def test_demo_tsa_stamps_and_the_token_verifies_against_its_kept_root(folder: Path) -> None:
+    tsa = DemoTsa(folder)
+    try:
+        url = tsa.start()
+        assert url.startswith("http://127.0.0.1:")
+        cms_der, ca, _key = _signed()
+        stamp = request_timestamp(cms_der, [url], timeout=5)
+        root = x509.load_pem_x509_certificate(tsa.root_pem.encode())
+        result = verify_signature(
+            attach_timestamp(cms_der, stamp.token),
+            trusted_ca=ca.root,
+            content=b"lot L-1 released",
+            tsa_roots=[root],
+            crl=build_crl(ca, [], crl_number=1, this_update=utc() + timedelta(seconds=2)),
+        )
+        assert result.verdict is Verdict.VALID, result.problems
+    finally:
+        tsa.stop()
+    # Started again, it keeps its root (yesterday's tokens still verify) and its port.
+    before = hashlib.sha256(tsa.root_pem.encode()).hexdigest()
+    again = DemoTsa(folder)
+    try:
+        assert again.start() == url
+        assert hashlib.sha256(again.root_pem.encode()).hexdigest() == before
+    finally:
+        again.stop()
+
+
+def test_token_of_the_demo_tsa_fails_against_another_root(folder: Path) -> None:
+    tsa = DemoTsa(folder)
+    try:
+        cms_der, ca, _key = _signed()
+        stamp = request_timestamp(cms_der, [tsa.start()], timeout=5)
+    finally:
+        tsa.stop()
+    stranger = generate_ca("Not the TSA root", organization="Elsewhere").root
+    result = verify_signature(
+        attach_timestamp(cms_der, stamp.token),
+        trusted_ca=ca.root,
+        content=b"lot L-1 released",
+        tsa_roots=[stranger],
+        crl=build_crl(ca, [], crl_number=1, this_update=utc() + timedelta(seconds=2)),
+    )
+    assert result.verdict is not Verdict.VALID
+
+
+def test_taken_tsa_port_falls_back_to_a_free_one(folder: Path) -> None:
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    (folder / "tsa.json").write_text(f'{{"port": {blocker.getsockname()[1]}}}')
+    tsa = DemoTsa(folder)
+    try:
+        url = tsa.start()
+        assert f":{blocker.getsockname()[1]}/" not in url
+        request_timestamp(_signed()[0], [url], timeout=5)
+    finally:
+        tsa.stop()
+        blocker.close()
+
+
+def test_a_dead_tsa_is_reported_and_refuses_timestamps(folder: Path) -> None:
+    died = threading.Event()
+    codes: list[int] = []
+    tsa = DemoTsa(folder)
+    url = tsa.start(on_death=lambda code: (codes.append(code), died.set()))
+    tsa.proc.kill()
+    assert died.wait(10)
+    assert codes == [-9] and not tsa.alive()
+    with pytest.raises(TimestampUnavailableError):
+        request_timestamp(_signed()[0], [url], timeout=2)
+    tsa.stop()
+
+
+def test_a_stopped_tsa_is_not_reported_as_dead(folder: Path) -> None:
+    died = threading.Event()
+    tsa = DemoTsa(folder)
+    tsa.start(on_death=lambda _code: died.set())
+    tsa.stop()
+    assert not died.wait(1)
+
+
+# --- Odoo's HTTP port -----------------------------------------------------------------
+
+
+def test_port_is_free_sees_a_listener_and_a_bound_socket() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    bound = socket.socket()
+    bound.bind(("127.0.0.1", 0))  # bound, not listening: connect fails, bind fails too
+    try:
+        assert not port_is_free(listener.getsockname()[1])
+        assert not port_is_free(bound.getsockname()[1])
+    finally:
+        listener.close()
+        bound.close()
+
+
+# A stand-in for Odoo's server: binds --http-port on --http-interface, answers one connection,
+# and fails as Odoo does ("Address already in use") on the port given as RACE, as when another
+# process takes the port between the free-port check and the bind.
+FAKE_ODOO = """
+import socket, sys
+args = sys.argv[1:]
+host, port = args[args.index("--http-interface") + 1], int(args[args.index("--http-port") + 1])
+if port == int(sys.argv[1]):
+    sys.stderr.write("OSError: [Errno 98] Address already in use\\n")
+    sys.exit(1)
+with socket.socket() as s:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, port))
+    s.listen()
+    s.settimeout(20)
+    s.accept()[0].close()
+print("interface", host, file=sys.stderr)
+"""
+
+
+def _free() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_port_taken_as_odoo_binds_moves_to_the_next(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(demo, "HTTP_INTERFACE", "127.0.0.1")
+    port = _free()
+    shown: list[int] = []
+    argv = [sys.executable, "-c", FAKE_ODOO, str(port)]
+    assert demo.serve(argv, {}, port, shown.append) == 0
+    assert shown and shown[0] > port
+    captured = capsys.readouterr()
+    assert f"HTTP port {port} was taken as Odoo started" in captured.out
+    assert "interface 127.0.0.1" in captured.err
+
+
+def test_port_taken_before_the_start_is_skipped(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(demo, "HTTP_INTERFACE", "127.0.0.1")
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    port = blocker.getsockname()[1]
+    shown: list[int] = []
+    try:
+        argv = [sys.executable, "-c", FAKE_ODOO, "0"]
+        assert demo.serve(argv, {}, port, shown.append) == 0
+    finally:
+        blocker.close()
+    assert shown and shown[0] != port
+    assert f"HTTP port {port} is taken" in capsys.readouterr().out
+
+
+def test_odoo_that_fails_otherwise_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(demo, "HTTP_INTERFACE", "127.0.0.1")
+    shown: list[int] = []
+    argv = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    assert demo.serve(argv, {}, _free(), shown.append) == 3
+    assert shown == []
