@@ -12,13 +12,15 @@ import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
 
-const states = new WeakMap(); // wizard record -> its credentials state
+// Wizard record's datapoint id -> its credentials state. Keyed by the id, not the record:
+// each component sees the record through its own reactive proxy.
+const states = new Map();
 
 function credentialsOf(record) {
-    if (!states.has(record)) {
-        states.set(record, reactive({ password: "", totp: "", busy: false, error: "" }));
+    if (!states.has(record.id)) {
+        states.set(record.id, reactive({ password: "", totp: "", busy: false, error: "" }));
     }
-    return states.get(record);
+    return states.get(record.id);
 }
 
 function useSigning(record) {
@@ -63,6 +65,7 @@ export class EsignCredentials extends Component {
             // Nothing typed outlives the dialog.
             this.state.password = "";
             this.state.totp = "";
+            states.delete(this.props.record.id);
         });
     }
 

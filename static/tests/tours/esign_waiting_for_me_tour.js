@@ -17,7 +17,7 @@ registry.category("web_tour.tours").add("meddev_esign_waiting_for_me", {
     steps: () => [
         {
             content: "The MO waits for my signature",
-            trigger: `.o_list_view .o_data_row:contains('${POLICY}')`,
+            trigger: `.o_list_view .o_data_row:contains('${POLICY}') td[name='record_name']`,
             run: "click",
         },
         {
