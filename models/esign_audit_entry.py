@@ -35,6 +35,7 @@ OPERATIONS = [
     ("clock_drift", "Clock Drift"),
     ("lock", "Signing Lock-out"),
     ("unlock", "Signing Unlock"),
+    ("sign_failed", "Failed Signing Attempt"),
 ]
 
 #: The searchable columns of an entry are computed by PostgreSQL from the hashed payload

@@ -46,9 +46,18 @@ class EsignAuditVerification(models.Model):
             rec.display_label = f"{rec.chain_id.name}: {labels.get(rec.verdict, '')}"
 
     def _action_open(self):
+        """The verdict in a dialog titled with what it is and what it found, not "Odoo"."""
         self.ensure_one()
+        verdict = dict(self._fields["verdict"]._description_selection(self.env)).get(
+            self.verdict, ""
+        )
         return {
             "type": "ir.actions.act_window",
+            "name": self.env._(
+                "Audit Trail Verification: %(chain)s — %(verdict)s",
+                chain=self.chain_id.name,
+                verdict=verdict,
+            ),
             "res_model": self._name,
             "res_id": self.id,
             "view_mode": "form",

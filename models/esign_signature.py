@@ -16,6 +16,15 @@ from ..services import signature_chain as sigchain
 from ..services import snapshot as snap
 from . import esign_keystore as keystore
 
+
+def utc_text(moment):
+    """A stored (naive UTC) datetime as ``2026-12-06 11:41:25 UTC``; False when empty.
+
+    Odoo shows datetime fields in the reader's time zone; a column labelled UTC shows this.
+    """
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else False
+
+
 _logger = logging.getLogger(__name__)
 
 EVIDENCE_README = """Electronic signature evidence (meddev_esign)
@@ -77,7 +86,13 @@ class EsignSignature(models.Model):
         required=True, help="The meaning as it read when signed, in the signer's language."
     )
     reason = fields.Text(help="The signer's reason or comment.")
-    signed_at = fields.Datetime(string="Signed At (UTC)", required=True, index=True)
+    # Shown, as every Odoo datetime, in the reader's time zone; signed_at_utc shows it in UTC.
+    signed_at = fields.Datetime(string="Signed At", required=True, index=True)
+    signed_at_utc = fields.Char(
+        string="Signed At (UTC)",
+        compute="_compute_utc_times",
+        help="The signing time in UTC, whatever the reader's time zone.",
+    )
     signer_tz = fields.Char(string="Signer Time Zone", required=True)
     auth_method = fields.Selection(
         [
@@ -126,7 +141,12 @@ class EsignSignature(models.Model):
         help="RFC 3161 token over the CMS signature value, obtained at signing.",
     )
     pki_timestamp_at = fields.Datetime(
-        string="Timestamp (TSA, UTC)", help="The TSA's time in the token (genTime)."
+        string="Timestamp (TSA)", help="The TSA's time in the token (genTime)."
+    )
+    pki_timestamp_utc = fields.Char(
+        string="Timestamp (TSA, UTC)",
+        compute="_compute_utc_times",
+        help="The TSA's time in the token (genTime), in UTC.",
     )
     pki_tsa_url = fields.Char(string="Timestamp Authority")
     pki_timestamp_pending = fields.Boolean(
@@ -218,6 +238,12 @@ class EsignSignature(models.Model):
             last = sig.verification_ids.sorted("id", reverse=True)[:1]
             sig.pki_verification_id = last
             sig.pki_verdict = last.verdict
+
+    @api.depends("signed_at", "pki_timestamp_at")
+    def _compute_utc_times(self):
+        for sig in self:
+            sig.signed_at_utc = utc_text(sig.signed_at)
+            sig.pki_timestamp_utc = utc_text(sig.pki_timestamp_at)
 
     @api.depends("printed_name", "meaning_name", "signed_at", "signer_tz")
     def _compute_manifestation(self):
@@ -390,6 +416,12 @@ class EsignSignature(models.Model):
         # Stored times are cut to the second: the TSA's genTime is before stored + 1 s.
         stamped_at = sig.pki_timestamp_at or sig.timestamp_ids[:1].gen_time
         issued_after = stamped_at + timedelta(seconds=1) if token and stamped_at else None
+        verified_at = None
+        if not token:
+            # Nothing dates the signature: its revocation is judged now, from a CRL issued
+            # after now (a second later at most), so only the missing token is reported.
+            verified_at = fields.Datetime.now().replace(microsecond=0)
+            issued_after = verified_at + timedelta(seconds=1)
         return {
             "cms": keystore.raw(sig.pki_cms),
             "content": keystore.raw(sig.pki_snapshot),
@@ -398,6 +430,7 @@ class EsignSignature(models.Model):
             "tsa_roots": pki.load_certificates(roots.encode()) if roots else [],
             "crl": pki.load_crl(ca._current_crl(issued_after=issued_after)),
             "crl_number": ca.crl_number,
+            "verified_at": verified_at,
         }
 
     def _pki_verify(self, evidence=None):
@@ -417,6 +450,7 @@ class EsignSignature(models.Model):
             token=evidence["token"],
             expected_content_hash=self.content_hash,
             expected_login=self.login,
+            now=evidence.get("verified_at"),
         )
         return (
             self.env["esign.signature.verification"]

@@ -3,6 +3,7 @@ import hashlib
 from odoo import api, fields, models
 
 from . import esign_keystore as keystore
+from .esign_signature import utc_text
 
 
 class EsignSignatureTimestamp(models.Model):
@@ -23,7 +24,8 @@ class EsignSignatureTimestamp(models.Model):
         help="RFC 3161 token over the CMS signature value.",
     )
     token_sha256 = fields.Char(compute="_compute_token_sha256", string="Token SHA-256")
-    gen_time = fields.Datetime(string="TSA Time (UTC)", required=True, readonly=True)
+    gen_time = fields.Datetime(string="TSA Time", required=True, readonly=True)
+    gen_time_utc = fields.Char(string="TSA Time (UTC)", compute="_compute_gen_time_utc")
     tsa_url = fields.Char(string="Timestamp Authority", readonly=True)
     delay_seconds = fields.Integer(
         string="Delay (s)", readonly=True, help="TSA time minus signing time."
@@ -35,6 +37,11 @@ class EsignSignatureTimestamp(models.Model):
     _sql_constraints = [
         ("one_per_signature", "unique(signature_id)", "A signature gets one late timestamp."),
     ]
+
+    @api.depends("gen_time")
+    def _compute_gen_time_utc(self):
+        for stamp in self:
+            stamp.gen_time_utc = utc_text(stamp.gen_time)
 
     @api.depends("token")
     def _compute_token_sha256(self):

@@ -12,6 +12,9 @@ _logger = logging.getLogger(__name__)
 DEFAULT_MAX_FAILURES = 3
 DEFAULT_SESSION_WINDOW_MINUTES = 30
 
+#: What can fail in a signing attempt, as the audit trail's entries name it.
+FAILED_FACTORS = ("login", "password", "totp", "input", "locked")
+
 
 class ResUsers(models.Model):
     """Signing lock-out (21 CFR 11.300(d)) and the continuous-session window (11.200(a)(1))."""
@@ -90,14 +93,22 @@ class ResUsers(models.Model):
             )
         self.sudo().write(vals)
 
-    def _esign_register_failure(self):
+    def _esign_register_failure(self, factor="password", res_model=None, res_ids=()):
         """Count a failed attempt in its own transaction, so the refusal cannot roll it back.
 
         Every bad credential counts, whatever its form (the sign wizard also counts a number,
         a list or an oversized text given where a password or code is expected).
 
+        The attempt is also an entry in the tamper-evident trail of each record it tried to
+        sign (who, when, which record, which factor failed), with the same commit.
+
         After the configured number of failures the account is locked from signing and the
         E-Signature Administrators get a mail and an activity at once.
+
+        :param factor: what failed, one of ``FAILED_FACTORS``: the log-in, the password, the
+            authenticator code, or credentials of the wrong form (``input``).
+        :param res_model: the model of the records the user tried to sign.
+        :param res_ids: their ids.
         """
         self.ensure_one()
         with self.env.registry.cursor() as cr:
@@ -111,11 +122,13 @@ class ResUsers(models.Model):
             row = cr.fetchone()
             failures, locked = row if row else (0, False)
             _logger.warning(
-                "E-signature: failed re-authentication %s for user %s (login %s)",
+                "E-signature: failed re-authentication %s for user %s (login %s), factor %s",
                 failures,
                 self.id,
                 user.login,
+                factor,
             )
+            user._esign_audit_failed_attempt(factor, res_model, res_ids, failures)
             if failures >= self._esign_max_failures() and not locked:
                 user.write({"esign_locked": True, "esign_locked_at": fields.Datetime.now()})
                 # The lock-out is kept in the tamper-evident trail, with the same commit.
@@ -133,6 +146,53 @@ class ResUsers(models.Model):
         # The count was written through another cursor: drop what this one had cached.
         self.invalidate_recordset(["esign_failed_attempts", "esign_locked", "esign_locked_at"])
         return failures
+
+    def _esign_register_locked_attempt(self, res_model=None, res_ids=()):
+        """A locked account tried to sign: kept in the trail in its own transaction too."""
+        self.ensure_one()
+        with self.env.registry.cursor() as cr:
+            user = api.Environment(cr, SUPERUSER_ID, {})["res.users"].browse(self.id)
+            _logger.warning(
+                "E-signature: locked user %s (login %s) tried to sign", self.id, user.login
+            )
+            user._esign_audit_failed_attempt("locked", res_model, res_ids, None)
+
+    def _esign_audit_failed_attempt(self, factor, res_model, res_ids, failures):
+        """One "Failed Signing Attempt" entry per record, in the user's name.
+
+        Called inside the failure's own cursor (``self`` is bound to it), so the entries are
+        committed with the counter whatever happens to the signing transaction.
+        """
+        self.ensure_one()
+        reason = {
+            "login": self.env._("Failed signing attempt: wrong log-in."),
+            "password": self.env._("Failed signing attempt: wrong or missing password."),
+            "totp": self.env._("Failed signing attempt: wrong or missing authenticator code."),
+            "input": self.env._("Failed signing attempt: malformed credentials."),
+            "locked": self.env._("Failed signing attempt: the account is locked from signing."),
+        }[factor]
+        changes = [["factor", None, factor]]
+        if failures is not None:
+            changes.append(["failed_attempts", None, failures])
+        records = self.env["res.users"]
+        if res_model and res_model in self.env and res_ids:
+            records = self.env[res_model].browse(list(res_ids)).exists()
+        entries = self.env["esign.audit.entry"].with_user(self).sudo()
+        items = []
+        for record in records or self:
+            company = record.company_id if "company_id" in record._fields else False
+            items.append(
+                {
+                    "company_id": (company or self.company_id).id,
+                    "model": record._name,
+                    "res_id": record.id,
+                    "record": record.display_name or "",
+                    "op": "sign_failed",
+                    "changes": changes,
+                    "reason": reason,
+                }
+            )
+        entries._append(items)
 
     def _esign_alert_admins(self, failures):
         """Mail and schedule an activity for every E-Signature Administrator."""

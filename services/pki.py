@@ -73,6 +73,7 @@ from .pki_revocation import (
     RevocationReason,
     assert_usable,
     build_crl,
+    crl_covers,
     revocations_from_crl,
     revoke,
 )
@@ -119,6 +120,7 @@ __all__ = [
     "assert_usable",
     "attach_timestamp",
     "build_crl",
+    "crl_covers",
     "certificate_login",
     "certificate_to_pem",
     "extract_timestamp",

@@ -27,6 +27,7 @@ __all__ = [
     "RevocationReason",
     "assert_usable",
     "build_crl",
+    "crl_covers",
     "revocations_from_crl",
     "revoke",
 ]
@@ -133,6 +134,23 @@ def build_crl(
             entry = entry.add_extension(x509.CRLReason(item.reason.flag), critical=False)
         builder = builder.add_revoked_certificate(entry.build())
     return builder.sign(ca.private_key, _signature_hash(ca.private_key))
+
+
+def crl_covers(crl_issued_at: datetime, moment: datetime) -> bool:
+    """Whether a CRL issued at ``crl_issued_at`` proves the revocation status at ``moment``.
+
+    A CRL speaks for the time it was issued: a certificate it does not list was not revoked
+    then, nor at any earlier time. So only a CRL issued *after* the moment proves that the
+    certificate was not revoked at that moment. CRL and revocation times have one-second
+    resolution, and a revocation in the very second of a signature counts as made before it:
+    a CRL issued in that same second may predate the revocation, so it must be issued in a
+    later second.
+
+    :param crl_issued_at: The CRL's ``thisUpdate`` (naive values are taken as UTC).
+    :param moment: The signing time being judged, usually the timestamp's ``genTime``.
+    :return: ``True`` if the CRL was issued in a second after ``moment``'s.
+    """
+    return _whole_second(utc(crl_issued_at)) > _whole_second(utc(moment))
 
 
 _REASON_BY_FLAG = {reason.flag: reason for reason in RevocationReason}

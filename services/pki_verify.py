@@ -30,7 +30,7 @@ from .errors import SnapshotError
 from .pki_errors import PkiInputError
 from .pki_issue import certificate_login
 from .pki_keys import fingerprint, utc
-from .pki_revocation import revocations_from_crl
+from .pki_revocation import crl_covers, revocations_from_crl
 from .pki_sign import _load_signed_data, asn1_certificate
 from .pki_timestamp import _token_gen_time, _with_token, extract_timestamp
 from .snapshot import split_content_hash
@@ -142,13 +142,24 @@ def _context(roots: Iterable[x509.Certificate], moment: datetime) -> ValidationC
     )
 
 
+def _utc_text(moment: datetime) -> str:
+    """``2026-12-06 11:41:25 UTC``: a time as an inspector reads it, always in UTC."""
+    return f"{utc(moment):%Y-%m-%d %H:%M:%S} UTC"
+
+
 def _revocation_problems(
     crl: x509.CertificateRevocationList | None,
     trusted_ca: x509.Certificate,
     serial: int,
     moment: datetime,
+    *,
+    timestamped: bool = True,
 ) -> tuple[list[VerificationProblem], list[str]]:
-    """Judge the signer's revocation status at ``moment`` from the company CRL."""
+    """Judge the signer's revocation status at ``moment`` from the company CRL.
+
+    :param moment: The timestamp's time, or the verification time when
+        ``timestamped`` is false (nothing dates the signature then).
+    """
     if crl is None:
         return [
             VerificationProblem(
@@ -174,14 +185,21 @@ def _revocation_problems(
             f"The signer certificate was revoked on {item.revoked_at.isoformat()} "
             f"({item.reason.value}), after the signature was made."
         ]
-    if crl.last_update_utc < moment:
-        return [
-            VerificationProblem(
-                "stale_revocation_info",
-                f"The CRL was issued on {crl.last_update_utc.isoformat()}, before the "
-                "signature; a later CRL is needed to prove the certificate was not revoked.",
+    if not crl_covers(crl.last_update_utc, moment):
+        issued = _utc_text(crl.last_update_utc)
+        if timestamped:
+            message = (
+                f"The CRL was issued at {issued}, not after the signature's timestamp time "
+                f"{_utc_text(moment)}. Only a CRL issued after that time proves the "
+                "certificate was not revoked when it signed."
             )
-        ], []
+        else:
+            message = (
+                f"The CRL was issued at {issued}, not after the verification time "
+                f"{_utc_text(moment)} (the signature carries no timestamp to date it). Only "
+                "a CRL issued after that time proves the certificate was not revoked."
+            )
+        return [VerificationProblem("stale_revocation_info", message)], []
     return [], []
 
 
@@ -352,7 +370,7 @@ def verify_signature(
                 )
             )
     revocation_problems, notes = _revocation_problems(
-        crl, trusted_ca, signer_cert.serial_number, moment
+        crl, trusted_ca, signer_cert.serial_number, moment, timestamped=timestamp_time is not None
     )
     problems.extend(revocation_problems)
     tsa_subject = None

@@ -3,6 +3,7 @@ from . import (
     test_audit,
     test_audit_tamper,
     test_audit_tour,
+    test_auditor_access,
     test_concurrency,
     test_demo_company,
     test_first_hour,

@@ -385,7 +385,10 @@ class TestPki(EsignCase):
         self.assertEqual(sig.pki_status, "pending")
         self.assertTrue(sig.pki_timestamp_pending)
         self.assertFalse(sig.pki_token)
-        self.assertEqual(sig._pki_verify().verdict, "indeterminate")
+        pending = sig._pki_verify()
+        self.assertEqual(pending.verdict, "indeterminate")
+        # Only the missing token: revocation is judged now, from a CRL issued after now.
+        self.assertEqual(pending.problem_codes, "no_timestamp", pending.problems)
         # Still down: nothing is added, nothing is lost.
         self.env["esign.signature"]._cron_pki_timestamps()
         self.assertFalse(sig.timestamp_ids)

@@ -281,9 +281,9 @@ class TestScenarioTours(HttpCase):
         again once the request has rolled back, as its own commit would have kept it."""
         register_failure = ResUsers._esign_register_failure
 
-        def counted_outside_the_request(user):
-            user.env.cr.postrollback.add(lambda: register_failure(user))
-            return register_failure(user)
+        def counted_outside_the_request(user, *args, **kwargs):
+            user.env.cr.postrollback.add(lambda: register_failure(user, *args, **kwargs))
+            return register_failure(user, *args, **kwargs)
 
         self.patch(ResUsers, "_esign_register_failure", counted_outside_the_request)
 

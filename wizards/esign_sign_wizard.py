@@ -208,6 +208,7 @@ class EsignSignWizard(models.TransientModel):
         self.ensure_one()
         user = self.env.user
         if user.sudo().esign_locked:
+            user._esign_register_locked_attempt(self.res_model, self._selected_ids())
             raise UserError(
                 self.env._(
                     "Your account is locked from signing after repeated failed attempts. "
@@ -215,31 +216,40 @@ class EsignSignWizard(models.TransientModel):
                 )
             )
         full = user._esign_full_auth_required()
+        factor = "password"  # what is being checked: the audit trail names what failed
         try:
             if password is None or password is False:
                 raise AccessDenied()  # not given at all: as an empty password
             try:
                 password = inputs.secret(password, "password")
+                factor = "totp"
                 totp_code = inputs.optional_secret(totp_code, "totp_code")
             except inputs.InputError as exc:
                 if exc.problem == "empty":
                     raise AccessDenied() from None
                 raise
             if full and not user.totp_enabled:
+                factor = "login"
                 if (self.login or "").strip().lower() != (user.login or "").lower():
                     raise AccessDenied()
+            factor = "password"
             with user._assert_can_auth(user=user.id):
                 user._check_credentials(
                     {"type": "password", "login": user.login, "password": password},
                     {"interactive": True},
                 )
             if full and user.totp_enabled:
+                factor = "totp"
                 if not totp_code or not totp_code.isascii() or not totp_code.isdigit():
                     raise AccessDenied()
                 user._totp_check(int(totp_code))
         except (AccessDenied, inputs.InputError) as exc:
             malformed = isinstance(exc, inputs.InputError)
-            failures = user._esign_register_failure()
+            failures = user._esign_register_failure(
+                factor="input" if malformed else factor,
+                res_model=self.res_model,
+                res_ids=self._selected_ids(),
+            )
             remaining = max(user._esign_max_failures() - failures, 0)
             if malformed:
                 raise UserError(

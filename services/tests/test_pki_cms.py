@@ -23,7 +23,7 @@ from services.pki_ca import CertificateAuthority, generate_ca
 from services.pki_errors import PkiInputError, TimestampUnavailableError
 from services.pki_issue import SignerIdentity, issue_signer_certificate
 from services.pki_keys import KeyType, PrivateKey, generate_private_key, utc
-from services.pki_revocation import assert_usable, build_crl, revoke
+from services.pki_revocation import assert_usable, build_crl, crl_covers, revoke
 from services.pki_sign import CachedKeySigner, sign_detached
 from services.pki_timestamp import (
     TimestampResult,
@@ -409,3 +409,62 @@ def test_certificate_expired_at_timestamp_time(tsa: TestTsa) -> None:
     result = _verify(cms_der, erin, tsa, token=stamp.token, crl=crl)
     assert result.verdict is Verdict.INVALID
     assert "untrusted_signer" in result.codes
+
+
+# --- Which CRL proves the status at the signing time -------------------------------
+
+
+def test_crl_covers_only_a_later_second() -> None:
+    """A CRL speaks for the second it was issued in; it must be issued after the signature's."""
+    signed_at = utc().replace(microsecond=0) + timedelta(milliseconds=400)
+    second = signed_at.replace(microsecond=0)
+    assert not crl_covers(second - timedelta(seconds=1), signed_at)
+    assert not crl_covers(second, signed_at)  # the same second: it may predate a revocation
+    assert crl_covers(second + timedelta(seconds=1), signed_at)
+    # Naive times are UTC, as Odoo stores them.
+    assert crl_covers((second + timedelta(seconds=1)).replace(tzinfo=None), signed_at)
+
+
+@pytest.mark.parametrize(
+    ("offset", "covered"),
+    [(-1, False), (0, False), (1, True)],
+    ids=["one-second-before", "exactly-at", "one-second-after"],
+)
+def test_crl_issued_at_the_boundary_of_the_timestamp(
+    alice: Enrolled, tsa: TestTsa, offset: int, covered: bool
+) -> None:
+    """The timestamp dates the signature to the second: a CRL issued one second before or in
+    that very second leaves the revocation status open; one issued a second later proves it."""
+    cms_der = sign_detached(CONTENT, alice.signer)
+    at = utc().replace(microsecond=0) + timedelta(minutes=5)  # a whole second, after enrolment
+    stamp = request_timestamp(cms_der, [tsa.url], headers={FAKE_TIME_HEADER: at.isoformat()})
+    assert stamp.gen_time == at
+    issued = at + timedelta(seconds=offset)
+    crl = build_crl(alice.ca, [], crl_number=1, this_update=issued)
+    result = _verify(cms_der, alice, tsa, token=stamp.token, crl=crl)
+    if covered:
+        assert result.verdict is Verdict.VALID, result.problems
+        return
+    assert result.verdict is Verdict.INDETERMINATE
+    assert result.codes == {"stale_revocation_info"}
+    [problem] = result.problems
+    # The message names both times, in UTC, in the right order.
+    assert f"issued at {issued:%Y-%m-%d %H:%M:%S} UTC, not after" in problem.message
+    assert f"timestamp time {at:%Y-%m-%d %H:%M:%S} UTC" in problem.message
+    assert "before the signature" not in problem.message
+
+
+def test_without_a_timestamp_the_crl_is_judged_at_the_verification_time(
+    alice: Enrolled, tsa: TestTsa, signed
+) -> None:  # noqa: ANN001
+    """Nothing dates an untimestamped signature: the message says which time it compared."""
+    cms_der, _stamp = signed
+    now = utc().replace(microsecond=0)
+    earlier = build_crl(alice.ca, [], crl_number=1, this_update=now - timedelta(seconds=31))
+    result = _verify(cms_der, alice, tsa, crl=earlier, now=now)
+    assert result.codes == {"no_timestamp", "stale_revocation_info"}
+    stale = next(p for p in result.problems if p.code == "stale_revocation_info")
+    assert f"not after the verification time {now:%Y-%m-%d %H:%M:%S} UTC" in stale.message
+    later = build_crl(alice.ca, [], crl_number=1, this_update=now + timedelta(seconds=1))
+    result = _verify(cms_der, alice, tsa, crl=later, now=now)
+    assert result.codes == {"no_timestamp"}
