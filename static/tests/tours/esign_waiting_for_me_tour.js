@@ -40,7 +40,8 @@ registry.category("web_tour.tours").add("meddev_esign_waiting_for_me", {
         },
         {
             content: "Sign sits in the footer, beside Cancel",
-            trigger: ".modal .modal-footer .o_esign_confirm.btn-primary + button.btn-secondary",
+            trigger:
+                ".modal .modal-footer:has(.o_esign_confirm.btn-primary):has(button.btn-secondary:contains('Cancel'))",
         },
         {
             content: "The policy and the step are each named once",
@@ -62,9 +63,20 @@ registry.category("web_tour.tours").add("meddev_esign_waiting_for_me", {
             },
         },
         {
-            content: "Second component: my password, right under the log-in",
-            trigger: ".modal .o_group:has(div[name='login']) + .o_esign_credentials .o_esign_password",
-            run: `edit ${TOUR_PASSWORD}`,
+            content: "Second component: my password, right under the log-in (before the reason)",
+            trigger: ".modal .o_esign_password",
+            async run(helpers) {
+                const modal = document.querySelector(".modal");
+                const login = modal.querySelector("div[name='login'] input");
+                const password = modal.querySelector(".o_esign_password");
+                const reason = modal.querySelector("div[name='reason'] textarea");
+                const follows = (a, b) =>
+                    Boolean(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+                if (!follows(login, password) || !follows(password, reason)) {
+                    throw new Error("the password is not between the log-in and the reason");
+                }
+                await helpers.edit(TOUR_PASSWORD);
+            },
         },
         {
             content: "Sign from the footer",
