@@ -6,6 +6,7 @@ from . import (
     test_concurrency,
     test_foundation,
     test_input_validation,
+    test_meaning_display,
     test_migrations,
     test_pki,
     test_qms,
