@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 
 
 class EsignMeaning(models.Model):
@@ -7,6 +7,10 @@ class EsignMeaning(models.Model):
 
     Meanings are configured, not hard-coded, so a site can add its own. A meaning that has
     been used by a signature is archived, never deleted, so every printed copy stays readable.
+
+    A signature stores the meaning's code (hashed into its chain) and the exact text its signer
+    saw. Readers see the meaning translated from the code into their own language, so the code
+    of a meaning that a signature carries never changes.
     """
 
     _name = "esign.meaning"
@@ -47,3 +51,32 @@ class EsignMeaning(models.Model):
                         code=code,
                     )
                 )
+
+    def write(self, vals):
+        if "code" in vals:
+            changed = self.filtered(lambda meaning: meaning.code != vals["code"])
+            signatures = self.env["esign.signature"].sudo()
+            used = changed and signatures.search_count(
+                [("meaning_code", "in", changed.mapped("code"))], limit=1
+            )
+            if used:
+                raise UserError(
+                    self.env._(
+                        "Signatures carry this meaning's code: it cannot be changed. Create a "
+                        "new meaning and archive this one instead."
+                    )
+                )
+        return super().write(vals)
+
+    @api.model
+    def _labels(self, codes):
+        """{code: the meaning's name in this environment's language}, archived meanings too.
+
+        :param codes: The meaning codes to look up (e.g. those of some signatures).
+        """
+        meanings = (
+            self.sudo()
+            .with_context(active_test=False)
+            .search_fetch([("code", "in", list(codes))], ["code", "name"])
+        )
+        return {meaning.code: meaning.name for meaning in meanings}

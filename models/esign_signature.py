@@ -81,9 +81,19 @@ class EsignSignature(models.Model):
     printed_name = fields.Char(required=True, help="The signer's name as printed (11.50(a)(1)).")
     login = fields.Char(required=True)
     meaning_id = fields.Many2one("esign.meaning", required=True, ondelete="restrict")
-    meaning_code = fields.Char(required=True)
+    meaning_code = fields.Char(
+        required=True,
+        help="The meaning's technical code (e.g. 'released'), covered by the chain hash.",
+    )
     meaning_name = fields.Char(
-        required=True, help="The meaning as it read when signed, in the signer's language."
+        string="Meaning as Signed",
+        required=True,
+        help="The meaning exactly as the signer read it when signing, in the signer's language.",
+    )
+    meaning_label = fields.Char(
+        string="Meaning",
+        compute="_compute_meaning_label",
+        help="The meaning in the reader's language, translated from its code.",
     )
     reason = fields.Text(help="The signer's reason or comment.")
     # Shown, as every Odoo datetime, in the reader's time zone; signed_at_utc shows it in UTC.
@@ -245,15 +255,30 @@ class EsignSignature(models.Model):
             sig.signed_at_utc = utc_text(sig.signed_at)
             sig.pki_timestamp_utc = utc_text(sig.pki_timestamp_at)
 
-    @api.depends("printed_name", "meaning_name", "signed_at", "signer_tz")
+    @api.depends("meaning_code", "meaning_name")
+    @api.depends_context("lang")
+    def _compute_meaning_label(self):
+        labels = self.env["esign.meaning"]._labels({sig.meaning_code for sig in self})
+        for sig in self:
+            # A code no meaning carries any more (none should: codes in use are locked)
+            # falls back to the text the signer saw.
+            sig.meaning_label = labels.get(sig.meaning_code) or sig.meaning_name
+
+    @api.depends("printed_name", "meaning_label", "signed_at", "signer_tz")
+    @api.depends_context("lang")
     def _compute_manifestation(self):
         for sig in self:
-            sig.manifestation = self.env._(
-                "%(name)s — %(meaning)s — %(when)s",
-                name=sig.printed_name,
-                meaning=sig.meaning_name,
-                when=sig._local_time_display(),
-            )
+            sig.manifestation = sig._manifestation(sig.meaning_label)
+
+    def _manifestation(self, meaning):
+        """Name — meaning — local date-time and zone (21 CFR 11.50(a)), with ``meaning``."""
+        self.ensure_one()
+        return self.env._(
+            "%(name)s — %(meaning)s — %(when)s",
+            name=self.printed_name,
+            meaning=meaning,
+            when=self._local_time_display(),
+        )
 
     def _local_time_display(self, tz=None):
         """Signing time in ``tz`` (default: the signer's zone), with the zone's name."""
@@ -498,12 +523,15 @@ class EsignSignature(models.Model):
         self.ensure_one()
         evidence = self._pki_evidence()
         sig = self.sudo()
+        # What the signer saw: the meaning in the signer's language, not the reader's.
+        signed_manifestation = sig._manifestation(sig.meaning_name)
         manifest = {
             "format": pki_cli.EVIDENCE_FORMAT,
-            "manifestation": sig.manifestation,
+            "manifestation": signed_manifestation,
             "signer": sig.printed_name,
             "login": sig.login,
             "meaning": sig.meaning_code,
+            "meaning_signed": sig.meaning_name,
             "signed_at_utc": fields.Datetime.to_string(sig.signed_at),
             "model": sig.res_model,
             "res_id": sig.res_id,
@@ -534,7 +562,7 @@ class EsignSignature(models.Model):
             f"  {name:<16} {pki_cli.EVIDENCE_FILES[name]}" for name in sorted(files)
         )
         files["README.txt"] = EVIDENCE_README.format(
-            manifestation=sig.manifestation, listing=listing
+            manifestation=signed_manifestation, listing=listing
         ).encode()
         services = Path(__file__).resolve().parent.parent / "services"
         buffer = io.BytesIO()

@@ -75,6 +75,7 @@ class ReportBatchReleaseCertificate(models.AbstractModel):
         return {
             "datamatrix": "data:image/png;base64," + base64.b64encode(png).decode(),
             "hri": gs1.build_hri(udi),
+            "hri_elements": gs1.build_hri_elements(udi),
             "expiry": gs1.format_label_date(udi.expiry_date) if udi.expiry_date else "",
             "made": gs1.format_label_date(udi.production_date) if udi.production_date else "",
         }

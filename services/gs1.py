@@ -27,6 +27,7 @@ __all__ = [
     "UDI",
     "build_element_string",
     "build_hri",
+    "build_hri_elements",
     "format_label_date",
     "gtin_check_digit",
     "is_valid_gtin",
@@ -251,7 +252,20 @@ def build_hri(udi: UDI) -> str:
     :param udi: The UDI.
     :return: E.g. ``(01)09506000134352(11)250101(17)270131(10)LOT-42(21)SN1``.
     """
-    return "".join(f"({ai}){data}" for ai, data in _elements(udi))
+    return "".join(build_hri_elements(udi))
+
+
+def build_hri_elements(udi: UDI) -> list[str]:
+    """The human-readable interpretation, one ``(AI)data`` element string each.
+
+    A printed copy may wrap the text between these, never inside one: a lot number cut in
+    two reads as two values.
+
+    :param udi: The UDI.
+    :return: E.g. ``["(01)09506000134352", "(11)250101", "(10)LOT-42"]``; joined, they are
+        :func:`build_hri`.
+    """
+    return [f"({ai}){data}" for ai, data in _elements(udi)]
 
 
 def format_label_date(day: date) -> str:

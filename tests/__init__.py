@@ -9,6 +9,7 @@ from . import (
     test_first_hour,
     test_foundation,
     test_input_validation,
+    test_meaning_display,
     test_migrations,
     test_pki,
     test_qms,

@@ -8,6 +8,7 @@ PKCS#11 settings are put in Odoo's configuration options, as a deployment's conf
 import base64
 import importlib.util
 import io
+import json
 import os
 import subprocess
 import sys
@@ -206,6 +207,24 @@ class TestPki(EsignCase):
             sig._chain_payload({**sig.read()[0], **vals, "pki_cms": keystore.b64(b"x")})["pki"],
             sig._chain_payload({**sig.read()[0], **vals, "pki_cms": sig.pki_cms})["pki"],
         )
+
+    def test_exported_evidence_keeps_the_meaning_as_signed(self):
+        """The evidence holds what the signer saw (Chinese), whoever exports it."""
+        self.env["res.lang"]._activate_lang("zh_CN")
+        self.env["ir.module.module"]._load_module_terms(
+            ["meddev_esign"], ["zh_CN"], overwrite=True
+        )
+        self.qe.lang = "zh_CN"
+        __, sig = self.sign_review()
+        auditor_sig = sig.with_user(self.auditor).with_context(lang="en_US")
+        archive = zipfile.ZipFile(io.BytesIO(auditor_sig._pki_evidence_zip()))
+        manifest = json.loads(archive.read("evidence/manifest.json"))
+        self.assertEqual(manifest["meaning"], "reviewed")
+        self.assertEqual(manifest["meaning_signed"], "审核")
+        self.assertIn("— 审核 —", manifest["manifestation"])
+        self.assertIn("— 审核 —", archive.read("evidence/README.txt").decode())
+        # The English reader's own view of the same signature reads in English.
+        self.assertIn("— Reviewed —", auditor_sig.manifestation)
 
     def test_exported_evidence_verifies_offline_and_tampering_is_found(self):
         __, sig = self.sign_review()

@@ -199,6 +199,23 @@ def test_hri_is_exact() -> None:
     assert gs1.build_hri(FULL) == FULL_HRI
 
 
+def test_hri_elements_keep_each_value_whole() -> None:
+    assert gs1.build_hri_elements(FULL) == [
+        "(01)09506000134352",
+        "(11)250101",
+        "(17)270131",
+        "(10)LOT-42",
+        "(21)SN1",
+    ]
+    assert "".join(gs1.build_hri_elements(FULL)) == FULL_HRI
+
+
+def test_hri_elements_of_a_lot_with_brackets_stay_one_element() -> None:
+    """Twin: a lot holding "(" and ")" (GS1 character set 82 allows them) is not split."""
+    udi = gs1.UDI(gtin="09506000134352", lot="A(10)B")
+    assert gs1.build_hri_elements(udi) == ["(01)09506000134352", "(10)A(10)B"]
+
+
 def test_element_string_has_no_trailing_gs() -> None:
     without_serial = gs1.UDI(gtin="09506000134352", lot="LOT-42")
     assert gs1.build_element_string(without_serial) == "0109506000134352" + "10LOT-42"
