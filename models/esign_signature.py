@@ -80,7 +80,9 @@ class EsignSignature(models.Model):
     )
     printed_name = fields.Char(required=True, help="The signer's name as printed (11.50(a)(1)).")
     login = fields.Char(required=True)
-    meaning_id = fields.Many2one("esign.meaning", required=True, ondelete="restrict")
+    meaning_id = fields.Many2one(
+        "esign.meaning", string="Meaning Definition", required=True, ondelete="restrict"
+    )
     meaning_code = fields.Char(
         required=True,
         help="The meaning's technical code (e.g. 'released'), covered by the chain hash.",
