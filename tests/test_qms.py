@@ -174,6 +174,34 @@ class TestChangeRequest(QmsCase):
         )
         self.assertEqual(set(self.signatures(cr).mapped("status")), {"valid"})
 
+    def _told(self, record):
+        """Who has an e-signature to-do on ``record``, and who finds it in Waiting for Me."""
+        todos = record.activity_ids.filtered(lambda a: "E-signature" in (a.summary or ""))
+        waiting = (
+            self.env["esign.request"]
+            .search([("res_model", "=", record._name), ("res_id", "=", record.id)])
+            .next_signer_ids
+        )
+        return set(todos.user_id.ids), set(waiting.ids)
+
+    def test_first_signers_are_told_at_each_stage(self):
+        """Quality records tell their signers as soon as each stage opens: the author at
+        creation (Authored), then both reviewers at submission, then QA at approval."""
+        todos, waiting = self._told(self.cr)
+        self.assertIn(self.rd.id, todos, "the author's Authored signature is asked at once")
+        self.assertIn(self.rd.id, waiting)
+        self._to_review()
+        todos, waiting = self._told(self.cr)
+        self.assertTrue({self.qe.id, self.rd_lead.id} <= todos)
+        self.assertTrue({self.qe.id, self.rd_lead.id} <= waiting)
+        self.assertNotIn(self.rd.id, todos, "the author's own to-do closed with their signature")
+
+    def test_nobody_is_told_before_the_stage_opens(self):
+        """The twin: the reviewers are not asked while the request is still in proposal."""
+        todos, waiting = self._told(self.cr)
+        self.assertFalse({self.qe.id, self.rd_lead.id} & todos)
+        self.assertFalse({self.qe.id, self.rd_lead.id} & waiting)
+
     def test_bad_transitions_refused(self):
         cr = self.cr.with_user(self.rd)
         for action in (cr.action_request_approval, cr.action_to_verification, cr.action_close):
