@@ -14,34 +14,28 @@ through a second connection (everything committed, which under the lock is every
 Appending then only INSERTs, which never conflicts. The unique (chain, seq) index is the last
 guard against a fork.
 
-Verification (:meth:`LedgerStore.verify`) reads only the evidence columns, as one binary
-``COPY`` in storage order, and checks every row as it arrives
-(:class:`services.ledger_range.RangeCheck`: its number, its link to the row before, and its
-hash recomputed from its payload, two SHA-256 per row). On a long chain a second process
-checks the first half on its own connection while this transaction checks the second half;
-the two halves must meet (the second half's first link is the first half's last hash). Only
-when a row is not good are the entries from the last good one on streamed through a
-server-side cursor (``DECLARE`` / ``FETCH``) into :func:`services.audit.verify_rows`, which
-names the first break exactly as a full stream would.
+Verification (:meth:`LedgerStore.verify`) runs where the rows are. Two read-only statements
+of this transaction check everything the streaming verifier of :mod:`services.audit` checks:
+
+1. every entry's hash against its link and payload (SHA-256 in PostgreSQL, in a parallel
+   scan over the table: the hashing runs on every core);
+2. the numbering and the links in storage order (``seq``, then ``id``), with a window.
+
+When both find nothing, the chain is intact and nothing was shipped to Python. When either
+finds a fault, the entries from the last good one on are streamed through a server-side
+cursor (``DECLARE`` / ``FETCH``) into :func:`services.audit.verify_rows`, which names the
+first break exactly as a full stream would.
 """
 
 import contextlib
-import json
-import logging
-import subprocess
-import sys
-from pathlib import Path
 
 import psycopg2
 
-from odoo.sql_db import connection_info_for, db_connect
+from odoo.sql_db import db_connect
 from odoo.tools import SQL
 
 from ..services import audit as ledger
-from ..services import ledger_range
 from ..services.chain import ChainVerdict
-
-_logger = logging.getLogger("odoo.addons.meddev_esign.models.esign_audit")
 
 #: First key of the advisory lock that serialises appends to one chain ("ESAU").
 LOCK_NAMESPACE = 0x45534155
@@ -51,17 +45,11 @@ FETCH_BATCH = 20000
 
 TABLE = "esign_audit_entry"
 
-#: From this many entries on, two processes verify a chain, each one half of it.
-PARALLEL_MIN = 100_000
-
-#: The second process: :mod:`services.ledger_range` run as a script.
-WORKER = Path(ledger_range.__file__).resolve()
-
-#: Seconds to wait for the second process before checking its half here instead.
-WORKER_TIMEOUT = 600
-
-#: The highest ``seq`` an int4 column holds: the upper bound of an open range.
-_MAX_SEQ = 2**31 - 1
+#: The entry hash of :func:`services.audit.link_hash`, computed by PostgreSQL.
+_LINK_HASH_SQL = (
+    "encode(sha256(convert_to(%s || previous_hash"
+    " || encode(sha256(convert_to(payload, 'UTF8')), 'hex'), 'UTF8')), 'hex')"
+)
 
 
 class LedgerStore:
@@ -179,22 +167,31 @@ class LedgerStore:
             cr.execute(SQL("CLOSE %s", name))
 
     # ------------------------------------------------------------------ verify
-    def verify(self, chain_id, start_seq=1, start_hash=ledger.GENESIS, parallel_min=PARALLEL_MIN):
+    def verify(self, chain_id, start_seq=1, start_hash=ledger.GENESIS):
         """Verify the chain's links, hashes and numbering from ``start_seq`` on.
 
-        :param parallel_min: From this many entries on, a second process checks the first half
-            of the range while this one checks the second half (see :meth:`_first_fault`).
         :return: The :class:`services.chain.ChainVerdict`, the same a full
             :func:`services.audit.verify_rows` stream gives.
         """
         cr = self.cr
-        first, count = self._first_fault(chain_id, start_seq, start_hash, parallel_min)
-        if first is None:
+        cr.execute("SELECT current_setting('jit')")
+        (jit,) = cr.fetchone()
+        # The plans are cheap to run and costly to compile: JIT would add about a second.
+        cr.execute("SELECT set_config('jit', 'off', true)")
+        try:
+            bad_seq, count = self._first_bad_hash(chain_id, start_seq)
+            bad_position = self._first_bad_link(chain_id, start_seq, start_hash)
+        finally:
+            cr.execute("SELECT set_config('jit', %s, true)", (jit,))
+        if bad_seq is None and bad_position is None:
             return ChainVerdict(
                 True, count, None, None, f"All {count} entries are intact and linked."
             )
         # Entries before the first suspect position are good: their numbers run from
-        # start_seq without a gap and their links and hashes match.
+        # start_seq without a gap (the window found no fault there) and their hashes match.
+        first = bad_position if bad_position is not None else count + 1
+        if bad_seq is not None:
+            first = min(first, bad_seq - start_seq + 1)
         if first <= 1:
             with contextlib.closing(self.stream(chain_id, start_seq)) as rows:
                 return ledger.verify_rows(rows, start_hash=start_hash, start_seq=start_seq)
@@ -220,125 +217,48 @@ class LedgerStore:
             else f"All {verdict.checked + skipped} entries are intact and linked.",
         )
 
-    def _first_fault(self, chain_id, start_seq, start_hash, parallel_min=PARALLEL_MIN):
-        """(position of the first entry that is not good, or None; number of good entries).
+    def _first_bad_hash(self, chain_id, start_seq):
+        """(lowest seq whose entry hash does not match its link and payload, or None; count).
 
-        Positions count from 1 at ``start_seq``, in storage order. The rows come as a binary
-        ``COPY`` and are checked as they arrive (:class:`services.ledger_range.RangeCheck`).
-        From ``parallel_min`` entries on, and when this transaction sees exactly what is
-        committed (it changed no entry), a second process checks the first half of the range
-        on its own connection while this one checks the second half; the halves are joined
-        where they meet. :attr:`workers` tells how many other processes took part.
+        One aggregate over the chain's rows that PostgreSQL may spread over parallel workers.
         """
-        cr = self.cr
-        self.workers = 0
-        unique = self._seq_is_unique()
-        cr.execute("SELECT max(seq) FROM esign_audit_entry WHERE chain_id = %s", (chain_id,))
-        (head,) = cr.fetchone()
-        half = ((head or 0) - start_seq + 1) // 2
-        cr.execute("SELECT current_setting('jit')")
-        (jit,) = cr.fetchone()
-        # The plans are cheap to run and costly to compile: JIT would add tens of ms.
-        cr.execute("SELECT set_config('jit', 'off', true)")
-        try:
-            worker = None
-            if unique and half and 2 * half >= parallel_min and self._sees_committed_only():
-                worker = self._start_worker(chain_id, start_seq, start_seq + half - 1, start_hash)
-            if worker is None:
-                result = self._check_range(chain_id, start_seq, None, start_hash, unique)
-                return result.bad_position, result.checked
-            second = self._check_range(chain_id, start_seq + half, None, None, unique)
-            first = self._finish_worker(worker)
-            if first is None:  # the worker failed: check its half here
-                first = self._check_range(chain_id, start_seq, start_seq + half - 1, start_hash)
-            else:
-                self.workers = 1
-            return ledger_range.join_ranges(first, half, second), first.checked + second.checked
-        finally:
-            cr.execute("SELECT set_config('jit', %s, true)", (jit,))
+        self.cr.execute(
+            SQL(
+                "SELECT min(seq) FILTER (WHERE entry_hash IS DISTINCT FROM %s), count(*)"
+                " FROM esign_audit_entry WHERE chain_id = %s AND seq >= %s",
+                SQL(_LINK_HASH_SQL, ledger.AUDIT_VERSION),
+                chain_id,
+                start_seq,
+            )
+        )
+        return self.cr.fetchone()
 
-    def _copy_query(self, chain_id, low, high, unique=True):
-        """The binary COPY of the evidence columns of entries ``low``..``high`` (no upper
-        bound if ``high`` is None), in storage order."""
+    def _first_bad_link(self, chain_id, start_seq, start_hash):
+        """Position (1-based, in seq then id order) of the first entry whose number is not
+        the next one or whose link is not the hash of the entry before; None if none."""
         # With the unique (chain, seq) constraint in place, seq alone is the storage order
         # and the rows come sorted from its index; without it, id breaks ties, as in stream().
-        return SQL(
-            "COPY (SELECT seq, previous_hash, entry_hash, payload FROM esign_audit_entry"
-            " WHERE chain_id = %s AND seq >= %s AND seq <= %s ORDER BY %s)"
-            " TO STDOUT (FORMAT binary)",
-            chain_id,
-            low,
-            _MAX_SEQ if high is None else high,
-            SQL("seq") if unique else SQL("seq, id"),
-        )
-
-    def _check_range(self, chain_id, low, high, start_hash, unique=True):
-        """Check entries ``low``..``high`` in this transaction; see :class:`RangeCheck`."""
-        sink = ledger_range.RangeCheck(low, start_hash)
-        query = self._copy_query(chain_id, low, high, unique)
-        self.cr.copy_expert(self.cr.mogrify(query.code, query.params).decode(), sink)
-        return sink.result()
-
-    def _sees_committed_only(self):
-        """Whether another connection sees the entries as this transaction does: this
-        transaction holds no lock on the table that writing takes (INSERT, UPDATE and DELETE
-        take ROW EXCLUSIVE until the transaction ends; DDL takes stronger ones, on which the
-        other connection's read would wait)."""
+        order = SQL("seq") if self._seq_is_unique() else SQL("seq, id")
         self.cr.execute(
-            "SELECT NOT EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid()"
-            " AND relation = 'esign_audit_entry'::regclass AND granted"
-            " AND mode NOT IN ('AccessShareLock', 'RowShareLock'))"
+            SQL(
+                """
+                SELECT min(position) FROM (
+                    SELECT row_number() OVER w AS position, seq, previous_hash,
+                           lag(entry_hash, 1, %(start_hash)s::varchar) OVER w AS expected
+                      FROM esign_audit_entry
+                     WHERE chain_id = %(chain)s AND seq >= %(start)s
+                    WINDOW w AS (ORDER BY %(order)s)
+                ) AS links
+                 WHERE seq <> %(start)s + position - 1
+                    OR previous_hash IS DISTINCT FROM expected
+                """,
+                chain=chain_id,
+                start=start_seq,
+                start_hash=start_hash,
+                order=order,
+            )
         )
         return self.cr.fetchone()[0]
-
-    def _start_worker(self, chain_id, low, high, start_hash):
-        """Start the process that checks entries ``low``..``high``; None if it cannot start.
-
-        The job, connection parameters included, goes through the process's standard input,
-        never its command line or environment.
-        """
-        query = self._copy_query(chain_id, low, high)
-        job = {
-            "connection": connection_info_for(self.cr.dbname)[1],
-            "query": query.code,
-            "params": list(query.params),
-            "start_seq": low,
-            "start_hash": start_hash,
-        }
-        try:
-            process = subprocess.Popen(  # noqa: S603 - our own script, no shell
-                [sys.executable, str(WORKER)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            process.stdin.write(json.dumps(job))
-            process.stdin.close()
-        except OSError as exc:
-            _logger.warning("Audit trail check: no second process (%s); checking alone.", exc)
-            return None
-        process.stdin = None  # closed: communicate() must not flush it
-        return process
-
-    def _finish_worker(self, process):
-        """The worker's :class:`RangeResult`, or None (logged) if it failed."""
-        try:
-            output, _ = process.communicate(timeout=WORKER_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            _logger.warning("Audit trail check: the second process timed out.")
-            return None
-        try:
-            if process.returncode:
-                raise ValueError(f"exit status {process.returncode}")
-            return ledger_range.RangeResult(**json.loads(output.strip().splitlines()[-1]))
-        except (ValueError, TypeError, IndexError) as exc:
-            _logger.warning(
-                "Audit trail check: the second process failed (%s): %s", exc, output[-2000:]
-            )
-            return None
 
     def _seq_is_unique(self):
         """Whether the unique (chain, seq) constraint is in place (a superuser may drop it)."""

@@ -12,7 +12,6 @@ from odoo.tests import BaseCase, tagged
 from odoo.tests.common import get_db_name
 from odoo.tools import mute_logger
 
-from ..models.esign_ledger_store import LedgerStore
 from ..services import audit as ledger
 
 SUPERUSER_DSN_VAR = "MEDDEV_ESIGN_TEST_PG_SUPERUSER_DSN"
@@ -219,70 +218,6 @@ class TestAuditTamperAndConcurrency(BaseCase):
                     streamed = ledger.verify_rows(record._stream_rows(1))
                     self.assertEqual(record._verify(), streamed)
                     self.assertEqual(streamed.ok, label == "tail cut")
-
-    def test_two_processes_meet_at_the_boundary(self):
-        """A long chain is checked by two processes, one half each (here from 2 entries on);
-        a fault at the start, the middle or the end of either half, or where the halves meet,
-        is named as a full stream names it."""
-        entry = "UPDATE esign_audit_entry SET %s WHERE chain_id = %%s AND seq = %s"
-        tampers = {
-            "intact": (),
-            "first payload": (entry % ("payload = replace(payload, 'new 1', 'x')", 1),),
-            "middle of the first half": (entry % ("payload = replace(payload, 'new 3', 'x')", 3),),
-            "last of the first half": (entry % ("payload = replace(payload, 'new 6', 'x')", 6),),
-            "first of the second half": (entry % ("payload = replace(payload, 'new 7', 'x')", 7),),
-            "middle of the second half": (entry % ("entry_hash = repeat('e', 64)", 9),),
-            "last payload": (entry % ("payload = replace(payload, 'new 12', 'x')", 12),),
-            "second half linked elsewhere": (entry % ("previous_hash = repeat('1', 64)", 7),),
-            "last of the first half deleted": (
-                "DELETE FROM esign_audit_entry WHERE chain_id = %s AND seq = 6",
-            ),
-            "first of the second half deleted": (
-                "DELETE FROM esign_audit_entry WHERE chain_id = %s AND seq = 7",
-            ),
-        }
-        for label, statements in tampers.items():
-            with self.subTest(label):
-                chain = self.fresh_chain(f"Two halves: {label}", count=12)
-                if statements:
-                    self.tamper(*((statement, (chain,)) for statement in statements))
-                with self.registry.cursor() as cr:
-                    store = LedgerStore(cr)
-                    verdict = store.verify(chain, parallel_min=2)
-                    self.assertEqual(store.workers, 1)  # the first half was checked apart
-                    streamed = ledger.verify_rows(LedgerStore(cr).stream(chain))
-                    self.assertEqual(verdict, streamed)
-                    self.assertEqual(verdict.ok, label == "intact")
-
-    def test_own_uncommitted_entries_are_checked_in_this_transaction(self):
-        """Another connection would not see this transaction's own entries: they are checked
-        in the transaction, by one process, and a fault among them is still found."""
-        chain = self.fresh_chain("Own entries", count=6)
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            env["esign.audit.entry"]._append(
-                [
-                    {
-                        "chain_id": chain,
-                        "model": "esign.deviation",
-                        "res_id": 7,
-                        "record": "DEV 7",
-                        "op": "write",
-                        "changes": [["title", "old 7", "new 7"]],
-                        "reason": "",
-                    }
-                ]
-            )
-            env.flush_all()
-            store = LedgerStore(cr)
-            verdict = store.verify(chain, parallel_min=2)
-            self.assertEqual((verdict.ok, verdict.checked, store.workers), (True, 7, 0))
-            cr.rollback()
-        # Committed only, the same chain is checked by two processes.
-        with self.registry.cursor() as cr:
-            store = LedgerStore(cr)
-            self.assertEqual(store.verify(chain, parallel_min=2).checked, 6)
-            self.assertEqual(store.workers, 1)
 
     @mute_logger("odoo.addons.meddev_esign.models.esign_audit")  # the trail's one logger
     def test_daily_check_alerts_administrators_on_a_break(self):
