@@ -465,6 +465,49 @@ def _entry_columns(env) -> list[str]:
     return columns
 
 
+def _postgres_cpu(env) -> float | None:
+    """CPU seconds used so far by the PostgreSQL cluster of ``env``'s connection: its
+    postmaster's live children (backends, parallel workers) plus the children it reaped.
+    None where ``/proc`` does not tell (another machine, another user)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(pid: int) -> tuple[int, int, int]:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        fields = text[text.rindex(")") + 2 :].split()
+        return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+
+    try:
+        env.cr.execute("SELECT pg_backend_pid()")
+        postmaster = stat(env.cr.fetchone()[0])[0]
+        _parent, own, reaped = stat(postmaster)
+        total = own + reaped
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    parent, used, _reaped = stat(int(entry.name))
+                except (OSError, ValueError, IndexError):
+                    continue
+                if parent == postmaster:
+                    total += used
+        return total / tick
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _cpu_timed(env, func):
+    """(value, wall seconds, CPU seconds of this process and its children, PostgreSQL CPU)."""
+    pg_before = _postgres_cpu(env)
+    before = os.times()
+    start = time.perf_counter()
+    value = func()
+    seconds = time.perf_counter() - start
+    after = os.times()
+    pg_after = _postgres_cpu(env)
+    cpu = sum(after[:4]) - sum(before[:4])  # user, system, children user, children system
+    pg = pg_after - pg_before if pg_before is not None and pg_after is not None else None
+    return value, seconds, cpu, pg
+
+
 def measure_verify(env, n_entries: int, runs: int, sample: int) -> dict:
     """Bulk-load a bench chain of ``n_entries`` (COPY) and time ``chain._verify()``."""
     from odoo.addons.meddev_esign.services import audit  # noqa: PLC0415 - inside Odoo only
@@ -505,27 +548,30 @@ def measure_verify(env, n_entries: int, runs: int, sample: int) -> dict:
     # 2. chain._verify(), several runs (the first one may read from disk), each paired with
     # the full stream that _verify() did before it checked in PostgreSQL: every row through
     # chain._stream_rows into verify_rows. Paired in time, so that the machine's drift
-    # touches both alike.
+    # touches both alike. Each is timed by the wall clock and by CPU: this process with its
+    # children, and the PostgreSQL cluster (backends and parallel workers).
     verify_runs = []
     verdict = None
     for _ in range(runs):
         env.invalidate_all()
         chain = chains.browse(chain.id)
-        t0 = time.perf_counter()
-        verdict = chain._verify()
-        seconds = time.perf_counter() - t0
+        verdict, seconds, cpu, pg_cpu = _cpu_timed(env, chain._verify)
         env.invalidate_all()
-        t0 = time.perf_counter()
-        streamed_verdict = audit.verify_rows(chain._stream_rows(1))
-        stream_s = time.perf_counter() - t0
+        streamed_verdict, stream_s, stream_cpu, stream_pg = _cpu_timed(
+            env, lambda chain=chain: audit.verify_rows(chain._stream_rows(1))
+        )
         verify_runs.append(
             {
                 "seconds": seconds,
                 "entries_per_s": verdict.checked / seconds if seconds else None,
+                "process_cpu_s": cpu,
+                "postgres_cpu_s": pg_cpu,
                 "ok": bool(verdict.ok),
                 "checked": verdict.checked,
                 "stream_seconds": stream_s,
                 "stream_per_s": streamed_verdict.checked / stream_s if stream_s else None,
+                "stream_process_cpu_s": stream_cpu,
+                "stream_postgres_cpu_s": stream_pg,
                 "same_verdict": streamed_verdict == verdict,
             }
         )
@@ -890,6 +936,13 @@ def report_verify(verify: dict) -> None:
     print()
     print(f"2. Verification of a chain of {verify['entries']:,} entries streamed from PostgreSQL")
     rows = []
+
+    def cpu(run: dict, prefix: str = "") -> str:
+        own, pg = run.get(prefix + "process_cpu_s"), run.get(prefix + "postgres_cpu_s")
+        if own is None:
+            return "-"
+        return f"CPU: Odoo {own:.2f} s, PostgreSQL " + ("?" if pg is None else f"{pg:.2f} s")
+
     for i, run in enumerate(verify["verify_runs"], 1):
         rate = run["entries_per_s"]
         rows.append(
@@ -898,7 +951,7 @@ def report_verify(verify: dict) -> None:
                 f"{run['seconds']:.2f} s",
                 f"{rate:,.0f} /s",
                 f">= {VERIFY_TARGET:,} /s",
-                f"{rate / VERIFY_TARGET:.2f} of target",
+                f"{rate / VERIFY_TARGET:.2f} of target; {cpu(run)}",
             )
         )
         if run.get("stream_seconds"):
@@ -909,7 +962,7 @@ def report_verify(verify: dict) -> None:
                     f"{run['stream_per_s']:,.0f} /s",
                     "-",
                     f"_verify() x{run['stream_seconds'] / run['seconds']:.2f}; "
-                    f"same verdict: {run['same_verdict']}",
+                    f"{cpu(run, 'stream_')}; same verdict: {run['same_verdict']}",
                 )
             )
     stream, hashing = verify["stream_only"], verify["hash_only"]
