@@ -1,6 +1,4 @@
 import logging
-from datetime import date
-from typing import NamedTuple
 
 from markupsafe import Markup
 
@@ -16,16 +14,6 @@ from .esign_messages import config_message, signing_refusal
 _logger = logging.getLogger(__name__)
 
 ACTIVE_STATES = ("waiting", "in_progress", "completed")
-
-
-class Todo(NamedTuple):
-    """One open signing to-do (a ``mail.activity`` row), as ``_activities`` reads it."""
-
-    id: int
-    res_model: str
-    user_id: int | None
-    partner_id: int | None
-    due: date
 
 
 class EsignRequest(models.Model):
@@ -499,113 +487,6 @@ class EsignRequest(models.Model):
                     policy=req.policy_id.name,
                 )
             )
-
-    # ------------------------------------------------------------------ notifications
-    def _schedule_activities(self, record):
-        if not hasattr(record, "activity_schedule"):
-            return
-        act_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
-        assigned = {todo.user_id for todo in self._activities(record)}
-        for user in self.next_signer_ids.filtered(lambda u: u.id not in assigned):
-            # In the signer's language, whoever's action opened the step.
-            req = self.with_context(lang=user.lang or self.env.lang)
-            record.sudo().activity_schedule(
-                activity_type_id=act_type.id if act_type else False,
-                summary=req._activity_summary(),
-                note=req.env._(
-                    "Your signature is needed on %(record)s (%(policy)s).",
-                    record=record.with_env(req.env).display_name,
-                    policy=req.policy_id.name,
-                ),
-                user_id=user.id,
-            )
-
-    def _activity_summary(self):
-        return self.env._("E-signature: %(policy)s", policy=self.policy_id.name)
-
-    def _activities(self, record):
-        """The open signing to-dos of this request's policy on ``record``, as ``Todo`` rows.
-
-        The summary they were scheduled with is in the language of whoever scheduled them, so
-        it is matched in every installed language: a signer working in Chinese closes the
-        to-do that an English-speaking submitter's action created.
-
-        One plain statement, as it runs for every signature: the rows a search on res_model,
-        res_id, summary and active would give, in the activity model's order, with what
-        settling them needs (assignee, partner, due date) and no ORM read.
-        """
-        summaries = {
-            self.with_context(lang=code)._activity_summary()
-            for code, _name in self.env["res.lang"].get_installed()
-        }
-        self.env["mail.activity"].flush_model(
-            ["res_model", "res_id", "summary", "active", "user_id", "date_deadline"]
-        )
-        self.env.cr.execute(
-            SQL(
-                "SELECT a.id, a.res_model, a.user_id, u.partner_id, a.date_deadline"
-                " FROM mail_activity a LEFT JOIN res_users u ON u.id = a.user_id"
-                " WHERE a.res_model = %s AND a.res_id = %s AND a.summary IN %s AND a.active"
-                " ORDER BY a.date_deadline, a.id",
-                record._name,
-                record.id,
-                tuple(summaries),
-            )
-        )
-        return [Todo(*row) for row in self.env.cr.fetchall()]
-
-    def _done_activities(self, todos):
-        """Remove the signing to-dos (``Todo`` rows) that a signature, a completion or a
-        rejection settled.
-
-        No "activity done" message of their own: the signature's or rejection's chatter note
-        is the trace of what was done, and that message cost about twenty statements.
-
-        A plain DELETE, not ``unlink``: the ORM's unlink of an activity costs six statements
-        (external ids, attachments, defaults, the assignee re-read) and empties the whole
-        cache, so everything read before is read again. It does what ``mail.activity.unlink``
-        adds, though: the assignee's web client is told that a due to-do is gone, and the
-        cached activity fields of the records are dropped.
-        """
-        if not todos:
-            return
-        activities = self.env["mail.activity"]
-        activities.flush_model()
-        ids = tuple(todo.id for todo in todos)
-        self.env.cr.execute(SQL("DELETE FROM mail_activity WHERE id IN %s", ids))
-        activities.browse(ids).invalidate_recordset()
-        for model in {todo.res_model for todo in todos}:
-            host = self.env[model]
-            host.invalidate_model(
-                [name for name in host._fields if name.startswith(("activity_", "my_activity_"))]
-            )
-        today = fields.Date.today()
-        for partner_id in sorted({t.partner_id for t in todos if t.partner_id and t.due <= today}):
-            self.env["res.partner"].browse(partner_id)._bus_send(
-                "mail.activity/updated", {"activity_deleted": True}
-            )
-
-    @api.model
-    def _cron_remind_overdue(self):
-        """Daily: remind pending signers of requests older than their policy's delay."""
-        now = fields.Datetime.now()
-        for req in self.search([("state", "in", ("waiting", "in_progress"))]):
-            days = req.policy_id.reminder_days
-            if not days or not req.next_signer_ids:
-                continue
-            since = req.last_reminder_at or req.create_date
-            if (now - since).days < days:
-                continue
-            record = req._record()
-            if not record.exists():
-                continue
-            record._esign_post(
-                self.env._(
-                    "Reminder: signatures of %(policy)s are overdue.", policy=req.policy_id.name
-                ),
-                partner_ids=req.next_signer_ids.partner_id.ids,
-            )
-            req.sudo().write({"last_reminder_at": now})
 
     def action_open_record(self):
         self.ensure_one()
