@@ -205,11 +205,12 @@ class EsignSignableUi(models.AbstractModel):
             signed=len(evaluation.signed_user_ids),
             required=evaluation.required,
         )
-        if step.mode == "k_of_n":
+        eligible = len(step._eligible_users(self)) if step.mode == "k_of_n" else 0
+        if eligible > evaluation.required:
             progress = self.env._(
                 "%(progress)s, from %(eligible)s eligible signers",
                 progress=progress,
-                eligible=len(step._eligible_users(self)),
+                eligible=eligible,
             )
         return progress
 
