@@ -32,6 +32,11 @@ DEMO_DB = os.environ.get("MEDDEV_DEMO_DB", "meddev_demo")
 DEMO_PORT = int(os.environ.get("MEDDEV_HTTP_PORT", "8069"))
 
 
+#: A new demo database also gets Simplified Chinese: the demo company is in Suzhou, and every
+#: user can switch to it in their preferences.
+NEW_DB_OPTIONS = ("--load-language=zh_CN",)
+
+
 def http_interface() -> str:
     """Where Odoo listens: loopback unless ``MEDDEV_HTTP_INTERFACE`` says otherwise (every
     demo password equals its log-in)."""
@@ -236,7 +241,7 @@ def build_database(odoo_root: Path, cluster: Cluster, wk_dir: Path | None, optio
         say(f"creating the demo database {DEMO_DB} with {MODULE} and its own demo data")
     argv, env = odoo_command(
         odoo_root, cluster, wk_dir, "-d", DEMO_DB,
-        *(["-u", MODULE] if exists else ["-i", MODULE, "--without-demo=all"]),
+        *(["-u", MODULE] if exists else ["-i", MODULE, "--without-demo=all", *NEW_DB_OPTIONS]),
         "--stop-after-init", "--no-http", "--log-level=warn", **options,
     )  # fmt: skip
     run(argv, env=env)
