@@ -67,6 +67,7 @@
         "web.assets_backend": [
             "meddev_esign/static/src/esign_credentials/*",
             "meddev_esign/static/src/esign_change_reason/*",
+            "meddev_esign/static/src/esign_date/*",
         ],
         "web.assets_tests": [
             "meddev_esign/static/tests/tours/*",

@@ -6,6 +6,21 @@ import { registry } from "@web/core/registry";
 registry.category("web_tour.tours").add("meddev_esign_lot_release", {
     steps: () => [
         {
+            content: "Open the lot's dates",
+            trigger: ".o_notebook .nav-link[name='expiration_dates']",
+            run: "click",
+        },
+        {
+            content: "The editable expiry is a date, with no clock time",
+            trigger: ".o_field_widget[name='expiration_date'] input",
+            run() {
+                const value = this.anchor.value;
+                if (!value || value.includes(":")) {
+                    throw new Error(`the expiry input reads "${value}"`);
+                }
+            },
+        },
+        {
             content: "The signature panel asks for the release",
             trigger: ".o_esign_panel .o_esign_steps td:contains('Release')",
         },
