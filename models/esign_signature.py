@@ -261,7 +261,9 @@ class EsignSignature(models.Model):
             return ""
         zone = tz or self.signer_tz or "UTC"
         local = fields.Datetime.context_timestamp(self.with_context(tz=zone), self.signed_at)
-        return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} ({zone})"
+        # "CST (Asia/Shanghai)", but "UTC", not "UTC (UTC)".
+        name = local.tzname()
+        return f"{local:%Y-%m-%d %H:%M:%S} {name}" + (f" ({zone})" if zone != name else "")
 
     # ------------------------------------------------------------------ hash chain
     @api.model

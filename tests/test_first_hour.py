@@ -113,6 +113,16 @@ class TestPanelAndWizardText(EsignCase):
         self.assertNotIn("Production record review", str(wizard.summary_html))
         self.assertIn(mo.display_name, str(wizard.summary_html))
 
+    def test_signing_time_names_its_zone_once(self):
+        """'CST (Asia/Shanghai)' names a zone and its region; UTC is just 'UTC'."""
+        review_policy(self.env, "Zone", self.qe)
+        mo = self._make_mo()
+        self.sign(self.qe, mo)
+        sig = self.signatures(mo)
+        self.assertRegex(sig._local_time_display(), r"\d CST \(Asia/Shanghai\)$")
+        self.assertRegex(sig._local_time_display("UTC"), r"\d UTC$")
+        self.assertNotIn("(UTC)", sig._local_time_display("UTC"))
+
     def test_reason_box_follows_the_signed_fields(self):
         """The form's box lists exactly the fields whose edit needs a reason."""
         mo = self._make_mo()
