@@ -40,6 +40,20 @@ def review_policy(env, name, signers, active=True, prerequisite="[('qty_producin
     )
 
 
+def mo_in_review(env, supervisor, product_name):
+    """An MO of a new product, made by ``supervisor``, with its quantity produced recorded:
+    the state the review policies wait for."""
+    product = env["product.product"].create({"name": product_name, "is_storable": True})
+    mo = (
+        env["mrp.production"]
+        .with_user(supervisor)
+        .create({"product_id": product.id, "product_qty": 2, "user_id": supervisor.id})
+    )
+    mo.action_confirm()
+    mo.qty_producing = 2
+    return mo
+
+
 def todo_users(record):
     return record.activity_ids.filtered(lambda a: "E-signature" in (a.summary or "")).user_id
 
@@ -49,15 +63,7 @@ class TestPolicyMadeLater(EsignCase):
     """Records already in their signing state when a policy is made or activated."""
 
     def _mo_in_review(self):
-        product = self.env["product.product"].create({"name": "Later Pump", "is_storable": True})
-        mo = (
-            self.env["mrp.production"]
-            .with_user(self.supervisor)
-            .create({"product_id": product.id, "product_qty": 2, "user_id": self.supervisor.id})
-        )
-        mo.action_confirm()
-        mo.qty_producing = 2
-        return mo
+        return mo_in_review(self.env, self.supervisor, "Later Pump")
 
     def test_new_policy_opens_requests_of_records_in_signing_state(self):
         self.env["esign.policy"].search([("trigger", "=", "mrp_done")]).active = False
@@ -205,14 +211,7 @@ class TestWaitingForMeTour(HttpCase):
             env, login="tour_first_sup", password=TOUR_PASSWORD, groups=SIGNER_GROUPS
         )
         review_policy(env, "Tour first-hour review", qe | other)
-        product = env["product.product"].create({"name": "Tour First Pump", "is_storable": True})
-        mo = (
-            env["mrp.production"]
-            .with_user(supervisor)
-            .create({"product_id": product.id, "product_qty": 2, "user_id": supervisor.id})
-        )
-        mo.action_confirm()
-        mo.qty_producing = 2
+        mo = mo_in_review(env, supervisor, "Tour First Pump")
         self.assertIn(qe, todo_users(mo), "the first signers get their to-do at once")
         self.start_tour(
             "/odoo/action-meddev_esign.esign_request_action_mine",

@@ -3,13 +3,16 @@
 // export its trail with the chain proof, open the signed MO and PO from their signatures,
 // and verify the audit trail. No step may meet an access error.
 import { registry } from "@web/core/registry";
+import {
+    exportTrailWithChainProof,
+    openTrailIntegrity,
+    printReleaseCertificate,
+} from "@meddev_esign/../tests/tours/esign_scenario_common";
 
 const noError = {
     content: "No error or access error dialog",
     trigger: "body:not(:has(.o_error_dialog)):not(:has(.o_blockUI))",
 };
-
-let selected = 0;
 
 registry.category("web_tour.tours").add("meddev_esign_auditor_day", {
     steps: () => [
@@ -28,18 +31,7 @@ registry.category("web_tour.tours").add("meddev_esign_auditor_day", {
                 ".o_form_view:not(:has(.o_esign_sign_button)):not(:has(.o_field_widget[name='ref'] input))",
         },
         // Print the certificate.
-        { content: "Open the actions menu", trigger: ".o_cp_action_menus .fa-cog", run: "click" },
-        {
-            content: "Open the print menu",
-            trigger: ".o-dropdown--menu button:contains('Print')",
-            run: "click",
-        },
-        {
-            content: "Print the Batch Release Certificate",
-            trigger: ".o-dropdown--menu .o-dropdown-item:contains('Batch Release Certificate')",
-            run: "click",
-        },
-        noError,
+        ...printReleaseCertificate(),
         // The lot's trail, exported with its chain proof.
         {
             content: "Open the lot's audit trail",
@@ -50,36 +42,7 @@ registry.category("web_tour.tours").add("meddev_esign_auditor_day", {
             content: "The release signature is in the trail",
             trigger: ".o_list_view .o_data_row .o_data_cell[name='operation']:contains('Signature')",
         },
-        {
-            content: "Select every entry of the lot",
-            trigger: ".o_list_view thead .o_list_record_selector input",
-            run(helpers) {
-                selected = document.querySelectorAll(".o_list_view .o_data_row").length;
-                return helpers.click();
-            },
-        },
-        { content: "Open the actions menu", trigger: ".o_cp_action_menus .fa-cog", run: "click" },
-        {
-            content: "Export with the chain proof",
-            trigger: ".o-dropdown--menu .o-dropdown-item:contains('Export with Chain Proof')",
-            run: "click",
-        },
-        {
-            content: "The export takes the selected entries",
-            trigger: ".modal .o_field_widget[name='entry_count']",
-            run() {
-                const count = parseInt(this.anchor.textContent.trim(), 10);
-                if (!selected || count !== selected) {
-                    throw new Error(`The export counts ${count} entries, ${selected} selected`);
-                }
-            },
-        },
-        { content: "Export", trigger: ".modal button[name='action_export']", run: "click" },
-        {
-            content: "Once the export is built and downloaded, close the wizard",
-            trigger: ".modal .modal-footer button.btn-secondary:enabled",
-            run: "click",
-        },
+        ...exportTrailWithChainProof(),
         noError,
         // The MO, from its signature.
         {
@@ -145,21 +108,7 @@ registry.category("web_tour.tours").add("meddev_esign_auditor_day", {
         },
         noError,
         // Verify the audit trail.
-        {
-            content: "Go to the integrity of the audit trails",
-            trigger: ".o_main_navbar .o_menu_sections button:contains('Audit Trail')",
-            run: "click",
-        },
-        {
-            content: "Integrity",
-            trigger: ".o-dropdown--menu .o-dropdown-item:contains('Integrity')",
-            run: "click",
-        },
-        {
-            content: "Open the company's audit trail",
-            trigger: ".o_list_view .o_data_row:has(.o_data_cell[name='head_seq']) .o_data_cell[name='name']",
-            run: "click",
-        },
+        ...openTrailIntegrity(),
         {
             content: "Verify its integrity",
             trigger: ".o_form_view button[name='action_verify']",

@@ -2,6 +2,7 @@
 // Scenario 1, step 4: the release authority signs a lot's release in the form, through the
 // sign wizard, then prints the Batch Release Certificate.
 import { registry } from "@web/core/registry";
+import { printReleaseCertificate } from "@meddev_esign/../tests/tours/esign_scenario_common";
 
 registry.category("web_tour.tours").add("meddev_esign_lot_release", {
     steps: () => [
@@ -61,24 +62,6 @@ registry.category("web_tour.tours").add("meddev_esign_lot_release", {
             content: "The panel shows the signature",
             trigger: ".o_esign_panel .badge:contains('Signed')",
         },
-        {
-            content: "Open the actions menu",
-            trigger: ".o_cp_action_menus .fa-cog",
-            run: "click",
-        },
-        {
-            content: "Open the print menu",
-            trigger: ".o-dropdown--menu button:contains('Print')",
-            run: "click",
-        },
-        {
-            content: "Print the Batch Release Certificate",
-            trigger: ".o-dropdown--menu .o-dropdown-item:contains('Batch Release Certificate')",
-            run: "click",
-        },
-        {
-            content: "The certificate was downloaded without error",
-            trigger: "body:not(:has(.o_blockUI)):not(:has(.o_error_dialog))",
-        },
+        ...printReleaseCertificate(),
     ],
 });

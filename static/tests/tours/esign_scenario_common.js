@@ -1,6 +1,7 @@
 /** @odoo-module **/
 // Steps the scenario tours share: signing the step the panel offers the logged-in user,
-// through the sign wizard, with their log-in and password (the two components).
+// through the sign wizard, with their log-in and password (the two components); printing a
+// lot's certificate, exporting a trail with its chain proof, and opening the trail's integrity.
 import { user } from "@web/core/user";
 
 export const SCENARIO_PASSWORD = "Scenario-Pass-42";
@@ -70,6 +71,86 @@ export function signInWizard({ meaning, reason }) {
         {
             content: "The panel shows my signature",
             trigger: `.o_esign_panel .o_esign_steps td div:contains('${user.name}')`,
+        },
+    ];
+}
+
+/** From a lot's form: print its Batch Release Certificate; it downloads without error. */
+export function printReleaseCertificate() {
+    return [
+        { content: "Open the actions menu", trigger: ".o_cp_action_menus .fa-cog", run: "click" },
+        {
+            content: "Open the print menu",
+            trigger: ".o-dropdown--menu button:contains('Print')",
+            run: "click",
+        },
+        {
+            content: "Print the Batch Release Certificate",
+            trigger: ".o-dropdown--menu .o-dropdown-item:contains('Batch Release Certificate')",
+            run: "click",
+        },
+        {
+            content: "The certificate was downloaded without error",
+            trigger: "body:not(:has(.o_blockUI)):not(:has(.o_error_dialog))",
+        },
+    ];
+}
+
+/** From a list of audit entries: select them all and export them with the chain proof. */
+export function exportTrailWithChainProof() {
+    let selected = 0;
+    return [
+        {
+            content: "Select every entry of the lot",
+            trigger: ".o_list_view thead .o_list_record_selector input",
+            run(helpers) {
+                selected = document.querySelectorAll(".o_list_view .o_data_row").length;
+                return helpers.click();
+            },
+        },
+        { content: "Open the actions menu", trigger: ".o_cp_action_menus .fa-cog", run: "click" },
+        {
+            content: "Export with the chain proof",
+            trigger: ".o-dropdown--menu .o-dropdown-item:contains('Export with Chain Proof')",
+            run: "click",
+        },
+        {
+            content: "The export takes the selected entries",
+            trigger: ".modal .o_field_widget[name='entry_count']",
+            run() {
+                const count = parseInt(this.anchor.textContent.trim(), 10);
+                if (!selected || count !== selected) {
+                    throw new Error(`The export counts ${count} entries, ${selected} selected`);
+                }
+            },
+        },
+        { content: "Export", trigger: ".modal button[name='action_export']", run: "click" },
+        {
+            content: "Once the export is built and downloaded, close the wizard",
+            trigger: ".modal .modal-footer button.btn-secondary:enabled",
+            run: "click",
+        },
+    ];
+}
+
+/** From anywhere in E-Signatures: open the company's audit trail under Integrity. */
+export function openTrailIntegrity() {
+    return [
+        {
+            content: "Go to the integrity of the audit trails",
+            trigger: ".o_main_navbar .o_menu_sections button:contains('Audit Trail')",
+            run: "click",
+        },
+        {
+            content: "Integrity",
+            trigger: ".o-dropdown--menu .o-dropdown-item:contains('Integrity')",
+            run: "click",
+        },
+        {
+            content: "Open the company's audit trail",
+            // The chains' list, not the entries' list it replaces: wait for its own column.
+            trigger: ".o_list_view .o_data_row:has(.o_data_cell[name='head_seq']) .o_data_cell[name='name']",
+            run: "click",
         },
     ];
 }

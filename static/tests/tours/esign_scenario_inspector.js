@@ -4,8 +4,11 @@
 // exports the lot's trail with its chain proof, and verifies the chain and prints the
 // integrity report from E-Signatures > Audit Trail > Integrity.
 import { registry } from "@web/core/registry";
-
-let selected = 0;
+import {
+    exportTrailWithChainProof,
+    openTrailIntegrity,
+    printReleaseCertificate,
+} from "@meddev_esign/../tests/tours/esign_scenario_common";
 
 registry.category("web_tour.tours").add("meddev_esign_scenario_inspector", {
     steps: () => [
@@ -31,25 +34,7 @@ registry.category("web_tour.tours").add("meddev_esign_scenario_inspector", {
             trigger:
                 ".o_form_view:not(:has(.o_esign_sign_button)):not(:has(.o_esign_reject_button)):not(:has(.o_field_widget[name='ref'] input))",
         },
-        {
-            content: "Open the actions menu",
-            trigger: ".o_cp_action_menus .fa-cog",
-            run: "click",
-        },
-        {
-            content: "Open the print menu",
-            trigger: ".o-dropdown--menu button:contains('Print')",
-            run: "click",
-        },
-        {
-            content: "Print the Batch Release Certificate",
-            trigger: ".o-dropdown--menu .o-dropdown-item:contains('Batch Release Certificate')",
-            run: "click",
-        },
-        {
-            content: "The certificate was downloaded without error",
-            trigger: "body:not(:has(.o_blockUI)):not(:has(.o_error_dialog))",
-        },
+        ...printReleaseCertificate(),
         {
             content: "Open the lot's audit trail",
             trigger: ".o_form_view .o_esign_audit_button",
@@ -77,60 +62,8 @@ registry.category("web_tour.tours").add("meddev_esign_scenario_inspector", {
             content: "The signature is in the trail too",
             trigger: ".o_list_view .o_data_row .o_data_cell[name='operation']:contains('Signature')",
         },
-        {
-            content: "Select every entry of the lot",
-            trigger: ".o_list_view thead .o_list_record_selector input",
-            run(helpers) {
-                selected = document.querySelectorAll(".o_list_view .o_data_row").length;
-                return helpers.click();
-            },
-        },
-        {
-            content: "Open the actions menu",
-            trigger: ".o_cp_action_menus .fa-cog",
-            run: "click",
-        },
-        {
-            content: "Export with the chain proof",
-            trigger: ".o-dropdown--menu .o-dropdown-item:contains('Export with Chain Proof')",
-            run: "click",
-        },
-        {
-            content: "The export takes the selected entries",
-            trigger: ".modal .o_field_widget[name='entry_count']",
-            run() {
-                const count = parseInt(this.anchor.textContent.trim(), 10);
-                if (!selected || count !== selected) {
-                    throw new Error(`The export counts ${count} entries, ${selected} selected`);
-                }
-            },
-        },
-        {
-            content: "Export",
-            trigger: ".modal button[name='action_export']",
-            run: "click",
-        },
-        {
-            content: "Once the export is built and downloaded, close the wizard",
-            trigger: ".modal .modal-footer button.btn-secondary:enabled",
-            run: "click",
-        },
-        {
-            content: "Go to the integrity of the audit trails",
-            trigger: ".o_main_navbar .o_menu_sections button:contains('Audit Trail')",
-            run: "click",
-        },
-        {
-            content: "Integrity",
-            trigger: ".o-dropdown--menu .o-dropdown-item:contains('Integrity')",
-            run: "click",
-        },
-        {
-            content: "Open the company's audit trail",
-            // The chains' list, not the entries' list it replaces: wait for its own column.
-            trigger: ".o_list_view .o_data_row:has(.o_data_cell[name='head_seq']) .o_data_cell[name='name']",
-            run: "click",
-        },
+        ...exportTrailWithChainProof(),
+        ...openTrailIntegrity(),
         {
             content: "Verify it and print the integrity report",
             trigger: ".o_form_view button[name='action_print_integrity_report']",
