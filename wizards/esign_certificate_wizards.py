@@ -70,6 +70,10 @@ class EsignCertificateRevokeWizard(models.TransientModel):
         return {"type": "ir.actions.act_window_close"}
 
 
+#: What a CA import carries that must not outlive it: the CA's key and the password opening it.
+SECRET_FIELDS = ("password", "key_file", "certificate_file")
+
+
 class EsignCaImportWizard(models.TransientModel):
     """Import the company's signing CA from an external CA (PKCS#12, or PEM + key)."""
 
@@ -79,14 +83,18 @@ class EsignCaImportWizard(models.TransientModel):
     _esign_text_limits = {"password": 1024}
 
     company_id = fields.Many2one("res.company", required=True)
+    # Both files are columns of the wizard (attachment=False), not ir.attachment rows, so that
+    # _forget_secrets_now can wipe them with the password in one statement.
     certificate_file = fields.Binary(
         string="PKCS#12 or PEM Certificates",
-        required=True,
+        attachment=False,
         help="A .p12/.pfx file with the CA key and chain, or a PEM bundle: the CA certificate "
         "first, then its chain.",
     )
     key_file = fields.Binary(
-        string="PEM Private Key", help="Only with a PEM bundle: the CA's private key."
+        string="PEM Private Key",
+        attachment=False,
+        help="Only with a PEM bundle: the CA's private key.",
     )
     password = fields.Char(help="Password of the PKCS#12 file or of the PEM key, if any.")
 
@@ -97,13 +105,31 @@ class EsignCaImportWizard(models.TransientModel):
             raise UserError(self.env._("Choose the CA's PKCS#12 or PEM file."))
         password = self.password.encode() if self.password else None
         try:
-            key = base64.b64decode(self.key_file) if self.key_file else None
-            data = base64.b64decode(self.certificate_file)
-        except (binascii.Error, ValueError):
-            raise UserError(self.env._("The uploaded file is not valid base64 data.")) from None
-        self.env["esign.ca"]._import(self.company_id, data, key, password)
-        self.write({"password": False})
+            try:
+                key = base64.b64decode(self.key_file) if self.key_file else None
+                data = base64.b64decode(self.certificate_file)
+            except (binascii.Error, ValueError):
+                raise UserError(
+                    self.env._("The uploaded file is not valid base64 data.")
+                ) from None
+            self.env["esign.ca"]._import(self.company_id, data, key, password)
+        except Exception:
+            # The refusal rolls this transaction back, but the wizard row with the key, the
+            # PKCS#12 file and its password was committed when the dialog saved it: wipe them
+            # on a cursor of their own, so a failed import leaves no secret behind.
+            self._forget_secrets_now()
+            raise
+        self.write(dict.fromkeys(SECRET_FIELDS, False))
         return {"type": "ir.actions.act_window_close"}
+
+    def _forget_secrets_now(self):
+        """Empty the secret fields of these wizards in a transaction that commits at once."""
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                "UPDATE esign_ca_import_wizard SET password = NULL, key_file = NULL,"
+                " certificate_file = NULL WHERE id IN %s",
+                [tuple(self.ids)],
+            )
 
 
 def _check_company(company):
