@@ -54,6 +54,7 @@
         "views/esign_audit_views.xml",
         "views/esign_qms_views.xml",
         "views/esign_menus.xml",
+        "views/esign_kpi_views.xml",
     ],
     "demo": [
         "demo/esign_demo_users.xml",

@@ -46,3 +46,7 @@ from . import (
     esign_deviation,
     esign_supplier_qualification,
 )
+
+# isort: split
+# The reporting views read the tables of the models above: their init() comes last.
+from . import esign_kpi

@@ -9,6 +9,8 @@ from . import (
     test_first_hour,
     test_foundation,
     test_input_validation,
+    test_kpi,
+    test_kpi_tour,
     test_meaning_display,
     test_migrations,
     test_pki,

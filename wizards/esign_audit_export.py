@@ -2,6 +2,7 @@ import base64
 import csv
 import io
 import json
+import time
 import zipfile
 from pathlib import Path
 
@@ -209,6 +210,7 @@ class EsignAuditExport(models.TransientModel):
     def action_export(self):
         """Build the ZIP (data, chain proof, verifier, README) and offer it for download."""
         self.ensure_one()
+        started = time.perf_counter()
         entries = self.env["esign.audit.entry"].search(self._entry_domain(), order="seq")
         if not entries:
             raise UserError(self.env._("No audit entry matches this filter."))
@@ -242,6 +244,13 @@ class EsignAuditExport(models.TransientModel):
                 "file_data": base64.b64encode(buffer.getvalue()),
                 "file_name": f"{stem}.zip",
             }
+        )
+        self.env["esign.kpi.audit.query"]._record(
+            self.env.user,
+            self.chain_id.company_id or self.env.company,
+            len(entries),
+            self.file_format,
+            time.perf_counter() - started,
         )
         self.chain_id.sudo().message_post(
             body=self.env._(
