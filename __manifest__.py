@@ -55,6 +55,7 @@
         "views/esign_qms_views.xml",
         "views/esign_menus.xml",
         "views/esign_kpi_views.xml",
+        "views/esign_migration_views.xml",
     ],
     "demo": [
         "demo/esign_demo_users.xml",

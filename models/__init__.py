@@ -13,6 +13,7 @@ from . import (
     esign_certificate,
     esign_keystore,
     esign_meaning,
+    esign_migrated_signature,
     esign_policy,
     esign_quality_record,
     esign_request,

@@ -10,7 +10,9 @@ recompute:
 * ``esign.kpi.cycle``: per policy and month, the median and 90th percentile of the cycle time
   and the first-pass rate, which a pivot cannot compute from the rows above;
 * ``esign.kpi.step``: the same percentiles per step: from the request's opening to the step's
-  last signature.
+  last signature;
+* ``esign.kpi.paperless``: per month, electronic signatures against wet-ink signatures migrated
+  from paper (``esign.migrated.signature``).
 
 ``esign.kpi.audit.query`` is a stored log instead: each export of the audit trail, with the
 time the server took to answer it.
@@ -271,6 +273,60 @@ class EsignKpiStep(models.Model):
                            percentile_cont(0.9) WITHIN GROUP (ORDER BY hours) AS p90_hours
                       FROM done
                      GROUP BY policy_id, step_id, company_id, month
+                )
+                """,
+                view=SQL.identifier(self._table),
+            )
+        )
+
+
+class EsignKpiPaperless(models.Model):
+    """Per month and company: signatures made electronically against wet-ink signatures
+    migrated from paper, and the paperless ratio."""
+
+    _name = "esign.kpi.paperless"
+    _description = "Signing KPIs: Paperless Ratio"
+    _auto = False
+    _order = "month desc"
+
+    company_id = fields.Many2one("res.company", readonly=True)
+    month = fields.Date(readonly=True, help="The month the signatures were made in.")
+    electronic_count = fields.Integer(string="Electronic Signatures", readonly=True)
+    paper_count = fields.Integer(
+        string="Paper Signatures (migrated)",
+        readonly=True,
+        help="Wet-ink signatures of paper records, migrated with their scans.",
+    )
+    paperless_ratio = fields.Float(
+        string="Paperless Ratio (%)",
+        readonly=True,
+        aggregator="avg",
+        help="Electronic signatures as a share of all signatures of the month.",
+    )
+
+    def init(self):
+        tools.drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute(
+            SQL(
+                """
+                CREATE VIEW %(view)s AS (
+                    WITH counts AS (
+                        SELECT company_id, date_trunc('month', signed_at)::date AS month,
+                               count(*) AS electronic_count, 0 AS paper_count
+                          FROM esign_signature GROUP BY 1, 2
+                        UNION ALL
+                        SELECT company_id, date_trunc('month', signed_on)::date, 0, count(*)
+                          FROM esign_migrated_signature GROUP BY 1, 2
+                    )
+                    SELECT row_number() OVER (ORDER BY month, company_id) AS id,
+                           company_id, month,
+                           sum(electronic_count)::int AS electronic_count,
+                           sum(paper_count)::int AS paper_count,
+                           100.0 * sum(electronic_count)
+                               / NULLIF(sum(electronic_count) + sum(paper_count), 0)
+                               AS paperless_ratio
+                      FROM counts
+                     GROUP BY company_id, month
                 )
                 """,
                 view=SQL.identifier(self._table),

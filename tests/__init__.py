@@ -12,6 +12,7 @@ from . import (
     test_kpi,
     test_kpi_tour,
     test_meaning_display,
+    test_migration_import,
     test_migrations,
     test_pki,
     test_qms,
