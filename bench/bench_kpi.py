@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -248,7 +249,16 @@ OPENINGS = [
 
 
 def measure_kpi(env, n_requests: int, runs: int) -> dict:
-    counts = generate(env, n_requests)
+    env.cr.execute("SELECT count(*) FROM esign_request WHERE record_name LIKE 'BENCH-%%'")
+    if env.cr.fetchone()[0]:  # --reuse: the year is there already
+        counts = {"generated_in_s": 0.0}
+        for table in ("esign_request", "esign_request_line", "esign_signature"):
+            env.cr.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed names
+            counts[table] = env.cr.fetchone()[0]
+        env.cr.execute("SELECT count(*) FROM esign_audit_entry")
+        counts["esign_audit_entry"] = env.cr.fetchone()[0]
+    else:
+        counts = generate(env, n_requests)
     rows = []
     for label, model, view, fields_, groupby in OPENINGS:
         times = [_opening(env, model, view, fields_, groupby) for _ in range(runs)]
@@ -263,7 +273,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="timed openings per report")
     parser.add_argument("--keep", action="store_true", help="keep the bench_kpi database")
     parser.add_argument(
-        "--reuse", action="store_true", help="measure on a kept bench_kpi (its data grows)"
+        "--reuse",
+        action="store_true",
+        help="update the add-on on a kept bench_kpi and measure its data again",
     )
     args = parser.parse_args()
 
@@ -282,7 +294,10 @@ def main() -> int:
         module="bench_kpi",
     )
     try:
-        if not args.reuse:
+        if args.reuse:
+            argv, env = runner.command(DB_KPI, "-u", "meddev_esign", "--stop-after-init")
+            subprocess.run(argv, env=env, check=True, capture_output=True)
+        else:
             log("creating the bench database (a few minutes)")
             runner.finish_install(runner.start_install(DB_KPI, "meddev_esign"))
         result = runner.measure(DB_KPI, f"measure_kpi(env, {args.requests}, {args.runs})")

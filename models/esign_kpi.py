@@ -102,25 +102,33 @@ class EsignKpiRequest(models.Model):
             SQL(
                 """
                 CREATE VIEW %(view)s AS (
-                    WITH base AS (
-                        SELECT r.id, r.policy_id, r.company_id, r.res_model, r.res_id,
-                               r.record_name, r.state,
-                               r.create_date AS opened_at, r.completed_at, p.reminder_days,
-                               EXISTS (
-                                   SELECT 1 FROM esign_audit_entry a
-                                    WHERE a.res_model = r.res_model AND a.res_id = r.res_id
-                                      AND a.operation = 'write' AND a.reason IS NOT NULL
-                                      AND a.at >= date_trunc('second', r.create_date)
-                                      AND (r.completed_at IS NULL OR a.at <= r.completed_at)
-                               ) AS changed_after_signing,
-                               EXISTS (
-                                   SELECT 1 FROM esign_request o
-                                    WHERE o.res_model = r.res_model AND o.res_id = r.res_id
-                                      AND o.policy_id = r.policy_id AND o.id < r.id
-                                      AND o.state = 'rejected'
-                               ) AS rejected_before
+                    WITH changed AS (
+                        -- Requests whose record was changed with a reason while they were
+                        -- open: such changes are few, so they are found once and hashed.
+                        SELECT DISTINCT r.id
+                          FROM esign_audit_entry a
+                          JOIN esign_request r
+                            ON r.res_id = a.res_id AND r.res_model = a.res_model
+                         WHERE a.operation = 'write' AND a.reason IS NOT NULL
+                           AND a.at >= date_trunc('second', r.create_date)
+                           AND (r.completed_at IS NULL OR a.at <= r.completed_at)
+                    ), rejected_before AS (
+                        SELECT DISTINCT r.id
+                          FROM esign_request o
+                          JOIN esign_request r
+                            ON r.res_id = o.res_id AND r.res_model = o.res_model
+                           AND r.policy_id = o.policy_id AND r.id > o.id
+                         WHERE o.state = 'rejected'
+                    ), base AS (
+                        SELECT r.id, r.policy_id, r.company_id, r.res_model, r.record_name,
+                               r.state, r.create_date AS opened_at, r.completed_at,
+                               p.reminder_days,
+                               changed.id IS NOT NULL AS changed_after_signing,
+                               rejected_before.id IS NOT NULL AS rejected_before
                           FROM esign_request r
                           JOIN esign_policy p ON p.id = r.policy_id
+                          LEFT JOIN changed ON changed.id = r.id
+                          LEFT JOIN rejected_before ON rejected_before.id = r.id
                     )
                     SELECT id, id AS request_id, policy_id, company_id, res_model, record_name,
                            state, opened_at, completed_at,

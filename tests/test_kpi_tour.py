@@ -28,14 +28,17 @@ class TestKpiTour(HttpCase):
             groups="meddev_esign.group_esign_release_authority,stock.group_stock_user",
         )
         product = cls.env["product.product"].create(
-            {"name": "Tour KPI Infusion Set", "is_storable": True, "tracking": "lot"}
+            {
+                "name": "Tour KPI Infusion Set",
+                "is_storable": True,
+                "tracking": "lot",
+                "esign_device_class": "II",
+            }
         )
         Lot = cls.env["stock.lot"]
         done = Lot.create({"name": "TOUR-KPI-DONE", "product_id": product.id})
         waiting = Lot.create({"name": "TOUR-KPI-OPEN", "product_id": product.id})
         policy = cls.env.ref("meddev_esign.policy_lot_release")
-        for lot in done | waiting:
-            cls.env["esign.request"]._for_record(lot, policy, create=True)
         wizard_model = cls.env["esign.sign.wizard"].with_user(ra)
         wizard = wizard_model.browse(wizard_model._action_open(done.with_user(ra))["res_id"])
         wizard.write({"login": ra.login, "reason": "Batch record reviewed"})

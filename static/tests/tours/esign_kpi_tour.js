@@ -3,6 +3,7 @@
 // policy as a chart, then as a pivot with the median, the 90th percentile and the first-pass
 // rate, and lists the requests that are overdue.
 import { registry } from "@web/core/registry";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
 function openReportingMenu(label, xmlid) {
     return [
@@ -21,6 +22,7 @@ function openReportingMenu(label, xmlid) {
 
 registry.category("web_tour.tours").add("meddev_esign_qa_reporting", {
     steps: () => [
+        stepUtils.showAppsMenuItem(),
         {
             content: "Open the E-Signatures app",
             trigger: ".o_app[data-menu-xmlid='meddev_esign.menu_esign_root']",
