@@ -64,6 +64,7 @@
         "demo/esign_demo_policies.xml",
         "demo/esign_demo_qms.xml",
         "demo/esign_demo_audit.xml",
+        "demo/esign_demo_paper_history.xml",
     ],
     "assets": {
         "web.assets_backend": [

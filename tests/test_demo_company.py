@@ -105,3 +105,17 @@ class TestDemoCompany(TransactionCase):
                 "stock.group_production_lot"
             )
         )
+
+    def test_paper_history_is_migrated_with_its_scans(self):
+        """The demo carries the tubing lots' paper-signed inspections of 2019-2024, each with a
+        scan that matches its recorded hash, so the paperless ratio tells a story."""
+        lots = self.env.ref("meddev_esign.demo_lot_tubing_2019") | self.env.ref(
+            "meddev_esign.demo_lot_tubing_2024"
+        )
+        migrated = self.env["esign.migrated.signature"].search(
+            [("res_model", "=", "stock.lot"), ("res_id", "in", lots.ids)]
+        )
+        self.assertEqual(len(migrated), 4)
+        self.assertEqual(set(migrated.mapped("scan_state")), {"ok"})
+        paper = self.env["esign.kpi.paperless"].search([("paper_count", ">", 0)])
+        self.assertEqual(sum(paper.mapped("paper_count")), 6)

@@ -58,8 +58,8 @@ class TestMigrationImport(EsignCase):
     def test_import_keeps_scan_hash_and_trail(self):
         wizard = self._wizard(
             HEADER
-            + f"lot,{self.old_lot.name},Wang Fang,2019-03-04,released,p1.pdf\n"
-            + f"lot,{self.old_lot.name},Li Wei,2019-03-05,approved,p9.pdf\n"
+            + f"lot,{self.old_lot.name},Wang Fang,2018-06-04,released,p1.pdf\n"
+            + f"lot,{self.old_lot.name},Li Wei,2018-06-05,approved,p9.pdf\n"
         )
         wizard.action_import()
         self.assertEqual(wizard.imported_count, 2)
@@ -84,12 +84,12 @@ class TestMigrationImport(EsignCase):
         self.assertFalse(self.signatures(self.old_lot))
         # The paperless ratio counts them as paper.
         self.env.invalidate_all()
-        paper = self.env["esign.kpi.paperless"].search([("month", "=", "2019-03-01")])
+        paper = self.env["esign.kpi.paperless"].search([("month", "=", "2018-06-01")])
         self.assertEqual((paper.paper_count, paper.electronic_count), (2, 0))
         self.assertEqual(paper.paperless_ratio, 0.0)
         # Imported twice: refused, row by row.
         again = self._wizard(
-            HEADER + f"lot,{self.old_lot.name},Wang Fang,2019-03-04,released,p1.pdf\n"
+            HEADER + f"lot,{self.old_lot.name},Wang Fang,2018-06-04,released,p1.pdf\n"
         )
         error = self.refused(again.action_import)
         self.assertIn(
@@ -100,12 +100,12 @@ class TestMigrationImport(EsignCase):
         before = self._state()
         wizard = self._wizard(
             HEADER
-            + f"lot,{self.old_lot.name},Wang Fang,2019-03-04,released,p1.pdf\n"  # 2: good
-            + "lot,NO-SUCH-LOT,Li Wei,2019-03-05,approved,p9.pdf\n"  # 3
-            + f"lot,{self.old_lot.name},Li Wei,2019-03-05,approved,missing.pdf\n"  # 4
+            + f"lot,{self.old_lot.name},Wang Fang,2018-06-04,released,p1.pdf\n"  # 2: good
+            + "lot,NO-SUCH-LOT,Li Wei,2018-06-05,approved,p9.pdf\n"  # 3
+            + f"lot,{self.old_lot.name},Li Wei,2018-06-05,approved,missing.pdf\n"  # 4
             + f"lot,{self.old_lot.name},Li Wei,2099-01-01,approved,p9.pdf\n"  # 5
-            + f"lot,{self.old_lot.name},wang fang,2019-03-04,released,p1.pdf\n"  # 6: duplicate
-            + f"lot,{self.old_lot.name},Li Wei,2019-03-05,no_such_meaning,p9.pdf\n"  # 7
+            + f"lot,{self.old_lot.name},wang fang,2018-06-04,released,p1.pdf\n"  # 6: duplicate
+            + f"lot,{self.old_lot.name},Li Wei,2018-06-05,no_such_meaning,p9.pdf\n"  # 7
         )
         message = str(self.refused(wizard.action_import))
         self.assertIn("Nothing was imported: 5 problem(s)", message)
@@ -121,7 +121,7 @@ class TestMigrationImport(EsignCase):
 
     def test_unreadable_uploads_and_unauthorised_users(self):
         before = self._state()
-        good = HEADER + f"lot,{self.old_lot.name},Wang Fang,2019-03-04,released,p1.pdf\n"
+        good = HEADER + f"lot,{self.old_lot.name},Wang Fang,2018-06-04,released,p1.pdf\n"
         self.assertIn(
             "lacks the column(s)",
             str(self.refused(self._wizard("record,signer\nx,y\n").action_import)),
@@ -137,7 +137,7 @@ class TestMigrationImport(EsignCase):
 
     def test_changed_scan_is_named_by_the_traceability_check(self):
         self._wizard(
-            HEADER + f"lot,{self.old_lot.name},Wang Fang,2019-03-04,released,p1.pdf\n"
+            HEADER + f"lot,{self.old_lot.name},Wang Fang,2018-06-04,released,p1.pdf\n"
         ).action_import()
         row = self.env["esign.migrated.signature"].search([("res_id", "=", self.old_lot.id)])
         with self.assertRaises(UserError):

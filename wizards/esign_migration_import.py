@@ -9,11 +9,15 @@ and a note in the record's chatter.
 
 import base64
 import binascii
+import io
+import zipfile
+from pathlib import Path
 
 from markupsafe import Markup
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools.misc import file_path
 
 from ..services import migration
 
@@ -52,6 +56,17 @@ class EsignMigrationImport(models.TransientModel):
         self._esign_own_one()
         if not self.env.user.has_group("meddev_esign.group_esign_admin"):
             raise UserError(self.env._("Only an E-Signature Administrator may import history."))
+        self._import_rows()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
+    def _import_rows(self):
+        """The import itself, once the caller's right to run it is established."""
         if not self.data_file:
             raise UserError(self.env._("Choose the table of signatures (CSV or XLSX)."))
         try:
@@ -78,13 +93,28 @@ class EsignMigrationImport(models.TransientModel):
         if not rows:
             raise UserError(self.env._("The table has no signature rows."))
         self._write(rows, records, meanings)
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "new",
-        }
+
+    @api.model
+    def _esign_demo_load_history(self):
+        """Demo data: import the paper history shipped in demo/paper_history/ (incoming
+        inspections of silicone tubing lots, 2019-2024), as an administrator would."""
+        folder = Path(file_path("meddev_esign/demo/paper_history"))
+        if self.env["esign.migrated.signature"].search_count([], limit=1):
+            return  # loaded once already
+        table = (folder / "history.csv").read_bytes()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for scan in sorted(folder.glob("*.pdf")):
+                archive.writestr(scan.name, scan.read_bytes())
+        wizard = self.create(
+            {
+                "data_file": base64.b64encode(table),
+                "data_file_name": "history.csv",
+                "scans_file": base64.b64encode(buffer.getvalue()),
+                "scans_file_name": "paper_history.zip",
+            }
+        )
+        wizard._import_rows()
 
     # ------------------------------------------------------------------ database checks
     def _resolve(self, rows):
