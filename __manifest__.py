@@ -56,6 +56,7 @@
         "views/esign_menus.xml",
         "views/esign_kpi_views.xml",
         "views/esign_migration_views.xml",
+        "views/esign_escalation_views.xml",
     ],
     "demo": [
         "demo/esign_demo_users.xml",

@@ -17,6 +17,7 @@ from . import (
     esign_policy,
     esign_quality_record,
     esign_request,
+    esign_request_escalation,
     esign_request_todos,
     esign_signable_mixin,
     esign_signable_mixin_chatter,

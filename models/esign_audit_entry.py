@@ -36,6 +36,7 @@ OPERATIONS = [
     ("lock", "Signing Lock-out"),
     ("unlock", "Signing Unlock"),
     ("sign_failed", "Failed Signing Attempt"),
+    ("escalation", "Escalation"),
 ]
 
 #: The searchable columns of an entry are computed by PostgreSQL from the hashed payload

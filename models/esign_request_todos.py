@@ -110,10 +110,11 @@ class EsignRequestTodos(models.Model):
 
     @api.model
     def _cron_remind_overdue(self):
-        """Daily: remind pending signers of requests older than their policy's delay."""
+        """Daily: remind pending signers of requests older than their reminder cadence, then
+        escalate the steps past their due time (``esign_request_escalation.py``)."""
         now = fields.Datetime.now()
         for req in self.search([("state", "in", ("waiting", "in_progress"))]):
-            days = req.policy_id.reminder_days
+            days = req._esign_reminder_days()
             if not days or not req.next_signer_ids:
                 continue
             since = req.last_reminder_at or req.create_date
@@ -129,3 +130,4 @@ class EsignRequestTodos(models.Model):
                 partner_ids=req.next_signer_ids.partner_id.ids,
             )
             req.sudo().write({"last_reminder_at": now})
+        self._escalate_overdue()
