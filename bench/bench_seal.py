@@ -256,8 +256,9 @@ def measure(rounds: int = 30) -> dict[str, dict[str, float]]:
         tsa_root = load_certificate(tsa.root_pem.encode())
         # The CRL an auditor checks the e-signatures with is issued after them.
         crl = build_crl(ca, [], crl_number=1, this_update=utc() + timedelta(seconds=2))
-        crl = crl.public_bytes(Encoding.DER)
-        files = _evidence(ca, crl, tsa.url, tsa.root_pem)
+        files = _evidence(ca, crl.public_bytes(Encoding.DER), tsa.url, tsa.root_pem)
+        # The one in the seal's DSS is the CA's current CRL at sealing time.
+        crl = build_crl(ca, [], crl_number=2).public_bytes(Encoding.DER)
         stamp = Stamp(
             lines=(
                 "Bench Medical",

@@ -863,7 +863,8 @@ def seal_pdf(
             "signer", f"The seal certificate does not validate against the company CA: {exc}"
         ) from exc
     except PyhankoSigningError as exc:
-        raise SealError("signer", f"The seal could not be made: {exc}") from exc
+        cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
+        raise SealError("signer", f"The seal could not be made: {exc}{cause}") from exc
     except LayoutError as exc:
         raise SealError("font", f"The stamp cannot be laid out: {exc}") from exc
     except (misc.PdfError, NotImplementedError) as exc:
