@@ -231,7 +231,18 @@ def nss_db(folder: Path, *roots: x509.Certificate) -> str:
         pem = folder / f"root{index}.pem"
         pem.write_bytes(root.public_bytes(Encoding.PEM))
         subprocess.run(
-            ["certutil", "-A", "-d", f"sql:{folder}", "-n", f"root{index}", "-t", "C,C,C", "-i", pem],
+            [
+                "certutil",
+                "-A",
+                "-d",
+                f"sql:{folder}",
+                "-n",
+                f"root{index}",
+                "-t",
+                "C,C,C",
+                "-i",
+                pem,
+            ],
             check=True,
             capture_output=True,
         )

@@ -229,7 +229,9 @@ def test_pyhanko_long_term_validation_of_b_lta_passes_with_local_data_only(
     assert result.oldest_evidence_record_timestamp is not None
 
 
-def test_b_t_alone_is_not_ltv_complete_offline(pki: SealPki, sealed: dict[str, SealResult]) -> None:
+def test_b_t_alone_is_not_ltv_complete_offline(
+    pki: SealPki, sealed: dict[str, SealResult]
+) -> None:
     """The twin: without the DSS, pyHanko cannot establish revocation status offline."""
     reader = PdfFileReader(io.BytesIO(sealed["B-T"].pdf))
     status = validate_pdf_signature(
@@ -289,7 +291,12 @@ def test_chinese_stamp_embeds_a_cjk_font(
     monkeypatch.setenv("MEDDEV_ESIGN_FONT_CACHE", str(tmp_path / "fonts"))
     (tmp_path / "fonts").mkdir()
     cjk_font_path.cache_clear()
-    lines = ("艾克美医疗", "已电子签名", "3 个电子签名", "盖章时间 2026-12-06 18:02 CST (UTC+08:00)")
+    lines = (
+        "艾克美医疗",
+        "已电子签名",
+        "3 个电子签名",
+        "盖章时间 2026-12-06 18:02 CST (UTC+08:00)",
+    )
     result = seal_pdf(
         report_pdf(), pki.signer, pki.options(), stamp=stamp(lines, font_path=CJK_FONT)
     )
@@ -375,7 +382,9 @@ def test_no_tsa_configured(pki: SealPki) -> None:
     assert caught.value.code == "tsa_unavailable"
 
 
-@pytest.mark.parametrize("bad", ["down_url", "garbage_url", "html_url", "refuse_url", "replay_url"])
+@pytest.mark.parametrize(
+    "bad", ["down_url", "garbage_url", "html_url", "refuse_url", "replay_url"]
+)
 def test_the_next_tsa_is_asked(pki: SealPki, bad: str) -> None:
     options = pki.options("B-T", tsa_urls=(getattr(pki.tsa, bad), pki.tsa.url), tsa_timeout=2)
     result = seal_pdf(report_pdf(), pki.signer, options)
