@@ -448,10 +448,8 @@ def _seal_signer(signer: signers.Signer) -> _SealSigner:
     if isinstance(cached, _SealSigner) and cached.signing_cert is signer.signing_cert:
         return cached
     wrapped = _SealSigner(signer)
-    try:
+    if hasattr(signer, "__dict__"):  # a signer with __slots__ gets a new one each time
         signer._meddev_seal_signer = wrapped  # type: ignore[attr-defined]
-    except AttributeError:  # a signer with __slots__: build it each time
-        pass
     return wrapped
 
 
@@ -636,22 +634,25 @@ _STAMP_HEIGHT = 72.0
 _STAMP_MARGIN = 18.0
 
 
-def _stamp_box(writer: IncrementalPdfFileWriter) -> tuple[int, int, int, int]:
-    """The stamp's rectangle: the bottom right corner of the last page."""
-    box = [0.0, 0.0, 595.0, 842.0]
+def _page_box(writer: IncrementalPdfFileWriter) -> list[float]:
+    """The last page's crop (else media) box; A4 when it cannot be read."""
     try:
         node = writer.find_page_for_modification(-1)[0].get_object()
         for _depth in range(32):  # MediaBox may be inherited from the page tree
             found = node.get("/CropBox") or node.get("/MediaBox")
             if found is not None:
-                box = [float(value) for value in found]
-                break
+                return [float(value) for value in found]
             if "/Parent" not in node:
                 break
             node = node["/Parent"].get_object()
     except (misc.PdfError, KeyError, IndexError, TypeError, ValueError, AttributeError):
-        pass
-    left, bottom, right, _top = box
+        return [0.0, 0.0, 595.0, 842.0]
+    return [0.0, 0.0, 595.0, 842.0]
+
+
+def _stamp_box(writer: IncrementalPdfFileWriter) -> tuple[int, int, int, int]:
+    """The stamp's rectangle: the bottom right corner of the last page."""
+    left, bottom, right, _top = _page_box(writer)
     x2 = right - _STAMP_MARGIN
     x1 = max(left + _STAMP_MARGIN, x2 - _STAMP_WIDTH)
     y1 = bottom + _STAMP_MARGIN
