@@ -388,7 +388,7 @@ def _verify(
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         if reader.encrypted:
             return PdfVerdict("unusable", digest, (Check("file", False, "The PDF is encrypted."),))
-        signatures = list(reader.embedded_signatures)
+        _ = reader.root["/Pages"]
     except Exception as exc:  # noqa: BLE001
         return PdfVerdict(
             "unusable",
@@ -396,7 +396,16 @@ def _verify(
             (Check("file", False, f"The PDF is broken: {type(exc).__name__}: {str(exc)[:200]}"),),
         )
     checks = [Check("file", True, f"A readable PDF of {len(pdf)} bytes.")]
-    embedded = _embedded_files(reader)
+    try:
+        embedded = _embedded_files(reader)
+    except Exception:  # noqa: BLE001 - a broken attachment tree: judge the seal without it
+        embedded = {}
+    try:
+        signatures = list(reader.embedded_signatures)
+    except Exception as exc:  # noqa: BLE001 - a signature field whose signature is corrupt
+        detail = f"A signature field is present but its signature cannot be read: {exc}"
+        checks.append(Check("seal", False, " ".join(detail.split())[:300]))
+        return PdfVerdict("altered", digest, tuple(checks), embedded=MappingProxyType(embedded))
     seals = [s for s in signatures if s.sig_object_type != "/DocTimeStamp"]
     if not seals:
         checks.append(Check("seal", False, "The PDF carries no electronic seal."))

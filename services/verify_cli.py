@@ -20,6 +20,7 @@ import argparse
 import sys
 from pathlib import Path, PurePosixPath
 
+from .errors import EsignError
 from .pdf_verify import Check, PdfVerdict, verify_sealed_pdf
 from .pki_keys import load_certificates
 
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         trust = load_certificates(args.trust.read_bytes())
         tsa_roots = load_certificates(args.tsa_roots.read_bytes()) if args.tsa_roots else []
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EsignError) as exc:
         sys.stderr.write(f"Cannot read the trust anchors: {exc}\n")
         return EXIT_UNUSABLE
     if not trust:
