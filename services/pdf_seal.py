@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import logging
 import os
 import tempfile
 import threading
@@ -177,6 +178,20 @@ class SealError(PkiError):
     def __init__(self, code: str, message: str) -> None:
         self.code = code
         super().__init__(message)
+
+
+class _NoFetchingNotice(logging.Filter):
+    """Drop pyHanko's warning that revocation data is embedded with fetching off.
+
+    Fetching is off on purpose here (the caller gives the CA's current CRL); the warning would
+    otherwise be logged on every seal.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger(pdf_signer.__name__).addFilter(_NoFetchingNotice())
 
 
 # --- Timestamps ---------------------------------------------------------------------------
@@ -569,6 +584,51 @@ def cjk_font_path(font_path: str) -> str:
         raise SealError("font", f"The stamp font {font_path} cannot be read: {exc}") from exc
 
 
+_BASE_CHARS = "".join(chr(code) for code in range(0x20, 0x7F))
+"""Kept in every stamp font: dates, counts and Latin names change from print to print."""
+
+
+@functools.lru_cache(maxsize=64)
+def _subset_font(face_path: str, chars: str) -> str:
+    """A font with only printable ASCII and ``chars``, cut from ``face_path`` once.
+
+    A CJK face has some 65,000 glyphs: loading and subsetting it for each seal costs half a
+    second. A stamp's text changes in its digits only (the company name and the translated
+    words stay), so the font cut for its other characters is written once in the cache folder,
+    keyed by the face and the characters, and each seal loads that small file.
+
+    :param face_path: A single-face font (:func:`cjk_font_path`).
+    :param chars: The non-ASCII characters the stamp needs, sorted.
+    :return: The small font's path.
+    :raises SealError: ``"font"`` if the face cannot be read or subset.
+    """
+    try:
+        from fontTools import subset  # noqa: PLC0415 - only for non-Latin stamps
+
+        stat = os.stat(face_path)
+        key = f"v2\0{face_path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{chars}".encode()
+        target = _font_cache_dir() / f"stamp-{hashlib.sha256(key).hexdigest()[:32]}.otf"
+        with _FONT_LOCK:
+            if target.is_file():
+                return str(target)
+            options = subset.Options()
+            # No GSUB/GPOS: a stamp line needs no ligatures or contextual forms, and those
+            # tables cost more to load at each seal than all the glyphs.
+            options.layout_features = []
+            options.name_IDs = ["*"]
+            options.notdef_outline = True
+            font = subset.load_font(face_path, options)
+            subsetter = subset.Subsetter(options)
+            subsetter.populate(unicodes=[ord(char) for char in _BASE_CHARS + chars])
+            subsetter.subset(font)
+            partial = target.with_suffix(f".{os.getpid()}.part")
+            subset.save_font(font, str(partial), options)
+            partial.replace(target)
+            return str(target)
+    except (OSError, ValueError, KeyError, IndexError, ImportError, AssertionError) as exc:
+        raise SealError("font", f"The stamp font {face_path} cannot be subset: {exc}") from exc
+
+
 class _QuickQRStamp(QRStamp):
     """pyHanko's QR stamp with a fixed QR mask pattern.
 
@@ -606,7 +666,9 @@ def _stamp_style(stamp: Stamp, lines: Sequence[str]) -> QRStampStyle:
     if stamp.font_path:
         from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory  # noqa: PLC0415
 
-        font = GlyphAccumulatorFactory(cjk_font_path(stamp.font_path), font_size=10)
+        chars = "".join(sorted(set("".join(lines)) - set(_BASE_CHARS)))
+        face = cjk_font_path(stamp.font_path)
+        font = GlyphAccumulatorFactory(_subset_font(face, chars), font_size=10)
     else:
         for line in lines:
             try:
