@@ -814,6 +814,28 @@ def _sign_once(
     files: Sequence[EmbeddedFile],
     stamper: _FailoverTimeStamper | None,
 ) -> bytes:
+    """Seal once; if the CMS outgrew the room reserved for it, again with pyHanko's sizing."""
+    try:
+        return _sign_with(pdf, signer, options, level, stamp, files, stamper, reserve=True)
+    except PyhankoSigningError as exc:
+        if "larger than expected" not in str(exc):
+            raise
+        return _sign_with(pdf, signer, options, level, stamp, files, stamper, reserve=False)
+
+
+def _sign_with(  # noqa: PLR0913
+    pdf: bytes,
+    signer: signers.Signer,
+    options: SealOptions,
+    level: str,
+    stamp: Stamp | None,
+    files: Sequence[EmbeddedFile],
+    stamper: _FailoverTimeStamper | None,
+    *,
+    reserve: bool,
+) -> bytes:
+    if stamper is not None:
+        stamper.tokens.clear()  # the signature timestamp is the first token of this attempt
     writer = _writer(pdf)
     _embed(writer, files)
     long_term = level in ("B-LT", "B-LTA")
@@ -860,7 +882,7 @@ def _sign_once(
         writer,
         appearance_text_params=params,
         output=out,
-        bytes_reserved=_reserve(signer, stamper),
+        bytes_reserved=_reserve(signer, stamper) if reserve else None,
     )
     return out.getvalue()
 

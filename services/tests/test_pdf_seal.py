@@ -434,3 +434,18 @@ def test_a_seal_certificate_of_another_ca_cannot_seal_long_term(pki: SealPki) ->
     with pytest.raises(SealError) as caught:
         seal_pdf(report_pdf(), other.signer, pki.options("B-LT"))
     assert caught.value.code == "signer"
+
+
+def test_a_cms_larger_than_reserved_is_sealed_anyway(
+    pki: SealPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The room for the CMS is estimated from the certificates and the TSA token; a bigger
+    CMS (a TSA that starts sending more certificates) is sealed with pyHanko's own sizing."""
+    import services.pdf_seal as module  # noqa: PLC0415
+
+    monkeypatch.setattr(module, "_reserve", lambda signer, stamper: 2000)
+    result = seal_pdf(report_pdf(), pki.signer, pki.options("B-LT"))
+    assert result.level == "B-LT" and result.timestamp_time is not None
+    verdict = verify_sealed_pdf(result.pdf, trust_roots=[pki.ca.root], tsa_roots=[pki.tsa.root])
+    assert verdict.status == "authentic"
+    assert verdict.sealed_at == result.timestamp_time
