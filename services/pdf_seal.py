@@ -26,6 +26,7 @@ carries the caller's "no trusted time" line, and :class:`SealResult` says so.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import io
@@ -55,8 +56,12 @@ from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, dummy_digest
 from pyhanko.stamp import QRStampStyle
 from pyhanko.stamp.qr import QRStamp
-from pyhanko_certvalidator import ValidationContext
-from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.errors import (
+    InvalidCertificateError,
+    PathBuildingError,
+    PathValidationError,
+)
 
 from .pki_errors import PkiError
 from .pki_keys import utc
@@ -519,6 +524,27 @@ def _validation_context(options: SealOptions, signer: signers.Signer) -> Validat
     )
 
 
+def _check_signer(options: SealOptions, signer: signers.Signer) -> None:
+    """Refuse a seal certificate that does not chain to the roots or is revoked per the CRLs.
+
+    At B-LT and B-LTA pyHanko does this while collecting the validation data; below, nothing
+    in the file would show a revocation, so the seal is refused here (soft-fail: no CRL given
+    is not a refusal).
+
+    :raises SealError: ``"signer"``.
+    """
+    context = _validation_context(options, signer)
+    validator = CertificateValidator(
+        signer.signing_cert,
+        intermediate_certs=list(signer.cert_registry or ()),
+        validation_context=context,
+    )
+    try:
+        asyncio.run(validator.async_validate_usage({"digital_signature"}))
+    except (PathBuildingError, PathValidationError, InvalidCertificateError) as exc:
+        raise SealError("signer", f"The seal certificate cannot be used: {exc}") from exc
+
+
 # --- Stamp --------------------------------------------------------------------------------
 
 _FONT_DIR_ENV = "MEDDEV_ESIGN_FONT_CACHE"
@@ -920,6 +946,12 @@ def seal_pdf(
     except (ValueError, TypeError, AttributeError, PyhankoSigningError) as exc:
         raise SealError("signer", f"The seal signer is unusable: {exc}") from exc
     level = options.level
+    if level in ("B-LT", "B-LTA") and not (options.trust_roots and options.tsa_roots):
+        raise SealError(
+            "bad_input", f"A {level} seal needs the company CA's and the TSA's root certificates."
+        )
+    if level in ("B-B", "B-T") and options.trust_roots:
+        _check_signer(options, signer)
     stamper = (
         _FailoverTimeStamper(options.tsa_urls, options.tsa_timeout) if level != "B-B" else None
     )
@@ -945,7 +977,9 @@ def seal_pdf(
         raise SealError("signer", f"The seal could not be made: {exc}") from exc
     except (PathBuildingError, PathValidationError) as exc:
         raise SealError(
-            "signer", f"The seal certificate does not validate against the company CA: {exc}"
+            "signer",
+            "The seal's or the TSA's certificate does not validate against the configured "
+            f"roots: {exc}",
         ) from exc
     except PyhankoSigningError as exc:
         cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""

@@ -421,19 +421,34 @@ def test_bad_options_and_files(pki: SealPki) -> None:
     assert caught.value.code == "bad_input"
 
 
-def test_a_revoked_seal_certificate_cannot_seal_long_term() -> None:
-    revoked = make_pki("Revoked Corp", revoked=True)
+@pytest.fixture(scope="module")
+def revoked() -> SealPki:
+    return make_pki("Revoked Corp", revoked=True)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_a_revoked_seal_certificate_cannot_seal(revoked: SealPki, level: str) -> None:
     with pytest.raises(SealError) as caught:
-        seal_pdf(report_pdf(), revoked.signer, revoked.options("B-LT"))
+        seal_pdf(report_pdf(), revoked.signer, revoked.options(level))
     assert caught.value.code == "signer"
     assert "revoked" in str(caught.value).lower()
 
 
-def test_a_seal_certificate_of_another_ca_cannot_seal_long_term(pki: SealPki) -> None:
+@pytest.mark.parametrize("level", LEVELS)
+def test_a_seal_certificate_of_another_ca_cannot_seal(pki: SealPki, level: str) -> None:
     other = make_pki("Other Corp")
     with pytest.raises(SealError) as caught:
-        seal_pdf(report_pdf(), other.signer, pki.options("B-LT"))
+        seal_pdf(report_pdf(), other.signer, pki.options(level))
     assert caught.value.code == "signer"
+
+
+def test_long_term_levels_need_the_roots(pki: SealPki) -> None:
+    for changes in ({"tsa_roots": ()}, {"trust_roots": ()}):
+        with pytest.raises(SealError) as caught:
+            seal_pdf(report_pdf(), pki.signer, pki.options("B-LT", **changes))
+        assert caught.value.code == "bad_input"
+    # Below B-LT the roots are optional (nothing is checked then).
+    assert seal_pdf(report_pdf(), pki.signer, pki.options("B-T", trust_roots=())).timestamped
 
 
 def test_a_cms_larger_than_reserved_is_sealed_anyway(
