@@ -464,3 +464,52 @@ def test_a_cms_larger_than_reserved_is_sealed_anyway(
     verdict = verify_sealed_pdf(result.pdf, trust_roots=[pki.ca.root], tsa_roots=[pki.tsa.root])
     assert verdict.status == "authentic"
     assert verdict.sealed_at == result.timestamp_time
+
+
+def test_qr_code_reads_back_the_verification_url(
+    sealed: dict[str, SealResult], tmp_path: Path
+) -> None:
+    """zbarimg (an independent decoder) reads the stamp's QR code from the rendered page."""
+    path = tmp_path / "sealed.pdf"
+    path.write_bytes(sealed["B-LT"].pdf)
+    subprocess.run(
+        ["pdftoppm", "-r", "200", "-png", str(path), str(tmp_path / "page")], check=True
+    )
+    done = subprocess.run(
+        ["zbarimg", "-q", "--raw", str(tmp_path / "page-1.png")], capture_output=True, text=True
+    )
+    assert done.stdout.strip() == stamp().qr_url
+
+
+def test_a_chromium_rendered_report(
+    pki: SealPki, files: list[EmbeddedFile], tmp_path: Path
+) -> None:
+    """A report as a browser engine prints it (Skia PDF: embedded CJK fonts, links, outline)."""
+    html = tmp_path / "report.html"
+    html.write_text(
+        "<html><head><meta charset='utf-8'></head><body>"
+        "<h1>Batch Release Certificate 批次放行证书</h1><p>Lot LOT-2026-0042</p>"
+        "<a href='#s'>Signatures</a><h2 id='s'>Signatures</h2>"
+        "<table border='1'><tr><td>Approved</td><td>Alice Zhang</td></tr></table>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    rendered = tmp_path / "report.pdf"
+    subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+         f"--print-to-pdf={rendered}", str(html)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    lines = ("艾克美医疗", "已电子签名", "3 个电子签名", "盖章 2026-12-06 18:02 CST (UTC+08:00)")
+    result = seal_pdf(
+        rendered.read_bytes(),
+        pki.signer,
+        pki.options("B-LTA"),
+        stamp=stamp(lines, font_path=CJK_FONT),
+        files=files,
+    )
+    verdict = verify_sealed_pdf(result.pdf, trust_roots=[pki.ca.root], tsa_roots=[pki.tsa.root])
+    assert verdict.status == "authentic", verdict.checks
+    text = pdftotext(result.pdf, tmp_path)
+    assert "批次放行证书" in text and "已电子签名" in text
+    assert _pyhanko_status(result.pdf, pki).bottom_line
