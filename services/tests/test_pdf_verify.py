@@ -19,6 +19,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from seal_fixtures import LOT, SealPki, evidence, make_pki, pdfsig, report_pdf, stamp
 
+from services.pdf_evidence import PREFIX
 from services.pdf_seal import EmbeddedFile, seal_pdf
 from services.pdf_verify import PdfVerdict, verify_sealed_pdf
 from services.pki_keys import certificate_to_pem
@@ -513,3 +514,16 @@ def test_cli_extract_refuses_paths_that_escape(pki: SealPki, tmp_path: Path) -> 
     assert not (tmp_path / "escape.txt").exists()
     assert not list(out.rglob("*")) or all(p.is_relative_to(out) for p in out.rglob("*"))
     assert PdfFileReader(io.BytesIO(data)).embedded_signatures
+
+
+def test_an_attachment_that_inflates_past_the_limit(pki: SealPki) -> None:
+    """40 MB of zeros compress to 40 KB: the verifier refuses to inflate it (32 MB a stream)
+    and says the attachment cannot be read, instead of taking the memory."""
+    bomb = EmbeddedFile(f"{PREFIX}record.json", bytes(40 * 1024 * 1024))
+    data = seal_pdf(report_pdf(), pki.signer, pki.options("B-B"), files=[bomb]).pdf
+    assert len(data) < 200_000
+    verdict = _verify(data, pki)
+    assert verdict.status == "altered"
+    assert "record.json" in _failed(verdict)["attachments"]
+    assert not verdict.embedded
+    assert _verify(data, pki, check_evidence=False).status == "authentic"
