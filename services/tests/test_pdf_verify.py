@@ -527,3 +527,19 @@ def test_an_attachment_that_inflates_past_the_limit(pki: SealPki) -> None:
     assert "record.json" in _failed(verdict)["attachments"]
     assert not verdict.embedded
     assert _verify(data, pki, check_evidence=False).status == "authentic"
+
+
+def test_incremental_update_replacing_an_attachment(pki: SealPki, genuine: bytes) -> None:
+    """A forged record.json attached after the seal: the difference analysis catches it."""
+    from pyhanko.pdf_utils import embed  # noqa: PLC0415
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(genuine))
+    forged = embed.EmbeddedFileObject.from_file_data(writer, b'{"record": "LOT-2026-0099"}')
+    embed.embed_file(
+        writer, embed.FileSpec(file_spec_string="zz-record.json", embedded_data=forged)
+    )
+    out = io.BytesIO()
+    writer.write(out)
+    verdict = _verify(out.getvalue(), pki)
+    assert verdict.status == "altered"
+    assert "seal 1 (MeddevSeal) modifications" in _failed(verdict)
