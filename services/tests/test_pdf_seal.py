@@ -49,6 +49,8 @@ from services.pdf_seal import EmbeddedFile, SealError, SealResult, Stamp, cjk_fo
 from services.pdf_verify import verify_sealed_pdf
 from services.pki_hsm import generate_key_pair, hsm_signer, open_token
 from services.pki_issue import SignerIdentity, issue_signer_certificate
+from services.pki_keys import KeyType, generate_private_key
+from services.pki_sign import CachedKeySigner
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 
@@ -513,3 +515,35 @@ def test_a_chromium_rendered_report(
     text = pdftotext(result.pdf, tmp_path)
     assert "批次放行证书" in text and "已电子签名" in text
     assert _pyhanko_status(result.pdf, pki).bottom_line
+
+
+@pytest.mark.parametrize("store", ["software", "SoftHSM2"])
+def test_rsa_3072_seal_key(
+    pki: SealPki, files: list[EmbeddedFile], nss: str, tmp_path: Path, store: str
+) -> None:
+    """RSA keys (PKCS#1 v1.5 in software, the combined mechanism on the token) seal too."""
+    if store == "software":
+        key = generate_private_key(KeyType.RSA_3072)
+        public = key.public_key()
+    else:
+        token = softhsm_token()
+        session = open_token(token.library, token.label, token.pin)
+        public = generate_key_pair(session, "company-seal-rsa", KeyType.RSA_3072)
+    certificate = issue_signer_certificate(
+        pki.ca, SignerIdentity(f"RSA seal ({store})", "company-seal"), public
+    )
+    if store == "software":
+        signer = CachedKeySigner(key, certificate, pki.ca.certificates)
+    else:
+        signer = hsm_signer(session, "company-seal-rsa", certificate, pki.ca.certificates)
+    try:
+        result = seal_pdf(report_pdf(), signer, pki.options("B-LT"), stamp=stamp(), files=files)
+    finally:
+        if store != "software":
+            session.close()
+    verdict = verify_sealed_pdf(result.pdf, trust_roots=[pki.ca.root], tsa_roots=[pki.tsa.root])
+    assert verdict.status == "authentic", verdict.checks
+    path = tmp_path / "rsa.pdf"
+    path.write_bytes(result.pdf)
+    report = pdfsig(path, nss)
+    assert "Signature is Valid." in report and "Certificate is Trusted." in report
