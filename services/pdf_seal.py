@@ -242,8 +242,13 @@ class _FailoverTimeStamper(TimeStamper):
             self._register_dummy("sha256", dummy)
 
     def remember_dummy(self) -> None:
-        """Keep the dummy token for the next seal with the same TSAs."""
-        dummy = self._dummy_response_cache.get("sha256")
+        """Keep a token for the next seal with the same TSAs to size and validate against.
+
+        The latest real token is kept rather than the first dummy, so a TSA that renews its
+        certificate is followed at the next seal (pyHanko takes the TSA's certificates for the
+        DSS from this token).
+        """
+        dummy = self.tokens[0] if self.tokens else self._dummy_response_cache.get("sha256")
         if dummy is not None:
             with _DUMMIES_LOCK:
                 if len(_DUMMIES) >= _MAX_TSA_CACHE:
