@@ -112,12 +112,16 @@ class Stamp:
     :param font_path: An OpenType/TrueType font for the text (``.otf``, ``.ttf``, or a
         ``.ttc`` collection, whose Simplified Chinese face is used); needed when the lines are
         not Latin-1. ``None`` uses the PDF standard font Courier.
+    :param box: Where on the last page, ``(x1, y1, x2, y2)`` in PDF points from the bottom
+        left corner; ``None`` puts a 250 x 72 pt stamp in the bottom right corner, 18 pt from
+        the edges (move it when the report's footer is there).
     """
 
     lines: tuple[str, ...]
     qr_url: str
     no_trusted_time_line: str
     font_path: str | None = None
+    box: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -743,6 +747,16 @@ def _page_box(writer: IncrementalPdfFileWriter) -> list[float]:
     return [0.0, 0.0, 595.0, 842.0]
 
 
+def _given_box(box: Sequence[float]) -> tuple[int, int, int, int]:
+    try:
+        x1, y1, x2, y2 = (int(round(float(value))) for value in box)
+    except (TypeError, ValueError) as exc:
+        raise SealError("bad_input", f"The stamp box {box!r} is not four numbers.") from exc
+    if x2 - x1 < 60 or y2 - y1 < 30:
+        raise SealError("bad_input", f"The stamp box {box!r} is too small for the QR code.")
+    return x1, y1, x2, y2
+
+
 def _stamp_box(writer: IncrementalPdfFileWriter) -> tuple[int, int, int, int]:
     """The stamp's rectangle: the bottom right corner of the last page."""
     left, bottom, right, _top = _page_box(writer)
@@ -897,7 +911,9 @@ def _sign_with(  # noqa: PLR0913
         style = _stamp_style(stamp, lines)
         params = {"url": stamp.qr_url}
         field_spec = fields.SigFieldSpec(
-            sig_field_name=options.field_name, on_page=-1, box=_stamp_box(writer)
+            sig_field_name=options.field_name,
+            on_page=-1,
+            box=_stamp_box(writer) if stamp.box is None else _given_box(stamp.box),
         )
     else:
         field_spec = fields.SigFieldSpec(sig_field_name=options.field_name)

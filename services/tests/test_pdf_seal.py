@@ -547,3 +547,24 @@ def test_rsa_3072_seal_key(
     path.write_bytes(result.pdf)
     report = pdfsig(path, nss)
     assert "Signature is Valid." in report and "Certificate is Trusted." in report
+
+
+def test_stamp_box_can_be_moved(pki: SealPki) -> None:
+    moved = Stamp(
+        ("ACME Medical",), "https://erp.example.com/v/x", "none", box=(36, 700, 300, 780)
+    )
+    result = seal_pdf(report_pdf(), pki.signer, pki.options("B-B"), stamp=moved)
+    widget = PdfFileReader(io.BytesIO(result.pdf)).embedded_signatures[0].sig_field
+    assert [float(value) for value in widget["/Rect"]] == [36, 700, 300, 780]
+    default = seal_pdf(report_pdf(), pki.signer, pki.options("B-B"), stamp=stamp())
+    widget = PdfFileReader(io.BytesIO(default.pdf)).embedded_signatures[0].sig_field
+    assert [float(value) for value in widget["/Rect"]] == [327, 18, 577, 90]  # A4, bottom right
+    for box in ((0, 0, 10, 10), ("a", 1, 2, 3)):
+        with pytest.raises(SealError) as caught:
+            seal_pdf(
+                report_pdf(),
+                pki.signer,
+                pki.options("B-B"),
+                stamp=Stamp(("x",), "https://x", "none", box=box),
+            )
+        assert caught.value.code == "bad_input"
