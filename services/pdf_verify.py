@@ -14,7 +14,10 @@
 
 Validation is pyHanko's, with revocation fetching **off**: revocation is judged from the
 CRLs/OCSP responses in the file's DSS at the signature timestamp's time (or the signer's own
-time when there is no timestamp). Hostile input never raises.
+time when there is no timestamp). When the file holds no usable revocation data for a
+certificate (a seal below B-LT, or a DSS without the TSA's CA's CRL), its status is reported
+as not proven by the file, which does not make the seal fail; a revocation the file does show
+does. Hostile input never raises; uploads are decoded within tight size limits.
 """
 
 from __future__ import annotations
