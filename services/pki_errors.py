@@ -27,6 +27,7 @@ __all__ = [
     "MasterKeyMissingError",
     "PkiError",
     "PkiInputError",
+    "SealError",
     "SigningError",
     "TimestampUnavailableError",
     "TsaAttempt",
@@ -194,3 +195,18 @@ class HsmPinError(HsmError):
 
     :param reason: A plain English sentence explaining why.
     """
+
+
+class SealError(PkiError):
+    """The PDF could not be sealed.
+
+    :param code: ``"tsa_unavailable"`` (timestamp required, no TSA answered), ``"bad_pdf"``
+        (the input is not a PDF pyHanko can update), ``"signer"`` (the seal key or its
+        certificate refused or failed: revoked, wrong usage, HSM down), ``"bad_input"`` (an
+        option, stamp or file name is invalid) or ``"font"`` (the stamp font is unusable).
+    :param message: A plain English sentence.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
