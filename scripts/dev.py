@@ -27,6 +27,7 @@ from devtools.demo import cmd_demo
 from devtools.i18n import cmd_i18n
 from devtools.odoo import LOG_LINE, SUPERUSER_DSN_VAR, addons_path, find_odoo, odoo_command
 from devtools.suites import cmd_test
+from devtools.trace import cmd_trace
 from devtools.venv import ensure_venv_python
 
 __all__ = [
@@ -67,6 +68,15 @@ def main() -> int:
     t = sub.add_parser("test", help="static checks, core suite, Odoo suite")
     t.add_argument("--no-odoo", action="store_true", help="skip the Odoo suite (quick local run)")
     t.set_defaults(func=cmd_test)
+    tr = sub.add_parser("trace", help="requirement -> tests -> last result matrix")
+    tr.add_argument(
+        "--static", action="store_true", help="declarations only: no results, no matrix file"
+    )
+    tr.add_argument(
+        "--odoo-log", action="append", help="also read results from this Odoo test log"
+    )
+    tr.add_argument("--json", help="write the matrix here (default .state/results/trace.json)")
+    tr.set_defaults(func=cmd_trace)
     sub.add_parser("i18n", help="export the .pot and merge it into zh_CN.po").set_defaults(
         func=cmd_i18n
     )
