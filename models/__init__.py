@@ -45,4 +45,5 @@ from . import (
     esign_change_request,
     esign_deviation,
     esign_supplier_qualification,
+    esign_validation_run,
 )

@@ -21,4 +21,5 @@ from . import (
     test_signed_lines,
     test_signing,
     test_snapshot_versions,
+    test_validation,
 )
