@@ -21,7 +21,7 @@ trace:  ## requirement -> tests -> last result; fails on an untested high-risk r
 	$(PYTHON) scripts/dev.py trace
 
 validate:  ## IQ and OQ of an installation, and its executed validation report: DB=name
-	$(PYTHON) scripts/dev.py validate --db $(DB)
+	$(PYTHON) scripts/dev.py validate --db $(DB) $(VALIDATE_ARGS)
 
 pg-start:
 	$(PYTHON) scripts/dev.py pg start
