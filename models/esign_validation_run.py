@@ -717,4 +717,4 @@ class EsignValidationRequirement(models.Model):
     status = fields.Char()
     test_count = fields.Integer(string="Tests")
     passed_count = fields.Integer(string="Passed")
-    tests = fields.Text()
+    tests = fields.Text(string="Test Results", help="Each test with its last result.")
