@@ -6,7 +6,7 @@ ifeq ($(origin PYTHON),command line)
 export MEDDEV_PYTHON_EXPLICIT = 1
 endif
 
-.PHONY: demo test test-quick pg-start pg-stop bench
+.PHONY: demo test test-quick trace validate pg-start pg-stop bench
 
 demo:  ## Odoo 18 with meddev_esign and demo data on http://localhost:8069
 	$(PYTHON) scripts/dev.py demo
@@ -16,6 +16,12 @@ test:  ## static checks, core suite (no Odoo), Odoo suite (real Odoo 18 + Postgr
 
 test-quick:  ## static checks and core suite only
 	$(PYTHON) scripts/dev.py test --no-odoo
+
+trace:  ## requirement -> tests -> last result; fails on an untested high-risk requirement
+	$(PYTHON) scripts/dev.py trace
+
+validate:  ## IQ and OQ of an installation, and its executed validation report: DB=name
+	$(PYTHON) scripts/dev.py validate --db $(DB) $(VALIDATE_ARGS)
 
 pg-start:
 	$(PYTHON) scripts/dev.py pg start

@@ -47,6 +47,7 @@ from . import (
     esign_change_request,
     esign_deviation,
     esign_supplier_qualification,
+    esign_validation_run,
 )
 
 # isort: split

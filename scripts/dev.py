@@ -27,6 +27,8 @@ from devtools.demo import cmd_demo
 from devtools.i18n import cmd_i18n
 from devtools.odoo import LOG_LINE, SUPERUSER_DSN_VAR, addons_path, find_odoo, odoo_command
 from devtools.suites import cmd_test
+from devtools.trace import cmd_trace
+from devtools.validate import cmd_validate
 from devtools.venv import ensure_venv_python
 
 __all__ = [
@@ -67,6 +69,26 @@ def main() -> int:
     t = sub.add_parser("test", help="static checks, core suite, Odoo suite")
     t.add_argument("--no-odoo", action="store_true", help="skip the Odoo suite (quick local run)")
     t.set_defaults(func=cmd_test)
+    tr = sub.add_parser("trace", help="requirement -> tests -> last result matrix")
+    tr.add_argument(
+        "--static", action="store_true", help="declarations only: no results, no matrix file"
+    )
+    tr.add_argument(
+        "--odoo-log", action="append", help="also read results from this Odoo test log"
+    )
+    tr.add_argument("--json", help="write the matrix here (default .state/results/trace.json)")
+    tr.set_defaults(func=cmd_trace)
+    v = sub.add_parser("validate", help="IQ, OQ on a throw-away database, executed report")
+    v.add_argument("--db", required=True, help="the database whose installation is validated")
+    v.add_argument(
+        "--oq-tags",
+        default=f"/{MODULE},/{MODULE}_test",
+        help="Odoo --test-tags of the OQ (default: the whole suite)",
+    )
+    v.add_argument("--no-oq", action="store_true", help="IQ only: no test run")
+    v.add_argument("--no-core", action="store_true", help="OQ without the core suite")
+    v.add_argument("--lang", default="", help="language of the report (default: the admin's)")
+    v.set_defaults(func=cmd_validate)
     sub.add_parser("i18n", help="export the .pot and merge it into zh_CN.po").set_defaults(
         func=cmd_i18n
     )
@@ -78,7 +100,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     try:
-        if args.cmd in ("demo", "test", "i18n"):  # the commands that install packages
+        if args.cmd in ("demo", "test", "i18n", "validate"):  # the commands that install packages
             ensure_venv_python()
         return args.func(args)
     except DevError as exc:

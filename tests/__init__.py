@@ -25,5 +25,6 @@ from . import (
     test_signed_lines,
     test_signing,
     test_snapshot_versions,
+    test_validation,
     test_wizard_secrets,
 )

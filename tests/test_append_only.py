@@ -19,7 +19,10 @@ EVIDENCE_MODELS = (
 
 @tagged("post_install", "-at_install")
 class TestAppendOnly(EsignCase):
-    """One trigger function and one ORM guard hold every evidence table."""
+    """One trigger function and one ORM guard hold every evidence table.
+
+    Verifies: R15
+    """
 
     def test_every_evidence_table_uses_the_one_function(self):
         for name in EVIDENCE_MODELS:
@@ -46,6 +49,7 @@ class TestAppendOnly(EsignCase):
         self.assertFalse(self.env.cr.fetchall(), "the per-table functions are gone")
 
     def test_one_uninstall_policy(self):
+        """Verifies: R19"""
         for name in EVIDENCE_MODELS:
             guards = [
                 method

@@ -58,6 +58,7 @@ class TestAuditTrail(EsignCase):
 
     # ------------------------------------------------------------------ what is recorded
     def test_create_write_unlink_are_recorded_old_to_new(self):
+        """Verifies: R15"""
         start = self.head()
         dev = self.make_deviation(product_id=self.device.id)
         created = self.entries(dev, "create")
@@ -95,6 +96,7 @@ class TestAuditTrail(EsignCase):
         self.assert_chain_ok()
 
     def test_money_at_currency_precision_and_gap_free_numbering(self):
+        """Verifies: R15"""
         order = self.env["purchase.order"].create(
             {
                 "partner_id": self.env["res.partner"].create({"name": "Vendor A"}).id,
@@ -115,6 +117,7 @@ class TestAuditTrail(EsignCase):
         self.assert_chain_ok()
 
     def test_configuration_changes_are_audited(self):
+        """Verifies: R28"""
         self.mo_policy.with_user(self.esign_admin).write({"name": "MO review v2"})
         entry = self.entries(self.mo_policy)[-1]
         self.assertEqual(entry.operation, "config")
@@ -133,7 +136,10 @@ class TestAuditTrail(EsignCase):
         """A module update alters the entry table (its trigger, its columns), then loads data
         that is audited, in one transaction. Reading the committed head through a second
         connection would wait forever for this transaction's own table lock (it hung `make
-        demo` once); the append goes on and the chain stays intact."""
+        demo` once); the append goes on and the chain stays intact.
+
+        Verifies: R15
+        """
         self.env.cr.execute("LOCK TABLE esign_audit_entry IN ACCESS EXCLUSIVE MODE")
         # As in a fresh update transaction: the committed head has not been read yet.
         self.env.cr.postrollback.data.pop("esign_audit_heads", None)
@@ -146,6 +152,7 @@ class TestAuditTrail(EsignCase):
         self.assertTrue(chain._verify().ok)
 
     def test_company_esign_settings_are_audited_others_not(self):
+        """Verifies: R28"""
         company = self.env.company
         company.write({"esign_tsa_urls": "http://127.0.0.1:1/tsa"})
         entry = self.entries(company)[-1]
@@ -158,6 +165,7 @@ class TestAuditTrail(EsignCase):
         self.assertEqual(len(self.entries(company)), count)
 
     def test_rule_adds_a_model_and_is_itself_audited(self):
+        """Verifies: R15, R28"""
         # the demo data audits partners already: start from no rule
         self.env["esign.audit.rule"].with_context(active_test=False).search(
             [("model", "=", "res.partner")]
@@ -196,6 +204,7 @@ class TestAuditTrail(EsignCase):
             )
 
     def test_signature_and_rejection_are_entries(self):
+        """Verifies: R15, R16"""
         mo = self._make_mo()
         self.sign(self.qe, mo)
         sign = self.entries(mo, "sign")
@@ -214,6 +223,7 @@ class TestAuditTrail(EsignCase):
 
     # ------------------------------------------------------------------ reason for change
     def test_signed_record_change_needs_a_reason(self):
+        """Verifies: R11, R15"""
         mo = self._make_mo()
         self.sign(self.qe, mo)
         self.assertTrue(mo.esign_reason_required)
@@ -237,6 +247,7 @@ class TestAuditTrail(EsignCase):
         self.assertEqual(self.entries(mo, "write")[-1].reason, "Back to 5")
 
     def test_released_lot_change_needs_a_reason(self):
+        """Verifies: R15, R20"""
         self.lot.sudo().esign_release_state = "released"
         with self.assertRaises(UserError):
             self.lot.with_user(self.supervisor).write({"ref": "changed"})
@@ -246,12 +257,14 @@ class TestAuditTrail(EsignCase):
         self.assertEqual(self.entries(self.lot, "write")[-1].reason, "typo")
 
     def test_unsigned_record_needs_no_reason(self):
+        """Verifies: R15"""
         dev = self.make_deviation()
         self.assertFalse(dev.esign_reason_required)
         dev.with_user(self.qe).write({"title": "No reason needed"})
 
     # ------------------------------------------------------------------ append-only
     def test_orm_cannot_create_change_or_delete_entries(self):
+        """Verifies: R15"""
         self.make_deviation()
         entry = self.env["esign.audit.entry"].search([], limit=1)
         with self.assertRaises(UserError):
@@ -266,6 +279,7 @@ class TestAuditTrail(EsignCase):
 
     @mute_logger("odoo.sql_db")
     def test_database_refuses_update_delete_truncate(self):
+        """Verifies: R15"""
         self.make_deviation()
         self.chain._checkpoint("manual")
         entry = self.env["esign.audit.entry"].search([], limit=1)
@@ -280,6 +294,7 @@ class TestAuditTrail(EsignCase):
                 self.env.cr.execute(statement)
 
     def test_rolled_back_change_leaves_nothing(self):
+        """Verifies: R15"""
         dev = self.make_deviation()
         start = self.head()
         count = self.env["esign.audit.entry"].search_count([])
@@ -293,6 +308,7 @@ class TestAuditTrail(EsignCase):
 
     # ------------------------------------------------------------------ verification
     def test_verify_button_report_and_checkpoint(self):
+        """Verifies: R15"""
         self.make_deviation()
         verification = self.chain.with_user(self.auditor)._run_verification("manual")
         self.assertEqual(verification.verdict, "intact")
@@ -320,6 +336,7 @@ class TestAuditTrail(EsignCase):
             verification.write({"verdict": "broken"})
 
     def test_interval_checkpoints(self):
+        """Verifies: R15"""
         self.env["ir.config_parameter"].sudo().set_param(
             "meddev_esign.audit_checkpoint_interval", "2"
         )
@@ -330,6 +347,7 @@ class TestAuditTrail(EsignCase):
         self.assertTrue(seqs and all(seq % 2 == 0 for seq in seqs))
 
     def test_audit_trail_button_and_form(self):
+        """Verifies: S6"""
         dev = self.make_deviation()
         action = dev.with_user(self.qe).action_esign_audit_trail()
         self.assertEqual(self.env["esign.audit.entry"].search(action["domain"]), self.entries(dev))
@@ -341,6 +359,7 @@ class TestAuditTrail(EsignCase):
 
     # ------------------------------------------------------------------ export
     def test_filtered_export_verifies_offline_and_detects_tampering(self):
+        """Verifies: R15, R18"""
         dev = self.make_deviation()
         dev.write({"title": "Exported change"})
         other = self.make_deviation(title="Not exported")
@@ -395,6 +414,7 @@ class TestAuditTrail(EsignCase):
             self.assertIn("altered", run.stdout)
 
     def test_export_of_nothing_is_refused(self):
+        """Verifies: R18"""
         wizard = self.env["esign.audit.export"].create({"domain": "[('id', '=', 0)]"})
         with self.assertRaises(UserError):
             wizard.action_export()
@@ -404,6 +424,7 @@ class TestAuditTrail(EsignCase):
 
     # ------------------------------------------------------------------ review (R17)
     def test_review_is_signed_and_becomes_an_entry(self):
+        """Verifies: R17"""
         self.make_deviation()
         review = (
             self.env["esign.audit.review"]
@@ -429,6 +450,7 @@ class TestAuditTrail(EsignCase):
         self.assert_chain_ok()
 
     def test_review_of_an_empty_period_is_refused(self):
+        """Verifies: R17"""
         review = (
             self.env["esign.audit.review"]
             .with_user(self.auditor)
@@ -468,6 +490,7 @@ class TestAuditTrail(EsignCase):
 
     @mute_logger("odoo.sql_db")
     def test_retention_purge_only_past_retention(self):
+        """Verifies: R19"""
         chain = self._old_chain(6, date(2001, 1, 1))
         self.assertTrue(chain._verify().ok)
         chain_hash = self._hash(chain, 4)
@@ -500,6 +523,7 @@ class TestAuditTrail(EsignCase):
 
     # ------------------------------------------------------------------ uninstall (R19)
     def test_uninstall_refused_once_people_made_entries(self):
+        """Verifies: R19"""
         self.make_deviation()
         module = self.env["ir.module.module"].search([("name", "=", "meddev_esign")])
         with self.assertRaises(UserError) as ctx:

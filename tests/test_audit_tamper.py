@@ -33,6 +33,8 @@ class TestAuditTamperAndConcurrency(BaseCase):
 
     The superuser's credentials come from ``scripts/dev.py test``, which runs the suite; the
     trigger lets only a superuser through, as in production.
+
+    Verifies: R15
     """
 
     @classmethod

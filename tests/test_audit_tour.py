@@ -34,6 +34,7 @@ class TestAuditTour(HttpCase):
         cls.lot.sudo().esign_release_state = "released"
 
     def test_tour_reason_then_trail(self):
+        """Verifies: R15"""
         self.start_tour(
             f"/odoo/stock.lot/{self.lot.id}", "meddev_esign_audit_change", login="tour_editor"
         )
@@ -51,6 +52,7 @@ class TestAuditTour(HttpCase):
         self.assertTrue(entry.session_hash)
 
     def test_tour_auditor_verifies(self):
+        """Verifies: R15, S6"""
         self.start_tour(
             "/odoo/action-meddev_esign.esign_audit_chain_action",
             "meddev_esign_audit_verify",

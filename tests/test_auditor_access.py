@@ -175,7 +175,10 @@ def signed_batch(env):
 
 @tagged("post_install", "-at_install")
 class TestAuditorAccess(TransactionCase):
-    """The Auditor group reads what the signed records' forms need, and changes none of it."""
+    """The Auditor group reads what the signed records' forms need, and changes none of it.
+
+    Verifies: S6
+    """
 
     @classmethod
     def setUpClass(cls):
@@ -264,7 +267,10 @@ class TestAuditorAccess(TransactionCase):
 
 @tagged("post_install", "-at_install")
 class TestAuditorDayTour(JsonRpcMixin, HttpCase):
-    """The auditor's day in the browser, then the same calls over JSON-RPC."""
+    """The auditor's day in the browser, then the same calls over JSON-RPC.
+
+    Verifies: S6
+    """
 
     @classmethod
     def setUpClass(cls):
@@ -332,6 +338,7 @@ class TestAuditorDayTour(JsonRpcMixin, HttpCase):
         return spec
 
     def test_auditor_day_over_json_rpc(self):
+        """Verifies: R18"""
         lot, mo, po = self.batch["lot"], self.batch["mo"], self.batch["po"]
         self.authenticate("auditor", "auditor")
         for record in (lot, mo, po):
@@ -400,7 +407,10 @@ class TestAuditorDayTour(JsonRpcMixin, HttpCase):
 class TestFailedAttemptsAudited(EsignCase):
     """Every refused signing attempt is in the trail of the record it tried to sign: who,
     when, which record and which factor failed. It is written with the failure counter, in
-    that counter's own transaction, so the refusal's rollback keeps it."""
+    that counter's own transaction, so the refusal's rollback keeps it.
+
+    Verifies: R3, R15
+    """
 
     def failed(self, record, **where):
         domain = [
@@ -445,6 +455,7 @@ class TestFailedAttemptsAudited(EsignCase):
         self.assertEqual((self.factor(entry), entry.user_id), ("totp", self.qa))
 
     def test_bulk_attempt_names_every_record_and_the_lock_out(self):
+        """Verifies: R5"""
         second = self._make_lot("TEST-LOT-2")
         lots = self.lot | second
         for _i in range(3):

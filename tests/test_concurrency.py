@@ -22,6 +22,8 @@ class TestSigningRace(BaseCase):
     writes nothing to the record, so only the lock stands between the racers.
 
     The data is committed (signatures are never deleted; the test database is thrown away).
+
+    Verifies: R13
     """
 
     def test_two_signers_race_for_last_slot(self):

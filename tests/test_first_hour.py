@@ -1,8 +1,6 @@
 """A new signer's first hour: a record that needs signatures reaches its first signers at once
 (to-do, Waiting for Me), whenever its policy was made; the panel and the wizard read plainly;
 the lot form shows what a release is decided on.
-
-Verifies: R12, R20, R21.
 """
 
 from odoo import Command
@@ -60,7 +58,10 @@ def todo_users(record):
 
 @tagged("post_install", "-at_install")
 class TestPolicyMadeLater(EsignCase):
-    """Records already in their signing state when a policy is made or activated."""
+    """Records already in their signing state when a policy is made or activated.
+
+    Verifies: R21
+    """
 
     def _mo_in_review(self):
         return mo_in_review(self.env, self.supervisor, "Later Pump")
@@ -83,7 +84,10 @@ class TestPolicyMadeLater(EsignCase):
 
     def test_record_not_ready_and_inactive_policy_open_nothing(self):
         """The twins: prerequisites unmet, or an inactive policy, open no request; activating
-        the policy later opens it."""
+        the policy later opens it.
+
+        Verifies: S9
+        """
         self.env["esign.policy"].search([("trigger", "=", "mrp_done")]).active = False
         mo = self._mo_in_review()
         not_ready = self._mo_in_review()
@@ -100,6 +104,7 @@ class TestPolicyMadeLater(EsignCase):
 @tagged("post_install", "-at_install")
 class TestPanelAndWizardText(EsignCase):
     def test_panel_counts_signatures_of_the_step(self):
+        """Verifies: R10"""
         review_policy(self.env, "Counting", self.qe | self.qa)
         mo = self._make_mo()
         html = str(mo.with_user(self.qe).esign_panel_html)
@@ -111,6 +116,7 @@ class TestPanelAndWizardText(EsignCase):
         self.assertIn("1 of 1 signatures", str(mo.with_user(self.qe).esign_panel_html))
 
     def test_wizard_names_policy_and_step_once(self):
+        """Verifies: R8"""
         policy = review_policy(self.env, "Production record review", self.qe)
         policy.step_ids.name = "Production record review"  # the demo's look-alike names
         mo = self._make_mo()
@@ -120,7 +126,10 @@ class TestPanelAndWizardText(EsignCase):
         self.assertIn(mo.display_name, str(wizard.summary_html))
 
     def test_signing_time_names_its_zone_once(self):
-        """'CST (Asia/Shanghai)' names a zone and its region; UTC is just 'UTC'."""
+        """'CST (Asia/Shanghai)' names a zone and its region; UTC is just 'UTC'.
+
+        Verifies: R9
+        """
         review_policy(self.env, "Zone", self.qe)
         mo = self._make_mo()
         self.sign(self.qe, mo)
@@ -130,7 +139,10 @@ class TestPanelAndWizardText(EsignCase):
         self.assertNotIn("(UTC)", sig._local_time_display("UTC"))
 
     def test_reason_box_follows_the_signed_fields(self):
-        """The form's box lists exactly the fields whose edit needs a reason."""
+        """The form's box lists exactly the fields whose edit needs a reason.
+
+        Verifies: R11, R15
+        """
         mo = self._make_mo()
         names = mo.esign_signed_field_names
         self.assertIn("product_qty", names)
@@ -141,6 +153,8 @@ class TestPanelAndWizardText(EsignCase):
 
 @tagged("post_install", "-at_install")
 class TestLotReleaseTab(EsignCase):
+    """Verifies: R20, S7"""
+
     def test_release_tab_shows_mo_signatures_and_component_lots(self):
         self.env["mrp.bom"].create(
             {
@@ -193,7 +207,10 @@ class TestLotReleaseTab(EsignCase):
 
 @tagged("post_install", "-at_install")
 class TestWaitingForMeTour(HttpCase):
-    """The quality engineer's first hour, in the browser."""
+    """The quality engineer's first hour, in the browser.
+
+    Verifies: R12
+    """
 
     def test_quality_engineer_finds_and_signs_the_review(self):
         env = self.env

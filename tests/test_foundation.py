@@ -20,6 +20,7 @@ class TestFoundation(TransactionCase):
         )
 
     def test_groups_exist_and_imply(self):
+        """Verifies: R12"""
         release = self.env.ref("meddev_esign.group_esign_release_authority")
         signer = self.env.ref("meddev_esign.group_esign_signer")
         self.assertIn(signer, release.implied_ids)
@@ -31,6 +32,7 @@ class TestFoundation(TransactionCase):
         self.assertNotIn(signer, admin.trans_implied_ids)
 
     def test_meanings_seeded_and_translated(self):
+        """Verifies: R8"""
         meanings = self.env["esign.meaning"].search([])
         codes = set(meanings.mapped("code"))
         self.assertTrue(
@@ -53,12 +55,14 @@ class TestFoundation(TransactionCase):
         self.assertEqual(approved.name, "批准")
 
     def test_meaning_code_rules(self):
+        """Verifies: R8"""
         with self.assertRaises(ValidationError):
             self.env["esign.meaning"].create({"name": "Bad", "code": "Not Valid!"})
         with mute_logger("odoo.sql_db"), self.assertRaises(IntegrityError), self.cr.savepoint():
             self.env["esign.meaning"].create({"name": "Dup", "code": "approved"})
 
     def test_meanings_read_only_for_signers_and_auditors(self):
+        """Verifies: R8, R28"""
         meaning = self.env.ref("meddev_esign.meaning_reviewed")
         for user in (self.signer, self.auditor):
             self.assertEqual(meaning.with_user(user).name, "Reviewed")
@@ -68,12 +72,14 @@ class TestFoundation(TransactionCase):
                 self.env["esign.meaning"].with_user(user).create({"name": "X", "code": "x"})
 
     def test_gtin_normalised_and_validated(self):
+        """Verifies: R26"""
         product = self.env["product.template"].create(
             {"name": "Test Device", "esign_gtin": "4006381333931", "esign_device_class": "III"}
         )
         self.assertEqual(product.esign_gtin, "04006381333931")
 
     def test_gtin_bad_check_digit_refused(self):
+        """Verifies: R26"""
         count = self.env["product.template"].search_count([])
         with self.assertRaises(ValidationError) as ctx:
             self.env["product.template"].create({"name": "Bad", "esign_gtin": "4006381333932"})

@@ -56,6 +56,7 @@ class TestSignWizardInputs(EsignCase, _Calls):
         return user.sudo().esign_failed_attempts
 
     def test_called_on_no_or_several_wizards(self):
+        """Verifies: R12"""
         wizard = self.open_wizard(self.ra, self.lot)
         other = self.open_wizard(self.ra, self.lot2)
         Wizard = self.env["esign.sign.wizard"].with_user(self.ra)
@@ -73,7 +74,10 @@ class TestSignWizardInputs(EsignCase, _Calls):
 
     def test_another_users_wizard_is_refused(self):
         """Odoo 18 does not keep transient records private: the record rules and the action's
-        own check do. Another Release Authority can neither read nor run it."""
+        own check do. Another Release Authority can neither read nor run it.
+
+        Verifies: R1, R12
+        """
         wizard = self.open_wizard(self.ra, self.lot)
         theirs = wizard.with_user(self.ra2)
         with self.assertNoErrorLog():
@@ -92,6 +96,7 @@ class TestSignWizardInputs(EsignCase, _Calls):
         self.assertEqual(self.signatures(self.lot).user_id, self.ra)
 
     def test_bad_password_of_any_type_is_refused_and_counted(self):
+        """Verifies: R3, R5"""
         for bad in BAD_SECRETS:
             self._reset(self.ra)
             with self.assertNoErrorLog():
@@ -110,6 +115,7 @@ class TestSignWizardInputs(EsignCase, _Calls):
         self.assertEqual(self._failures(self.ra), 0)
 
     def test_integer_passwords_lock_the_account(self):
+        """Verifies: R5"""
         for _i in range(3):
             self.refused(self.sign, self.ra, self.lot, password=12345678)
         self.assertTrue(self.ra.sudo().esign_locked)
@@ -117,6 +123,7 @@ class TestSignWizardInputs(EsignCase, _Calls):
         self.assertFalse(self.signatures(self.lot))
 
     def test_bad_totp_code_of_any_type_is_refused_and_counted(self):
+        """Verifies: R3, R5"""
         code, _totp = self.enable_totp(self.ra)
         for bad in (123456, ["123456"], ONE_MB, "12345x", "１２３４５６", {"c": 1}):
             self._reset(self.ra)
@@ -130,6 +137,7 @@ class TestSignWizardInputs(EsignCase, _Calls):
         self.assertEqual(self.signatures(self.lot).auth_method, "password_totp")
 
     def test_record_of_another_company(self):
+        """Verifies: R12"""
         with self.assertNoErrorLog():
             with self.assertRaises(AccessError):
                 self.foreign_lot.with_user(self.ra).action_esign_sign()
@@ -154,6 +162,7 @@ class TestSignWizardInputs(EsignCase, _Calls):
         return vals
 
     def test_crafted_create_is_refused_clearly(self):
+        """Verifies: R12"""
         Wizard = self.env["esign.sign.wizard"].with_user(self.ra)
         other_step = self.mo_policy.step_ids[0]
         cases = {
@@ -199,6 +208,7 @@ class TestSignWizardInputs(EsignCase, _Calls):
         self.assertEqual(self.lot.esign_release_state, "released")
 
     def test_fixed_fields_and_text_fields(self):
+        """Verifies: R8"""
         wizard = self.open_wizard(self.ra, self.lot)
         with self.assertNoErrorLog():
             for vals in (
@@ -216,6 +226,7 @@ class TestSignWizardInputs(EsignCase, _Calls):
         self.assertEqual(self.lot2.esign_release_state, "quarantine")
 
     def test_default_get_from_a_crafted_context(self):
+        """Verifies: R12"""
         Wizard = self.env["esign.sign.wizard"].with_user(self.ra)
         with self.assertNoErrorLog():
             for context in (
@@ -234,7 +245,10 @@ class TestSignWizardInputs(EsignCase, _Calls):
 
 @tagged("post_install", "-at_install")
 class TestRejectWizardInputs(EsignCase, _Calls):
-    """``esign.reject.wizard``: ``res_model`` is free text and ``res_id`` any number."""
+    """``esign.reject.wizard``: ``res_model`` is free text and ``res_id`` any number.
+
+    Verifies: R12
+    """
 
     @classmethod
     def setUpClass(cls):
@@ -323,6 +337,7 @@ class TestRejectWizardInputs(EsignCase, _Calls):
         self.assertEqual(self.lot.esign_request_ids.rejected_by_id, self.ra)
 
     def test_blank_reason_refused(self):
+        """Verifies: R8"""
         self._open_request()
         wizard = self.env["esign.reject.wizard"].with_user(self.ra).create(self._vals(reason=" "))
         self.assertIn("needs a reason", str(self.refused(wizard.action_reject)))
@@ -334,7 +349,10 @@ class TestRejectWizardInputs(EsignCase, _Calls):
     def test_quarantined_lot_rejectable_before_any_signature(self):
         """With the mixin opening requests as soon as a record needs signatures, a lot in
         quarantine can be rejected by the Release Authority before anyone signed; without
-        it, the wizard says there is nothing to reject (and never a traceback)."""
+        it, the wizard says there is nothing to reject (and never a traceback).
+
+        Verifies: R16, R20
+        """
         wizard = self.env["esign.reject.wizard"].with_user(self.ra).create(self._vals())
         if not hasattr(self.lot, "_esign_ensure_requests"):
             self.assertIn("no signing request", str(self.refused(wizard.action_reject)))
@@ -352,6 +370,7 @@ class TestAdminWizardInputs(EsignCase):
     """The administrator's wizards and buttons: one record, one's own, one's companies."""
 
     def test_user_buttons_on_no_or_several_users(self):
+        """Verifies: R5"""
         Users = self.env["res.users"].with_user(self.esign_admin)
         for users in (Users, self.ra | self.ra2):
             self.assertIn(
@@ -363,6 +382,7 @@ class TestAdminWizardInputs(EsignCase):
         self.assertEqual(action["context"]["default_user_id"], self.ra.id)
 
     def test_enrol_wizard(self):
+        """Verifies: R2"""
         Wizard = self.env["esign.certificate.enrol.wizard"].with_user(self.esign_admin)
         with self.assertNoLogs("odoo", level="ERROR"):
             for vals in (
@@ -385,6 +405,7 @@ class TestAdminWizardInputs(EsignCase):
             wizard.with_user(other_admin).sudo().action_enrol()
 
     def test_revoke_and_ca_import_wizards(self):
+        """Verifies: R7, R22"""
         Revoke = self.env["esign.certificate.revoke.wizard"].with_user(self.esign_admin)
         with self.assertNoLogs("odoo", level="ERROR"):
             self.refused(Revoke.create, {"certificate_ids": "abc"})
@@ -399,7 +420,10 @@ class TestAdminWizardInputs(EsignCase):
 
 @tagged("post_install", "-at_install")
 class TestSupplierQualificationSigner(EsignCase):
-    """A supplier's qualification is Quality Assurance's signature, not any Signer's."""
+    """A supplier's qualification is Quality Assurance's signature, not any Signer's.
+
+    Verifies: R12, S2
+    """
 
     def _qualification(self, author):
         supplier = self.env["res.partner"].create(
@@ -474,7 +498,10 @@ class TestSupplierQualificationSigner(EsignCase):
 
 @tagged("post_install", "-at_install")
 class TestWizardInputsOverHttp(JsonRpcMixin, HttpCase, _Calls):
-    """The same refusals through ``/web/dataset/call_kw``: a UserError answer, no ERROR line."""
+    """The same refusals through ``/web/dataset/call_kw``: a UserError answer, no ERROR line.
+
+    Verifies: R3, R12
+    """
 
     @classmethod
     def setUpClass(cls):

@@ -22,7 +22,10 @@ def _migration(version, name):
 
 @tagged("post_install", "-at_install")
 class TestMigrationQaSupplierApproval(TransactionCase):
-    """18.0.1.1.0: the supplier qualification step moves to the Quality Assurance group."""
+    """18.0.1.1.0: the supplier qualification step moves to the Quality Assurance group.
+
+    Verifies: R12
+    """
 
     def test_supplier_approval_moves_from_any_signer_to_qa(self):
         policy = self.env.ref("meddev_esign.policy_supplier_approve")

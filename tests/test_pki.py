@@ -150,6 +150,7 @@ class TestPki(EsignCase):
 
     # ------------------------------------------------------------------ enrolment
     def test_enrolment_records_identity_and_seals_the_key(self):
+        """Verifies: R2, R22"""
         cert = self.qe_cert
         self.assertEqual(cert.state, "active")
         self.assertEqual(cert.identity_verified_by_id, self.esign_admin)
@@ -169,7 +170,10 @@ class TestPki(EsignCase):
         self.assertTrue(entries)
 
     def test_identity_evidence_is_for_administrators_and_auditors(self):
-        """The certificate is public; how the person's identity was checked is personal data."""
+        """The certificate is public; how the person's identity was checked is personal data.
+
+        Verifies: R2
+        """
         as_signer = self.qe_cert.with_user(self.qe)
         self.assertEqual(as_signer.fingerprint, self.qe_cert.fingerprint)
         with self.assertRaises(AccessError):
@@ -178,6 +182,7 @@ class TestPki(EsignCase):
         self.assertIn("ID card", self.qe_cert.with_user(self.esign_admin).identity_evidence)
 
     def test_enrolment_needs_an_administrator_and_evidence(self):
+        """Verifies: R2"""
         with self.assertRaises(AccessError):
             self.env["esign.certificate"].with_user(self.qa)._enrol(
                 self.qa, "in_person", "x", self.company
@@ -189,6 +194,7 @@ class TestPki(EsignCase):
 
     # ------------------------------------------------------------------ signing
     def test_sign_with_software_key_verifies(self):
+        """Verifies: R22, S5"""
         mo, sig = self.sign_review()
         self.assertEqual(len(sig), 1)
         self.assertEqual(sig.certificate_id, self.qe_cert)
@@ -209,7 +215,10 @@ class TestPki(EsignCase):
         )
 
     def test_exported_evidence_keeps_the_meaning_as_signed(self):
-        """The evidence holds what the signer saw (Chinese), whoever exports it."""
+        """The evidence holds what the signer saw (Chinese), whoever exports it.
+
+        Verifies: R8, R18
+        """
         self.env["res.lang"]._activate_lang("zh_CN")
         self.env["ir.module.module"]._load_module_terms(
             ["meddev_esign"], ["zh_CN"], overwrite=True
@@ -227,6 +236,7 @@ class TestPki(EsignCase):
         self.assertIn("— Reviewed —", auditor_sig.manifestation)
 
     def test_exported_evidence_verifies_offline_and_tampering_is_found(self):
+        """Verifies: R11, R18, S5"""
         __, sig = self.sign_review()
         archive = zipfile.ZipFile(io.BytesIO(sig.with_user(self.auditor)._pki_evidence_zip()))
         self.assertIn("services/pki_cli.py", archive.namelist())
@@ -258,6 +268,7 @@ class TestPki(EsignCase):
         self.assertEqual(action["url"], f"/meddev_esign/signature/{sig.id}/evidence.zip")
 
     def test_audit_checkpoints_get_a_timestamp_once(self):
+        """Verifies: R23, R27"""
         self._make_mo()
         chain = self.env["esign.audit.chain"]._for_company(self.company)
         checkpoint = chain._checkpoint("manual")
@@ -280,6 +291,7 @@ class TestPki(EsignCase):
         self.assertEqual(late.timestamp_status, "stamped")
 
     def test_signature_rows_with_crypto_stay_immutable(self):
+        """Verifies: R11, R16"""
         __, sig = self.sign_review()
         with self.assertRaises(UserError):
             sig.write({"pki_cms": False})
@@ -287,6 +299,7 @@ class TestPki(EsignCase):
             self.cr.execute("UPDATE esign_signature SET pki_token = NULL WHERE id = %s", [sig.id])
 
     def test_sign_with_softhsm_key(self):
+        """Verifies: R22, S5"""
         self.company.esign_keystore = "pkcs11"
         cert = self.enrol(self.qa)
         self.assertEqual(cert.keystore, "pkcs11")
@@ -298,7 +311,10 @@ class TestPki(EsignCase):
 
     def test_ca_generated_on_the_token_issues_certificates_and_crls(self):
         """With the PKCS#11 keystore the CA key pair is made on the token and never leaves it:
-        the token signs the CA certificate, the signer certificates and the CRL."""
+        the token signs the CA certificate, the signer certificates and the CRL.
+
+        Verifies: R22, S5
+        """
         self.qe_cert._revoke("superseded")
         self.company.esign_keystore = "pkcs11"
         ca = self.env["esign.ca"].with_user(self.esign_admin)._generate(self.company)
@@ -321,6 +337,7 @@ class TestPki(EsignCase):
         )
 
     def test_ca_on_the_token_with_a_wrong_pin_or_no_token_is_refused(self):
+        """Verifies: R22"""
         self.qe_cert._revoke("superseded")
         self.company.esign_keystore = "pkcs11"
         for option, value, fragment in [
@@ -335,6 +352,7 @@ class TestPki(EsignCase):
             self.assertEqual(self.env["esign.ca"]._for_company(self.company), self.ca)
 
     def test_rsa_3072_key_type(self):
+        """Verifies: R22"""
         self.company.esign_key_type = "rsa-3072"
         cert = self.enrol(self.qa)
         self.assertEqual(cert.key_type, "rsa-3072")
@@ -350,33 +368,40 @@ class TestPki(EsignCase):
 
     # ------------------------------------------------------------------ refusals
     def test_signer_without_certificate_is_refused(self):
+        """Verifies: R22"""
         self.assert_refused("has no signing certificate", self.qa)
 
     def test_expired_certificate_is_refused(self):
+        """Verifies: R22"""
         self.qe_cert.sudo().write({"state": "superseded", "revoked_at": datetime.now()})
         self.make_cert(self.qe, start=datetime.now(UTC) - timedelta(days=10), days=2)
         self.assert_refused("has expired")
 
     def test_revoked_certificate_is_refused(self):
+        """Verifies: R7, R22"""
         self.qe_cert._revoke("key_compromise")
         self.assertEqual(self.qe_cert.state, "revoked")
         self.assert_refused("is revoked")
 
     def test_other_users_certificate_is_refused(self):
+        """Verifies: R1, R22"""
         self.make_cert(self.qa, login=self.qe.login, days=30)
         self.assert_refused("issued to another person", self.qa)
 
     def test_wrong_master_key_is_refused(self):
+        """Verifies: R22"""
         keystore._SIGNER_CACHE.clear()
         with patch.dict(config.options, {keystore.MASTER_KEY_OPTION: pki.generate_master_key()}):
             self.assert_refused("not the one it was sealed under")
 
     def test_missing_master_key_is_refused(self):
+        """Verifies: R22"""
         keystore._SIGNER_CACHE.clear()
         with patch.dict(config.options, {keystore.MASTER_KEY_OPTION: ""}):
             self.assert_refused(keystore.MASTER_KEY_OPTION)
 
     def test_hsm_wrong_pin_and_missing_token_are_refused(self):
+        """Verifies: R22"""
         self.company.esign_keystore = "pkcs11"
         self.enrol(self.qa)
         with patch.dict(config.options, {"meddev_esign_pkcs11_pin": "0000"}):
@@ -386,10 +411,12 @@ class TestPki(EsignCase):
 
     # ------------------------------------------------------------------ timestamps
     def test_tsa_down_refuses_in_strict_mode(self):
+        """Verifies: R23"""
         self.company.esign_tsa_urls = self.tsa.down_url
         self.assert_refused("No timestamp authority answered")
 
     def test_tsa_garbage_is_refused_and_the_next_tsa_is_tried(self):
+        """Verifies: R23"""
         self.company.esign_tsa_urls = f"{self.tsa.garbage_url}\n{self.tsa.html_url}"
         exc = self.assert_refused("No timestamp authority answered")
         self.assertIn(self.tsa.garbage_url, str(exc))
@@ -398,6 +425,7 @@ class TestPki(EsignCase):
         self.assertEqual(sig.pki_tsa_url, self.tsa.url)
 
     def test_tsa_down_pending_then_filled_by_the_cron(self):
+        """Verifies: R23, S10"""
         self.company.write({"esign_tsa_urls": self.tsa.down_url, "esign_tsa_offline": "pending"})
         with mute_logger("odoo.addons.meddev_esign.models.esign_signature"):
             mo, sig = self.sign_review()
@@ -430,6 +458,7 @@ class TestPki(EsignCase):
             self.cr.execute("DELETE FROM esign_signature_timestamp WHERE id = %s", [late.id])
 
     def test_clock_drift_is_audited(self):
+        """Verifies: R27"""
         __, sig = self.sign_review()
         now = datetime.now(UTC)
         stamp = pki.TimestampResult(
@@ -448,6 +477,7 @@ class TestPki(EsignCase):
 
     # ------------------------------------------------------------------ verification
     def test_tampering_is_detected(self):
+        """Verifies: R11"""
         __, sig = self.sign_review()
         __, other = self.sign_review()
         good = sig._pki_evidence()
@@ -466,6 +496,7 @@ class TestPki(EsignCase):
                 self.assertEqual(result.verdict, "invalid", name)
 
     def test_signed_before_revocation_stays_valid_after_is_refused(self):
+        """Verifies: R7, R22"""
         __, sig = self.sign_review()
         time.sleep(1.1)  # a CRL has one-second resolution
         self.qe_cert._revoke("key_compromise")
@@ -475,6 +506,7 @@ class TestPki(EsignCase):
         self.assert_refused("is revoked")
 
     def test_renewal_supersedes_and_old_signatures_stay_valid(self):
+        """Verifies: R22"""
         __, sig = self.sign_review()
         time.sleep(1.1)
         action = self.qe_cert.with_user(self.esign_admin).action_renew()
@@ -490,6 +522,7 @@ class TestPki(EsignCase):
         self.assertEqual(sig2.certificate_id, new)
 
     def test_deactivating_a_user_revokes_their_certificates(self):
+        """Verifies: R7"""
         self.qe.sudo().active = False
         self.assertEqual(self.qe_cert.state, "revoked")
         self.assertEqual(self.qe_cert.revocation_reason, "cessation_of_operation")
@@ -500,6 +533,7 @@ class TestPki(EsignCase):
         )
 
     def test_expiry_warning_cron(self):
+        """Verifies: R22, S12"""
         self.qe_cert.sudo().write({"state": "superseded"})
         soon = self.make_cert(self.qe, days=20)
         self.env["esign.certificate"]._cron_expiry()
@@ -529,6 +563,7 @@ class TestPkiCrlRoute(HttpCase):
         setup_company(cls.env, fixtures.start_tsa(), cls.env.ref("base.user_admin"))
 
     def test_crl_route_returns_the_signed_crl(self):
+        """Verifies: R7, R22"""
         ca = self.env["esign.ca"].search([("company_id", "=", self.company.id)])
         response = self.url_open(f"/meddev_esign/crl/{self.company.id}.crl")
         self.assertEqual(response.status_code, 200)
@@ -538,6 +573,7 @@ class TestPkiCrlRoute(HttpCase):
         self.assertEqual(self.url_open("/meddev_esign/crl/999999.crl").status_code, 404)
 
     def test_evidence_route_needs_a_login_and_a_signature(self):
+        """Verifies: R18"""
         response = self.url_open("/meddev_esign/signature/999999/evidence.zip")
         self.assertIn("/web/login", response.url)  # no session: the log-in page
         self.authenticate("admin", "admin")
@@ -545,6 +581,7 @@ class TestPkiCrlRoute(HttpCase):
         self.assertEqual(response.status_code, 404)
 
     def test_ocsp_route_answers_good_revoked_and_malformed(self):
+        """Verifies: R7, R22"""
         ca = self.env["esign.ca"].search([("company_id", "=", self.company.id)])
         admin = self.env.ref("base.user_admin")
         signer = new_test_user(

@@ -11,7 +11,10 @@ from .common_qms import QmsCase
 
 @tagged("post_install", "-at_install")
 class TestSupplierQualification(QmsCase):
-    """S2: critical components are bought only from a supplier qualified for them."""
+    """S2: critical components are bought only from a supplier qualified for them.
+
+    Verifies: S2
+    """
 
     def _approved_qualification(self, **vals):
         qual = self.make_qualification(**vals)
@@ -32,6 +35,7 @@ class TestSupplierQualification(QmsCase):
         self.assertEqual(order.state, "purchase")
 
     def test_approval_needs_signature_then_po_confirms(self):
+        """Verifies: R21"""
         qual = self.make_qualification()
         self.assertTrue(qual.name.startswith("SQ/"))
         exc = self.refused(qual.with_user(self.qe).action_approve)
@@ -87,6 +91,7 @@ class TestSupplierQualification(QmsCase):
         self.refused(self.make_order().button_confirm)
 
     def test_changed_qualification_needs_new_approval(self):
+        """Verifies: R11"""
         qual = self._approved_qualification()
         qual.with_user(self.qe).with_context(
             esign_change_reason="Scope extended"
@@ -98,7 +103,10 @@ class TestSupplierQualification(QmsCase):
 
 @tagged("post_install", "-at_install")
 class TestChangeRequest(QmsCase):
-    """S1: authored, reviewed in parallel, approved, BoM applied, verified by a non-author."""
+    """S1: authored, reviewed in parallel, approved, BoM applied, verified by a non-author.
+
+    Verifies: S1
+    """
 
     def setUp(self):
         super().setUp()
@@ -139,6 +147,7 @@ class TestChangeRequest(QmsCase):
         self.cr.with_user(self.qa).action_approve()
 
     def test_full_flow(self):
+        """Verifies: R13"""
         cr = self.cr.with_user(self.rd)
         self.assertTrue(cr.name.startswith("CR/"))
         self.assertEqual(cr.author_id, self.rd)
@@ -212,12 +221,16 @@ class TestChangeRequest(QmsCase):
         self.assertEqual(cr.state, "proposal")
 
     def test_author_may_not_review(self):
+        """Verifies: R14"""
         self.policy_cr_approve.step_ids[0].user_ids = [Command.link(self.rd.id)]
         self._to_review()
         self.assertIn("no signature to give", str(self.refused(self.sign, self.rd, self.cr)))
 
     def test_k_of_n_reviewers(self):
-        """Any 2 of 3 reviewers, where the policy says so."""
+        """Any 2 of 3 reviewers, where the policy says so.
+
+        Verifies: R13
+        """
         self.policy_cr_approve.step_ids[:2].unlink()
         self.policy_cr_approve.step_ids = [
             Command.create(
@@ -241,6 +254,7 @@ class TestChangeRequest(QmsCase):
         self.assertEqual(self.cr.state, "approval")
 
     def test_edit_after_approval_returns_to_review(self):
+        """Verifies: R11"""
         self._to_implementation()
         approval = self.signatures(self.cr).filtered(lambda s: s.meaning_code == "approved")
         self.cr.with_user(self.rd).with_context(
@@ -269,6 +283,7 @@ class TestChangeRequest(QmsCase):
         self.assertEqual(cr2.state, "proposal")
 
     def test_rejections(self):
+        """Verifies: R16"""
         self._to_review()
         self.reject(self.qe, self.cr, "Impact on sterilisation not assessed")
         self.assertEqual(self.cr.state, "proposal")
@@ -294,7 +309,10 @@ class TestChangeRequest(QmsCase):
 
 @tagged("post_install", "-at_install")
 class TestCapa(QmsCase):
-    """S4: plan approval, rejection back to investigation, closure needs every step."""
+    """S4: plan approval, rejection back to investigation, closure needs every step.
+
+    Verifies: S4
+    """
 
     def setUp(self):
         super().setUp()
@@ -331,7 +349,10 @@ class TestCapa(QmsCase):
         self.capa.action_to_effectiveness()
 
     def test_the_policy_names_the_state_a_rejection_returns_to(self):
-        """The signing matrix, not code, says where a rejected record goes (R13, S9)."""
+        """The signing matrix, not code, says where a rejected record goes (R13, S9).
+
+        Verifies: R13, S9
+        """
         policy = self.capa._esign_policies("capa_plan")
         self.assertFalse(policy.reject_state)  # the model's default: investigation
         options = dict(policy._fields["reject_state"]._description_selection(self.env))
@@ -400,6 +421,7 @@ class TestCapa(QmsCase):
         )
 
     def test_closure_refused_when_plan_changed_after_approval(self):
+        """Verifies: R11"""
         self._to_effectiveness()
         self.capa.with_context(esign_change_reason="scope").action_plan = "<p>Other plan</p>"
         self.capa.effectiveness_result = "Fine"
@@ -414,7 +436,10 @@ class TestCapa(QmsCase):
 
 @tagged("post_install", "-at_install")
 class TestDeviation(QmsCase):
-    """R21: a deviation closes only with QA's signed approval of its disposition."""
+    """R21: a deviation closes only with QA's signed approval of its disposition.
+
+    Verifies: R21, S4
+    """
 
     def setUp(self):
         super().setUp()

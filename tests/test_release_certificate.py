@@ -58,6 +58,7 @@ class TestReleaseCertificate(HttpCase):
         return pdf
 
     def test_tour_sign_release_then_print(self):
+        """Verifies: R10, R20"""
         self.assertEqual(self.lot.esign_release_state, "quarantine")
         self.start_tour(
             f"/odoo/action-meddev_esign.stock_lot_action_esign_release/{self.lot.id}",
@@ -89,6 +90,7 @@ class TestReleaseCertificate(HttpCase):
         )
 
     def test_certificate_datamatrix_decodes_to_gs1_udi(self):
+        """Verifies: R26"""
         import zxingcpp  # noqa: PLC0415 - test-only dependency
         from PIL import Image  # noqa: PLC0415
 
@@ -125,7 +127,10 @@ class TestReleaseCertificate(HttpCase):
         self.assertEqual(gs1.parse_element_string("]d2" + found[0].text), udi)
 
     def test_lot_without_gtin_prints_without_udi(self):
-        """Tamper twin: a product with no GTIN gets no barcode rather than a wrong one."""
+        """Tamper twin: a product with no GTIN gets no barcode rather than a wrong one.
+
+        Verifies: R26
+        """
         self.product.esign_gtin = False
         self.assertIsNone(
             self.env["report.meddev_esign.report_batch_release_certificate"]._udi(self.lot)
@@ -140,7 +145,10 @@ class TestReleaseCertificate(HttpCase):
 class TestProductionReviewTour(HttpCase):
     """Scenario 1, steps 2-3 in the browser: the quality engineer signs Reviewed, the QA manager
     signs Approved; the supervisor who produced the batch gets no Sign button; then the MO
-    completes."""
+    completes.
+
+    Verifies: R13, S3
+    """
 
     def test_review_and_approve_in_the_form(self):
         env = self.env
@@ -274,6 +282,7 @@ class TestCertificateForChina(HttpCase):
         return text, len(reader.pages), size
 
     def test_scenario_signed_the_batch(self):
+        """Verifies: R20"""
         self.assertEqual(self.lot.esign_release_state, "released")
         sigs = self.env["report.meddev_esign.report_batch_release_certificate"]._signatures(
             self.lot, self.mo
@@ -282,6 +291,7 @@ class TestCertificateForChina(HttpCase):
         self.assertEqual(sigs.mapped("meaning_name"), ["审核", "Approved", "放行"])
 
     def test_chinese_certificate_is_one_a4_page_in_chinese(self):
+        """Verifies: R10"""
         text, pages, size = self._read(self._pdf("zh_CN"))
         self.assertEqual(pages, 1, text)
         self.assertEqual(size, (595, 842))  # A4, the company's paper format
@@ -295,7 +305,10 @@ class TestCertificateForChina(HttpCase):
         self.assertIn(f"(10){self.lot.name}", text)
 
     def test_english_certificate_reads_chinese_signatures_in_english(self):
-        """Twin: the same signatures, signed in Chinese, read in English."""
+        """Twin: the same signatures, signed in Chinese, read in English.
+
+        Verifies: R8, R10
+        """
         text, pages, size = self._read(self._pdf("en_US"))
         self.assertEqual(pages, 1, text)
         self.assertEqual(size, (595, 842))

@@ -13,6 +13,8 @@ MODEL = "esign.change.request"
 
 @tagged("post_install", "-at_install")
 class TestScenarioChangeTour(HttpCase):
+    """Verifies: S1"""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

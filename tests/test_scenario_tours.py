@@ -96,6 +96,7 @@ class TestScenarioTours(HttpCase):
 
     # ------------------------------------------------------------------ scenario 3
     def test_scenario_3_capa_closed_loop(self):
+        """Verifies: S4"""
         env = self.env
         owner = self.user("tour_capa_owner", "Tour Capa Owner", SIGNER)
         reviewer = self.user("tour_capa_reviewer", "Tour Capa Reviewer", SIGNER)
@@ -182,6 +183,7 @@ class TestScenarioTours(HttpCase):
 
     # ------------------------------------------------------------------ scenario 4
     def test_scenario_4_critical_purchase(self):
+        """Verifies: S2"""
         env = self.env
         purchaser = self.user(
             "tour_purchaser", "Tour Purchaser", f"{SIGNER},purchase.group_purchase_user"
@@ -288,6 +290,7 @@ class TestScenarioTours(HttpCase):
         self.patch(ResUsers, "_esign_register_failure", counted_outside_the_request)
 
     def test_scenario_5_lockout_and_unlock(self):
+        """Verifies: R5"""
         env = self.env
         self._failures_survive_the_request()
         signer = self.user("tour_locked", "Tour Locked Signer", RELEASE)
@@ -355,6 +358,7 @@ class TestScenarioTours(HttpCase):
 
     # ------------------------------------------------------------------ scenario 6
     def test_scenario_6_inspector_visit(self):
+        """Verifies: R18, S6"""
         env = self.env
         ra = self.user("tour_inspector_ra", "Tour Inspector Ra", RELEASE)
         supervisor = self.user(
@@ -411,6 +415,7 @@ class TestScenarioTours(HttpCase):
 
     # ------------------------------------------------------------------ scenario 7
     def test_scenario_7_bulk_release(self):
+        """Verifies: R20, S3"""
         env = self.env
         ra = self.user("tour_bulk_ra", "Tour Bulk Ra", RELEASE)
         lots = env["stock.lot"].browse([self.lot(f"TOUR-BULK-{i}").id for i in range(1, 6)])

@@ -6,7 +6,10 @@ PASSWORD = "Window-Pass-42"
 @tagged("post_install", "-at_install")
 class TestSessionWindow(HttpCase):
     """R4 over real HTTP sessions: the first signature of a session needs log-in and password;
-    later ones in the window need the password only; window 0 means always both."""
+    later ones in the window need the password only; window 0 means always both.
+
+    Verifies: R4
+    """
 
     @classmethod
     def setUpClass(cls):

@@ -8,7 +8,10 @@ from .common import EsignCase
 
 @tagged("post_install", "-at_install")
 class TestSignatureChainOffline(EsignCase):
-    """A record's stored signature chain, checked by the pure functions an auditor runs."""
+    """A record's stored signature chain, checked by the pure functions an auditor runs.
+
+    Verifies: R16, R18
+    """
 
     def setUp(self):
         super().setUp()

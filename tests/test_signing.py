@@ -13,9 +13,13 @@ from .common import PASSWORD, EsignCase
 
 @tagged("post_install", "-at_install")
 class TestLotRelease(EsignCase):
-    """R20: a lot is released by the Release Authority's signature, and only then ships."""
+    """R20: a lot is released by the Release Authority's signature, and only then ships.
+
+    Verifies: R20
+    """
 
     def test_release_signature_content(self):
+        """Verifies: R9"""
         # As in production, the lot was made in an earlier transaction: its release is then
         # a tracked change (Odoo does not track records created in the same transaction).
         self.env.cr.flush()
@@ -76,7 +80,10 @@ class TestLotRelease(EsignCase):
         self.assertNotIn("Signed Approved", confirmed.body)
 
     def test_content_hash_same_in_every_language(self):
-        """A signer working in Chinese and an auditor in English see the same hash."""
+        """A signer working in Chinese and an auditor in English see the same hash.
+
+        Verifies: R11
+        """
         self.env["res.lang"]._activate_lang("zh_CN")
         self.device.product_tmpl_id.with_context(lang="zh_CN").name = "输液泵"
         lot_zh = self.lot.with_context(lang="zh_CN")
@@ -106,6 +113,7 @@ class TestLotRelease(EsignCase):
         self.assertEqual(sig.with_context(lang="zh_CN").status, "changed")
 
     def test_release_needs_release_authority(self):
+        """Verifies: R12"""
         with self.assertRaises(UserError):  # the wizard offers nothing to a plain signer
             self.sign(self.qa, self.lot)
         request = self.env["esign.request"]._for_record(
@@ -122,6 +130,7 @@ class TestLotRelease(EsignCase):
         self.assertEqual(self.lot.esign_release_state, "quarantine")
 
     def test_lot_maker_may_not_release(self):
+        """Verifies: R14"""
         lot = (
             self.env["stock.lot"]
             .with_user(self.ra)
@@ -132,16 +141,19 @@ class TestLotRelease(EsignCase):
         self.assertFalse(self.signatures(lot))
 
     def test_non_device_lot_released_from_start(self):
+        """Verifies: R21"""
         lot = self._make_lot("COMP-1", self.component)
         self.assertEqual(lot.esign_release_state, "released")
 
     def test_release_twice_refused(self):
+        """Verifies: R13"""
         self.sign(self.ra, self.lot)
         with self.assertRaises(UserError):
             self.sign(self.ra2, self.lot)
         self.assertEqual(len(self.signatures(self.lot)), 1)
 
     def test_bulk_release_one_authentication(self):
+        """Verifies: R3"""
         lots = self.env["stock.lot"]
         for i in range(5):
             lots |= self._make_lot(f"BULK-{i}")
@@ -178,6 +190,7 @@ class TestLotRelease(EsignCase):
         self.assertFalse(self.signatures(good) | self.signatures(bad))
 
     def test_record_changed_while_signing(self):
+        """Verifies: R11"""
         wizard_model = self.env["esign.sign.wizard"].with_user(self.ra)
         action = wizard_model._action_open(self.lot.with_user(self.ra))
         wizard = wizard_model.browse(action["res_id"])
@@ -189,6 +202,7 @@ class TestLotRelease(EsignCase):
         self.assertFalse(self.signatures(self.lot))
 
     def test_reject_keeps_history_and_restart_creates_new_request(self):
+        """Verifies: R16"""
         with self.assertRaises(UserError):
             self.env["esign.reject.wizard"].with_user(self.ra).create(
                 {"res_model": "stock.lot", "res_id": self.lot.id, "reason": " "}
@@ -220,7 +234,10 @@ class TestLotRelease(EsignCase):
 
 @tagged("post_install", "-at_install")
 class TestShipment(EsignCase):
-    """放货: an outgoing delivery of an unreleased lot is refused."""
+    """放货: an outgoing delivery of an unreleased lot is refused.
+
+    Verifies: R20, S3
+    """
 
     def _delivery(self, lot):
         self.env["stock.quant"]._update_available_quantity(
@@ -269,31 +286,38 @@ class TestReauthentication(EsignCase):
     """R3–R5: two components, failures counted per account, lock-out, admin unlock."""
 
     def test_wrong_password(self):
+        """Verifies: R3, R5"""
         exc = self.refused(self.sign, self.ra, self.lot, password="wrong")
         self.assertIn("Signing refused", str(exc))
         self.assertEqual(self.ra.sudo().esign_failed_attempts, 1)
         self.assertFalse(self.signatures(self.lot))
 
     def test_empty_password_and_wrong_login(self):
+        """Verifies: R3"""
         self.refused(self.sign, self.ra, self.lot, password="")
         self.refused(self.sign, self.ra, self.lot, login="t_ra2")
         self.assertEqual(self.ra.sudo().esign_failed_attempts, 2)
         self.assertFalse(self.signatures(self.lot))
 
     def test_form_buttons_on_no_or_several_records_are_refused_clearly(self):
-        """Over RPC the form's Sign / Reject buttons can be called with any ids."""
+        """Over RPC the form's Sign / Reject buttons can be called with any ids.
+
+        Verifies: R12
+        """
         lots = self.env["stock.lot"].with_user(self.ra)
         for records in (lots, lots.browse([self.lot.id, self.lot.id + 1])):
             for action in ("action_esign_sign", "action_esign_reject"):
                 self.assertIn("Open one record", str(self.refused(getattr(records, action))))
 
     def test_success_resets_counter(self):
+        """Verifies: R5"""
         self.refused(self.sign, self.ra, self.lot, password="wrong")
         self.assertEqual(self.ra.sudo().esign_failed_attempts, 1)
         self.sign(self.ra, self.lot)
         self.assertEqual(self.ra.sudo().esign_failed_attempts, 0)
 
     def test_lockout_alerts_admins_and_unlock_is_logged(self):
+        """Verifies: R5"""
         for _i in range(3):
             self.refused(self.sign, self.ra, self.lot, password="wrong")
         self.assertTrue(self.ra.sudo().esign_locked)
@@ -325,6 +349,7 @@ class TestReauthentication(EsignCase):
         self.assertEqual(self.lot.esign_release_state, "released")
 
     def test_totp_required_when_enabled(self):
+        """Verifies: R3"""
         code, _totp = self.enable_totp(self.ra)
         with self.assertRaises(UserError):
             self.sign(self.ra, self.lot, totp=None)
@@ -340,6 +365,7 @@ class TestProductionRecord(EsignCase):
     """Order, segregation of duties, k of n, change after signing, and the MO gate."""
 
     def test_full_flow_then_mark_done(self):
+        """Verifies: R13, S3"""
         mo = self._make_mo()
         with self.assertRaises(UserError) as ctx:
             mo.with_user(self.supervisor).button_mark_done()
@@ -433,7 +459,10 @@ class TestProductionRecord(EsignCase):
         self.assertFalse(todo.exists())
 
     def test_printed_copy_shows_signatures(self):
-        """R10: name, date-time and meaning appear on the printed MO; nothing before signing."""
+        """R10: name, date-time and meaning appear on the printed MO; nothing before signing.
+
+        Verifies: R10
+        """
         mo = self._make_mo()
         reports = self.env["ir.actions.report"]
         html = reports._render_qweb_html("mrp.action_report_production_order", mo.ids)[0]
@@ -447,6 +476,7 @@ class TestProductionRecord(EsignCase):
         self.assertIn(sig._local_time_display().encode(), html)
 
     def test_out_of_order_refused(self):
+        """Verifies: R13"""
         mo = self._make_mo()
         approval = self.mo_policy.step_ids.filtered(lambda s: s.name == "Approval")
         request = self.env["esign.request"]._for_record(mo, self.mo_policy, create=True)
@@ -456,6 +486,7 @@ class TestProductionRecord(EsignCase):
         self.assertFalse(self.signatures(mo))
 
     def test_author_may_not_sign(self):
+        """Verifies: R14"""
         self.mo_policy.step_ids[0].user_ids = [Command.link(self.supervisor.id)]
         mo = self._make_mo()
         review = self.mo_policy.step_ids[0]
@@ -468,6 +499,7 @@ class TestProductionRecord(EsignCase):
         self.assertFalse(self.signatures(mo))
 
     def test_one_step_per_person(self):
+        """Verifies: R14"""
         mo = self._make_mo()
         self.sign(self.qa, mo)  # QA signs the review ...
         with self.assertRaises(UserError) as ctx:  # ... and may not approve too
@@ -476,6 +508,7 @@ class TestProductionRecord(EsignCase):
         self.assertIn("no signature to give", str(ctx.exception))
 
     def test_outsider_refused_over_rpc(self):
+        """Verifies: R12"""
         mo = self._make_mo()
         request = self.env["esign.request"]._for_record(mo, self.mo_policy, create=True)
         with self.assertRaises(AccessError):
@@ -485,6 +518,7 @@ class TestProductionRecord(EsignCase):
         self.assertFalse(self.signatures(mo))
 
     def test_k_of_n_race_gives_exactly_k(self):
+        """Verifies: R13"""
         mo = self._make_mo()
         review = self.mo_policy.step_ids[0]
         request = self.env["esign.request"]._for_record(mo, self.mo_policy, create=True)
@@ -496,6 +530,7 @@ class TestProductionRecord(EsignCase):
         self.assertEqual(len(self.signatures(mo)), 1)
 
     def test_prerequisites(self):
+        """Verifies: S9"""
         mo = self._make_mo()
         mo.qty_producing = 0
         with self.assertRaises(UserError):
@@ -503,7 +538,10 @@ class TestProductionRecord(EsignCase):
         self.assertFalse(self.signatures(mo))
 
     def test_policy_domain_text_is_checked_and_parsed_once(self):
-        """Bad input: a domain text that does not parse, or names no field, is refused."""
+        """Bad input: a domain text that does not parse, or names no field, is refused.
+
+        Verifies: R21
+        """
         for text in ("[('qty_producing', '>'", "[('no_such_field', '=', 1)]", "42"):
             with self.subTest(text=text), self.assertRaises(ValidationError):
                 self.mo_policy.prerequisite_domain = text
@@ -517,6 +555,7 @@ class TestProductionRecord(EsignCase):
         )
 
     def test_change_after_signing_invalidates(self):
+        """Verifies: R11"""
         mo = self._make_mo()
         self.sign(self.qe, mo)
         self.sign(self.qa, mo)
@@ -536,7 +575,10 @@ class TestProductionRecord(EsignCase):
         self.assertEqual(mo.state, "done")
 
     def test_policy_without_signers_never_passes(self):
-        """Odoo PLM lets a change through when nobody is configured; we refuse."""
+        """Odoo PLM lets a change through when nobody is configured; we refuse.
+
+        Verifies: R12, S9
+        """
         (self.qe | self.qa).active = False
         mo = self._make_mo()
         with self.assertRaises(UserError) as ctx:
@@ -555,6 +597,7 @@ class TestImmutability(EsignCase):
         self.sig = self.signatures(self.lot)
 
     def test_orm_write_and_unlink_refused(self):
+        """Verifies: R16"""
         with self.assertRaises(UserError):
             self.sig.sudo().write({"reason": "forged"})
         with self.assertRaises(UserError):
@@ -564,6 +607,7 @@ class TestImmutability(EsignCase):
         self.assertEqual(self.sig.reason, "ok")
 
     def test_sql_update_delete_truncate_refused(self):
+        """Verifies: R16"""
         for statement in (
             "UPDATE esign_signature SET reason = 'forged' WHERE id = %s",
             "DELETE FROM esign_signature WHERE id = %s",
@@ -580,12 +624,16 @@ class TestImmutability(EsignCase):
         self.assertEqual(self.cr.fetchone()[0], "ok")
 
     def test_signed_record_cannot_be_deleted(self):
+        """Verifies: R19"""
         with self.assertRaises(UserError):
             self.lot.sudo().unlink()
         self.assertTrue(self.lot.exists())
 
     def test_uninstall_refused_while_signatures_exist(self):
-        """R19: neither the add-on nor a module it depends on can be uninstalled."""
+        """R19: neither the add-on nor a module it depends on can be uninstalled.
+
+        Verifies: R19
+        """
         for name in ("meddev_esign", "mrp"):
             module = self.env["ir.module.module"].search([("name", "=", name)])
             with self.assertRaises(UserError) as ctx:
@@ -595,6 +643,7 @@ class TestImmutability(EsignCase):
         self.assertTrue(self.sig.exists())
 
     def test_auditor_reads_but_cannot_sign(self):
+        """Verifies: R12"""
         sig = self.sig.with_user(self.auditor)
         self.assertEqual(sig.printed_name, self.ra.name)
         self.assertEqual(self.lot.with_user(self.auditor).esign_release_state, "released")

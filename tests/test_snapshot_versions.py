@@ -30,6 +30,8 @@ def signing_as_before_version_2(model):
 
 @tagged("post_install", "-at_install")
 class TestLotSnapshotVersions(EsignCase):
+    """Verifies: R11"""
+
     def test_new_signature_signs_the_product_by_id(self):
         self.sign(self.ra, self.lot)
         sig = self.signatures(self.lot)
@@ -67,6 +69,7 @@ class TestLotSnapshotVersions(EsignCase):
         self.assertNotEqual(self.lot.esign_request_ids.state, "completed")
 
     def test_version_1_signature_stays_valid_by_its_own_rules(self):
+        """Verifies: S12"""
         with signing_as_before_version_2(self.lot):
             self.sign(self.ra, self.lot)
         sig = self.signatures(self.lot)
@@ -111,7 +114,10 @@ class TestLotSnapshotVersions(EsignCase):
 
 @tagged("post_install", "-at_install")
 class TestProductionComponents(EsignCase):
-    """An MO's review signs which component lots it consumes (critical-material traceability)."""
+    """An MO's review signs which component lots it consumes (critical-material traceability).
+
+    Verifies: R11, S7
+    """
 
     def setUp(self):
         super().setUp()
@@ -192,6 +198,8 @@ class TestProductionComponents(EsignCase):
 
 @tagged("post_install", "-at_install")
 class TestPurchaseOrderSnapshot(QmsCase):
+    """Verifies: R11"""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import traceability
+
 from .cluster import Cluster
 from .common import MODULE, ROOT, STATE, say
 from .install import bootstrap
 from .odoo import LOG_LINE, SUPERUSER_DSN_VAR, TEST_MODULE, find_odoo, odoo_command
+from .trace import RESULTS
 
 
 class Suite:
@@ -56,6 +60,8 @@ def static_checks() -> Suite:
         ],
     )
     check("files", [sys.executable, str(ROOT / "scripts" / "check_files.py")])
+    # Traceability by declaration: every high-risk requirement has a test, no unknown id.
+    check("trace", [sys.executable, str(ROOT / "scripts" / "dev.py"), "trace", "--static"])
     suite.failed = len(failures)
     suite.passed = len(done) - len(failures)
     if failures:
@@ -66,10 +72,27 @@ def static_checks() -> Suite:
     return suite
 
 
+def save_odoo_results(log_text: str) -> Path:
+    """Keep each Odoo test's result where ``dev.py trace`` reads the last results."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / traceability.ODOO_RESULTS
+    out.write_text(json.dumps(traceability.odoo_log_results(log_text), indent=1, sort_keys=True))
+    return out
+
+
 def core_suite() -> Suite:
     suite = Suite("Core suite")
     res = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "services"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={RESULTS / traceability.CORE_JUNIT}",
+            "services",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -133,6 +156,7 @@ def odoo_suite(wk_dir: Path | None) -> Suite:
         say(f"Odoo suite: installing {MODULE} with demo data and running its tests (log: {log})")
         rc = subprocess.run(argv, env=env, stderr=subprocess.DEVNULL).returncode
         text = log.read_text(errors="replace") if log.exists() else ""
+        save_odoo_results(text)
         m = re.findall(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading", text)
         if m:
             failed, errors, total = map(int, m[-1])

@@ -1,4 +1,7 @@
-"""Tests for services.audit: the ledger's links, streaming verifier and offline export."""
+"""Tests for services.audit: the ledger's links, streaming verifier and offline export.
+
+Verifies: R15
+"""
 
 from __future__ import annotations
 
@@ -188,6 +191,7 @@ def _export(rows: list[Row], selected: set[int], **header: Any) -> list[str]:
 
 
 def test_filtered_export_verifies_offline() -> None:
+    """Verifies: R18"""
     rows = _chain(20)
     verdict = verify_export(_export(rows, {3, 7, 8}, anchors=[{"seq": 10, "hash": rows[9][2]}]))
     assert verdict.ok, (verdict.chain, verdict.problems)
@@ -196,6 +200,7 @@ def test_filtered_export_verifies_offline() -> None:
 
 
 def test_export_tampered_payload_is_altered() -> None:
+    """Verifies: R18"""
     lines = _export(_chain(10), {4})
     item = json.loads(lines[4])
     item["payload"] = item["payload"].replace("R4", "R5")
@@ -207,6 +212,7 @@ def test_export_tampered_payload_is_altered() -> None:
 
 
 def test_export_tampered_proof_line_is_caught() -> None:
+    """Verifies: R18"""
     lines = _export(_chain(10), {4})
     item = json.loads(lines[6])
     item["payload_sha256"] = "0" * 64
@@ -215,6 +221,7 @@ def test_export_tampered_proof_line_is_caught() -> None:
 
 
 def test_export_cut_tail_is_reported() -> None:
+    """Verifies: R18"""
     rows = _chain(10)
     lines = _export(rows, {2})[:-2]
     verdict = verify_export(lines)
@@ -223,6 +230,7 @@ def test_export_cut_tail_is_reported() -> None:
 
 
 def test_export_bad_anchor_and_misplaced_payload() -> None:
+    """Verifies: R18"""
     rows = _chain(10)
     verdict = verify_export(_export(rows, set(), anchors=[{"seq": 5, "hash": "f" * 64}]))
     assert verdict.problems == ("Checkpoint 5 does not match entry 5 of the export.",)
@@ -236,6 +244,7 @@ def test_export_bad_anchor_and_misplaced_payload() -> None:
 
 
 def test_export_non_canonical_payload_is_reported() -> None:
+    """Verifies: R18"""
     text = json.dumps({"seq": 1, "op": "write"}, indent=1)
     rows = [(1, GENESIS, link_hash(GENESIS, payload_digest(text)), text)]
     verdict = verify_export(_export(rows, {1}))
@@ -253,11 +262,13 @@ def test_export_non_canonical_payload_is_reported() -> None:
     ],
 )
 def test_export_bad_header_is_refused(first: str) -> None:
+    """Verifies: R18"""
     with pytest.raises(ChainError):
         verify_export([first] if first else [])
 
 
 def test_export_garbage_line_is_reported() -> None:
+    """Verifies: R18"""
     lines = _export(_chain(3), {1})
     lines.insert(2, "garbage")
     verdict = verify_export(lines)

@@ -1,4 +1,7 @@
-"""Tests for services.canonical: the single canonical JSON form."""
+"""Tests for services.canonical: the single canonical JSON form.
+
+Verifies: R11
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Tests for services.chain: hash links and classification of the first break."""
+"""Tests for services.chain: hash links and classification of the first break.
+
+Verifies: R15
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Tests for services.gs1: GTINs, UDI element strings, HRI and GS1 DataMatrix."""
+"""Tests for services.gs1: GTINs, UDI element strings, HRI and GS1 DataMatrix.
+
+Verifies: R26
+"""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ def _problem(func, *args, **kwargs):
 
 
 def test_secret_accepts_text_and_refuses_other_shapes():
+    """Verifies: R3"""
     assert inputs.secret("Correct-Horse-42") == "Correct-Horse-42"
     assert _problem(inputs.secret, 12345678) == "not_text"
     assert _problem(inputs.secret, b"bytes") == "not_text"
@@ -28,6 +29,7 @@ def test_secret_accepts_text_and_refuses_other_shapes():
 
 
 def test_optional_secret():
+    """Verifies: R3"""
     for absent in (None, False, ""):
         assert inputs.optional_secret(absent) is None
     assert inputs.optional_secret("123456") == "123456"

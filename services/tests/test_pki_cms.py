@@ -99,6 +99,7 @@ def _flip(data: bytes, needle: bytes) -> bytes:
 
 
 def test_cms_is_detached_cades_with_chain(alice: Enrolled, signed) -> None:  # noqa: ANN001
+    """Verifies: R22, S5"""
     cms_der, _stamp = signed
     info = cms.ContentInfo.load(cms_der)
     data = info["content"]
@@ -114,6 +115,7 @@ def test_cms_is_detached_cades_with_chain(alice: Enrolled, signed) -> None:  # n
 
 
 def test_signing_certificate_v2_names_the_signer(alice: Enrolled, signed) -> None:  # noqa: ANN001
+    """Verifies: R1, R22"""
     cms_der, _stamp = signed
     signer_info = cms.ContentInfo.load(cms_der)["content"]["signer_infos"][0]
     attrs = {attr["type"].native: attr for attr in signer_info["signed_attrs"]}
@@ -129,7 +131,10 @@ def test_signing_certificate_v2_names_the_signer(alice: Enrolled, signed) -> Non
 def test_openssl_verifies_the_cms_and_refuses_other_content(
     key_type: KeyType, tmp_path: Path
 ) -> None:
-    """An independent implementation (OpenSSL) accepts what we build, and only for its content."""
+    """An independent implementation (OpenSSL) accepts what we build, and only for its content.
+
+    Verifies: R11, R22
+    """
     openssl = shutil.which("openssl")
     assert openssl, "the openssl command is needed for this cross-check"
     enrolled = _enrol(key_type)
@@ -152,6 +157,7 @@ def test_openssl_verifies_the_cms_and_refuses_other_content(
 
 
 def test_cached_signer_refuses_a_foreign_key(alice: Enrolled) -> None:
+    """Verifies: R22"""
     with pytest.raises(PkiInputError):
         CachedKeySigner(generate_private_key(), alice.cert)
 
@@ -160,6 +166,7 @@ def test_cached_signer_refuses_a_foreign_key(alice: Enrolled) -> None:
 
 
 def test_timestamp_covers_the_signature(signed) -> None:  # noqa: ANN001
+    """Verifies: R23"""
     cms_der, stamp = signed
     token = cms.ContentInfo.load(stamp.token)
     tst_info = token["content"]["encap_content_info"]["content"].parsed
@@ -171,6 +178,7 @@ def test_timestamp_covers_the_signature(signed) -> None:  # noqa: ANN001
 
 
 def test_tsas_are_tried_in_order(alice: Enrolled, tsa: TestTsa) -> None:
+    """Verifies: R23"""
     cms_der = sign_detached(CONTENT, alice.signer)
     stamp = request_timestamp(
         cms_der, [tsa.down_url, tsa.garbage_url, tsa.html_url, tsa.url], timeout=2
@@ -180,6 +188,7 @@ def test_tsas_are_tried_in_order(alice: Enrolled, tsa: TestTsa) -> None:
 
 
 def test_timestamp_of_a_bare_digest(tsa: TestTsa) -> None:
+    """Verifies: R23"""
     digest = hashlib.sha256(b"audit chain head").digest()
     stamp = timestamp_imprint(digest, [tsa.url], timeout=2)
     assert stamp.token and stamp.tsa_url == tsa.url
@@ -200,6 +209,7 @@ def test_timestamp_of_a_bare_digest(tsa: TestTsa) -> None:
     ],
 )
 def test_no_usable_tsa(alice: Enrolled, tsa: TestTsa, which: str, problem: str) -> None:
+    """Verifies: R23"""
     cms_der = sign_detached(CONTENT, alice.signer)
     url = getattr(tsa, which)
     with pytest.raises(TimestampUnavailableError) as caught:
@@ -209,6 +219,7 @@ def test_no_usable_tsa(alice: Enrolled, tsa: TestTsa, which: str, problem: str) 
 
 
 def test_tsa_timeout(alice: Enrolled, tsa: TestTsa) -> None:
+    """Verifies: R23"""
     cms_der = sign_detached(CONTENT, alice.signer)
     started = time.perf_counter()
     with pytest.raises(TimestampUnavailableError) as caught:
@@ -218,6 +229,7 @@ def test_tsa_timeout(alice: Enrolled, tsa: TestTsa) -> None:
 
 
 def test_no_tsa_configured(signed) -> None:  # noqa: ANN001
+    """Verifies: R23"""
     with pytest.raises(TimestampUnavailableError, match="No timestamp authority"):
         request_timestamp(signed[0], [])
     with pytest.raises(PkiInputError):
@@ -225,6 +237,7 @@ def test_no_tsa_configured(signed) -> None:  # noqa: ANN001
 
 
 def test_drift_is_reported(alice: Enrolled, tsa: TestTsa) -> None:
+    """Verifies: R27"""
     cms_der = sign_detached(CONTENT, alice.signer)
     ahead = (utc() + timedelta(hours=1)).isoformat()
     stamp = request_timestamp(cms_der, [tsa.url], headers={FAKE_TIME_HEADER: ahead})
@@ -233,6 +246,7 @@ def test_drift_is_reported(alice: Enrolled, tsa: TestTsa) -> None:
 
 
 def test_attach_and_extract(signed) -> None:  # noqa: ANN001
+    """Verifies: R23"""
     cms_der, stamp = signed
     assert extract_timestamp(cms_der) is None
     stamped = attach_timestamp(cms_der, stamp.token)
@@ -243,6 +257,7 @@ def test_attach_and_extract(signed) -> None:  # noqa: ANN001
 
 
 def test_attach_refuses_a_token_of_another_signature(alice: Enrolled, signed) -> None:  # noqa: ANN001
+    """Verifies: R23"""
     other = sign_detached(CONTENT, alice.signer)  # ECDSA: a new random signature
     with pytest.raises(PkiInputError, match="other data"):
         attach_timestamp(other, signed[1].token)
@@ -252,6 +267,7 @@ def test_attach_refuses_a_token_of_another_signature(alice: Enrolled, signed) ->
 
 
 def test_valid_with_embedded_or_separate_token(alice: Enrolled, tsa: TestTsa, signed) -> None:  # noqa: ANN001
+    """Verifies: R22, R23"""
     cms_der, stamp = signed
     for result in (
         _verify(attach_timestamp(cms_der, stamp.token), alice, tsa),
@@ -275,6 +291,7 @@ def test_valid_with_embedded_or_separate_token(alice: Enrolled, tsa: TestTsa, si
 
 
 def test_rsa_3072_end_to_end(tsa: TestTsa) -> None:
+    """Verifies: R22"""
     bob = _enrol(KeyType.RSA_3072)
     cms_der = sign_detached(CONTENT, bob.signer)
     stamp = request_timestamp(cms_der, [tsa.url])
@@ -282,6 +299,7 @@ def test_rsa_3072_end_to_end(tsa: TestTsa) -> None:
 
 
 def test_tampered_content(alice: Enrolled, tsa: TestTsa, signed) -> None:  # noqa: ANN001
+    """Verifies: R11"""
     cms_der, stamp = signed
     altered = CONTENT.replace(b"pass", b"fail")
     result = _verify(cms_der, alice, tsa, token=stamp.token, content=altered)
@@ -295,6 +313,7 @@ def test_tampered_content(alice: Enrolled, tsa: TestTsa, signed) -> None:  # noq
 
 
 def test_tampered_cms(alice: Enrolled, tsa: TestTsa, signed) -> None:  # noqa: ANN001
+    """Verifies: R11, S5"""
     cms_der, stamp = signed
     signature = cms.ContentInfo.load(cms_der)["content"]["signer_infos"][0]["signature"].native
     result = _verify(_flip(cms_der, signature), alice, tsa, token=stamp.token)
@@ -321,6 +340,7 @@ def test_tampered_cms(alice: Enrolled, tsa: TestTsa, signed) -> None:  # noqa: A
 
 
 def test_tampered_token(alice: Enrolled, tsa: TestTsa, signed) -> None:  # noqa: ANN001
+    """Verifies: R23"""
     cms_der, stamp = signed
     token = cms.ContentInfo.load(stamp.token)
     tsa_signature = token["content"]["signer_infos"][0]["signature"].native
@@ -337,6 +357,7 @@ def test_tampered_token(alice: Enrolled, tsa: TestTsa, signed) -> None:  # noqa:
 
 
 def test_untrusted_signer_tsa_and_wrong_user(alice: Enrolled, tsa: TestTsa, signed) -> None:  # noqa: ANN001
+    """Verifies: R1, R22"""
     cms_der, stamp = signed
     stranger = generate_ca("Stranger CA")
     result = verify_signature(
@@ -356,6 +377,7 @@ def test_untrusted_signer_tsa_and_wrong_user(alice: Enrolled, tsa: TestTsa, sign
 
 
 def test_incomplete_evidence_is_indeterminate(alice: Enrolled, tsa: TestTsa, signed) -> None:  # noqa: ANN001
+    """Verifies: R22"""
     cms_der, stamp = signed
     result = _verify(cms_der, alice, tsa)
     assert result.verdict is Verdict.INDETERMINATE
@@ -373,6 +395,7 @@ def test_incomplete_evidence_is_indeterminate(alice: Enrolled, tsa: TestTsa, sig
 
 
 def test_signature_before_revocation_stays_valid(tsa: TestTsa) -> None:
+    """Verifies: R7"""
     carol = _enrol()
     cms_der = sign_detached(CONTENT, carol.signer)
     stamp = request_timestamp(cms_der, [tsa.url])
@@ -385,6 +408,7 @@ def test_signature_before_revocation_stays_valid(tsa: TestTsa) -> None:
 
 
 def test_signature_after_revocation_is_invalid(tsa: TestTsa) -> None:
+    """Verifies: R7"""
     dave = _enrol()
     revocation = revoke(dave.cert, "privilege_withdrawn", at=utc() - timedelta(seconds=1))
     # The signing service refuses at once (R7)...
@@ -401,6 +425,7 @@ def test_signature_after_revocation_is_invalid(tsa: TestTsa) -> None:
 
 
 def test_certificate_expired_at_timestamp_time(tsa: TestTsa) -> None:
+    """Verifies: R22"""
     erin = _enrol(valid_for=timedelta(days=1))
     cms_der = sign_detached(CONTENT, erin.signer)
     later = (utc() + timedelta(days=3)).isoformat()
@@ -415,7 +440,10 @@ def test_certificate_expired_at_timestamp_time(tsa: TestTsa) -> None:
 
 
 def test_crl_covers_only_a_later_second() -> None:
-    """A CRL speaks for the second it was issued in; it must be issued after the signature's."""
+    """A CRL speaks for the second it was issued in; it must be issued after the signature's.
+
+    Verifies: R7
+    """
     signed_at = utc().replace(microsecond=0) + timedelta(milliseconds=400)
     second = signed_at.replace(microsecond=0)
     assert not crl_covers(second - timedelta(seconds=1), signed_at)
@@ -434,7 +462,10 @@ def test_crl_issued_at_the_boundary_of_the_timestamp(
     alice: Enrolled, tsa: TestTsa, offset: int, covered: bool
 ) -> None:
     """The timestamp dates the signature to the second: a CRL issued one second before or in
-    that very second leaves the revocation status open; one issued a second later proves it."""
+    that very second leaves the revocation status open; one issued a second later proves it.
+
+    Verifies: R7
+    """
     cms_der = sign_detached(CONTENT, alice.signer)
     at = utc().replace(microsecond=0) + timedelta(minutes=5)  # a whole second, after enrolment
     stamp = request_timestamp(cms_der, [tsa.url], headers={FAKE_TIME_HEADER: at.isoformat()})
@@ -457,7 +488,10 @@ def test_crl_issued_at_the_boundary_of_the_timestamp(
 def test_without_a_timestamp_the_crl_is_judged_at_the_verification_time(
     alice: Enrolled, tsa: TestTsa, signed
 ) -> None:  # noqa: ANN001
-    """Nothing dates an untimestamped signature: the message says which time it compared."""
+    """Nothing dates an untimestamped signature: the message says which time it compared.
+
+    Verifies: R7
+    """
     cms_der, _stamp = signed
     now = utc().replace(microsecond=0)
     earlier = build_crl(alice.ca, [], crl_number=1, this_update=now - timedelta(seconds=31))

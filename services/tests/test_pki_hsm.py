@@ -1,4 +1,7 @@
-"""Tests for services.pki_hsm against a real SoftHSM2 token."""
+"""Tests for services.pki_hsm against a real SoftHSM2 token.
+
+Verifies: R22, S5
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Tests for services.pki_keys, pki_ca, pki_issue, pki_revocation and pki_keystore."""
+"""Tests for services.pki_keys, pki_ca, pki_issue, pki_revocation and pki_keystore.
+
+Verifies: R22
+"""
 
 from __future__ import annotations
 
@@ -231,6 +234,7 @@ def test_serials_are_random_and_validity_is_capped(ca: CertificateAuthority) -> 
 
 
 def test_identity_requires_name_and_login() -> None:
+    """Verifies: R1"""
     with pytest.raises(PkiInputError):
         SignerIdentity("", "alice")
     with pytest.raises(PkiInputError):
@@ -272,6 +276,7 @@ def test_renew_same_key_and_rotate(
 
 
 def test_revoke_and_crl_round_trip(ca: CertificateAuthority, alice_cert: x509.Certificate) -> None:
+    """Verifies: R7"""
     other = issue_signer_certificate(ca, ALICE, generate_private_key().public_key(), now=NOW)
     revocations = [
         revoke(alice_cert, RevocationReason.KEY_COMPROMISE, at=NOW + timedelta(seconds=5.7)),

@@ -1,4 +1,7 @@
-"""Tests for services.pki_ocsp: the company CA's OCSP responder (RFC 6960)."""
+"""Tests for services.pki_ocsp: the company CA's OCSP responder (RFC 6960).
+
+Verifies: R7, R22
+"""
 
 from __future__ import annotations
 

@@ -48,6 +48,7 @@ TWO_OF_THREE = PolicySpec((_step(1, 10, {1, 2, 3}, mode="k_of_n", k=2),))
 
 
 def test_sequential_flow_completes_in_order() -> None:
+    """Verifies: R13"""
     signatures: list[SignatureFact] = []
     for step_id, user_id, stage in [(1, 1, 10), (2, 2, 20), (3, 3, 30)]:
         state = policy.evaluate(SEQUENTIAL, signatures)
@@ -64,6 +65,7 @@ def test_sequential_flow_completes_in_order() -> None:
 
 
 def test_signing_step_two_first_is_out_of_order() -> None:
+    """Verifies: R13"""
     with pytest.raises(OutOfOrderError) as caught:
         policy.check_can_sign(SEQUENTIAL, [], 2, 2)
     assert (caught.value.user_id, caught.value.step_id) == (2, 2)
@@ -73,6 +75,7 @@ def test_signing_step_two_first_is_out_of_order() -> None:
 
 
 def test_parallel_stage_needs_both_steps_before_the_next() -> None:
+    """Verifies: R13"""
     start = policy.evaluate(PARALLEL, [])
     assert start.current_stage == 10
     assert start.next_signer_ids == {1, 2}
@@ -85,6 +88,7 @@ def test_parallel_stage_needs_both_steps_before_the_next() -> None:
 
 
 def test_parallel_stage_with_one_step_open_blocks_the_next() -> None:
+    """Verifies: R13"""
     half = [_sig(1, 1)]
     state = policy.evaluate(PARALLEL, half)
     assert state.current_stage == 10
@@ -98,6 +102,7 @@ def test_parallel_stage_with_one_step_open_blocks_the_next() -> None:
 
 
 def test_two_of_three_completes_at_two() -> None:
+    """Verifies: R13"""
     assert policy.check_can_sign(TWO_OF_THREE, [_sig(1, 1)], 2, 1).pending_user_ids == {2, 3}
     state = policy.evaluate(TWO_OF_THREE, [_sig(1, 1), _sig(1, 2)])
     assert state.complete
@@ -108,6 +113,7 @@ def test_two_of_three_completes_at_two() -> None:
 
 
 def test_third_signer_of_two_of_three_gets_step_complete() -> None:
+    """Verifies: R13"""
     # Another step keeps the request open so the step-level rule is reached.
     spec = PolicySpec(TWO_OF_THREE.steps + (_step(2, 10, {4}),))
     with pytest.raises(StepCompleteError) as caught:
@@ -116,6 +122,7 @@ def test_third_signer_of_two_of_three_gets_step_complete() -> None:
 
 
 def test_mode_all_completes_when_everyone_signed() -> None:
+    """Verifies: R13"""
     spec = PolicySpec((_step(1, 10, {1, 2, 3}),))
     state = policy.evaluate(spec, [_sig(1, 1), _sig(1, 2), _sig(1, 3)])
     assert state.complete
@@ -123,6 +130,7 @@ def test_mode_all_completes_when_everyone_signed() -> None:
 
 
 def test_mode_all_is_incomplete_while_one_user_is_missing() -> None:
+    """Verifies: R13"""
     spec = PolicySpec((_step(1, 10, {1, 2, 3}),))
     state = policy.evaluate(spec, [_sig(1, 1), _sig(1, 2)])
     assert not state.complete
@@ -131,6 +139,7 @@ def test_mode_all_is_incomplete_while_one_user_is_missing() -> None:
 
 
 def test_signatures_of_strangers_and_unknown_steps_do_not_count() -> None:
+    """Verifies: R12, R13"""
     state = policy.evaluate(TWO_OF_THREE, [_sig(1, 1), _sig(1, 9), _sig(7, 2)])
     assert not state.complete
     assert state.step(1).signed_user_ids == {1}
@@ -140,20 +149,24 @@ def test_signatures_of_strangers_and_unknown_steps_do_not_count() -> None:
 
 
 def test_eligible_user_may_sign() -> None:
+    """Verifies: R12"""
     assert policy.check_can_sign(SEQUENTIAL, [], 1, 1).pending_user_ids == {1}
 
 
 def test_not_eligible_user_is_refused() -> None:
+    """Verifies: R12"""
     with pytest.raises(NotEligibleError) as caught:
         policy.check_can_sign(SEQUENTIAL, [], 2, 1)
     assert (caught.value.user_id, caught.value.step_id) == (2, 1)
 
 
 def test_author_is_allowed_when_sod_is_off() -> None:
+    """Verifies: R14"""
     policy.check_can_sign(TWO_OF_THREE, [], 1, 1, author_user_ids=frozenset({1}))
 
 
 def test_author_is_refused_when_sod_is_on() -> None:
+    """Verifies: R14"""
     spec = PolicySpec(TWO_OF_THREE.steps, author_may_not_sign=True)
     with pytest.raises(SegregationOfDutiesError) as caught:
         policy.check_can_sign(spec, [], 1, 1, author_user_ids=frozenset({1}))
@@ -171,11 +184,13 @@ ONE_EACH_STEPS = (
 
 
 def test_same_user_may_sign_two_steps_when_one_step_per_person_is_off() -> None:
+    """Verifies: R14"""
     spec = PolicySpec(ONE_EACH_STEPS)
     policy.check_can_sign(spec, [_sig(1, 1)], 1, 2)
 
 
 def test_one_step_per_person_refuses_a_second_step() -> None:
+    """Verifies: R14"""
     spec = PolicySpec(ONE_EACH_STEPS, one_step_per_person=True)
     with pytest.raises(SegregationOfDutiesError) as caught:
         policy.check_can_sign(spec, [_sig(1, 1)], 1, 2)
@@ -186,6 +201,7 @@ def test_one_step_per_person_refuses_a_second_step() -> None:
 
 
 def test_blocked_step_is_reported_when_sod_excludes_every_eligible_user() -> None:
+    """Verifies: R14, S9"""
     spec = PolicySpec((_step(1, 10, {1}), _step(2, 20, {2})), author_may_not_sign=True)
     state = policy.evaluate(spec, [], frozenset({1}))
     assert state.step(1).blocked
@@ -197,6 +213,7 @@ def test_blocked_step_is_reported_when_sod_excludes_every_eligible_user() -> Non
 
 
 def test_mode_all_step_is_blocked_when_sod_excludes_one_eligible_user() -> None:
+    """Verifies: R14, S9"""
     spec = PolicySpec((_step(1, 10, {1, 2}),), author_may_not_sign=True)
     step = policy.evaluate(spec, [], frozenset({1})).step(1)
     assert step.blocked
@@ -204,6 +221,7 @@ def test_mode_all_step_is_blocked_when_sod_excludes_one_eligible_user() -> None:
 
 
 def test_step_is_not_blocked_without_sod() -> None:
+    """Verifies: R14"""
     spec = PolicySpec((_step(1, 10, {1}), _step(2, 20, {2})))
     state = policy.evaluate(spec, [], frozenset({1}))
     assert not state.step(1).blocked
@@ -214,20 +232,24 @@ def test_step_is_not_blocked_without_sod() -> None:
 
 
 def test_first_signature_is_allowed() -> None:
+    """Verifies: R13"""
     policy.check_can_sign(TWO_OF_THREE, [], 1, 1)
 
 
 def test_signing_twice_is_refused() -> None:
+    """Verifies: R13"""
     with pytest.raises(AlreadySignedError) as caught:
         policy.check_can_sign(TWO_OF_THREE, [_sig(1, 1)], 1, 1)
     assert (caught.value.user_id, caught.value.step_id) == (1, 1)
 
 
 def test_valid_signatures_count() -> None:
+    """Verifies: R16"""
     assert policy.evaluate(SEQUENTIAL, [_sig(1, 1)]).step(1).complete
 
 
 def test_invalid_signatures_do_not_count_and_the_user_may_sign_again() -> None:
+    """Verifies: R11, R16"""
     history = [_sig(1, 1, valid=False), _sig(2, 2, valid=False)]
     state = policy.evaluate(SEQUENTIAL, history)
     assert state.current_stage == 10
@@ -240,10 +262,12 @@ def test_invalid_signatures_do_not_count_and_the_user_may_sign_again() -> None:
 
 
 def test_request_open_before_its_last_signature() -> None:
+    """Verifies: R13"""
     policy.check_can_sign(SEQUENTIAL, [_sig(1, 1), _sig(2, 2)], 3, 3)
 
 
 def test_request_complete_refuses_any_signature() -> None:
+    """Verifies: R13"""
     done = [_sig(1, 1), _sig(2, 2), _sig(3, 3)]
     with pytest.raises(RequestCompleteError):
         policy.check_can_sign(SEQUENTIAL, done, 1, 1)
@@ -252,10 +276,12 @@ def test_request_complete_refuses_any_signature() -> None:
 
 
 def test_known_step_is_accepted() -> None:
+    """Verifies: R12"""
     policy.check_can_sign(SEQUENTIAL, [], 1, 1)
 
 
 def test_unknown_step_is_refused_first() -> None:
+    """Verifies: R12"""
     done = [_sig(1, 1), _sig(2, 2), _sig(3, 3)]
     with pytest.raises(UnknownStepError) as caught:
         policy.check_can_sign(SEQUENTIAL, done, 1, 99)
@@ -293,6 +319,7 @@ def test_rules_are_checked_in_order(
     step_id: int,
     error: type[SigningRuleError],
 ) -> None:
+    """Verifies: R12"""
     with pytest.raises(SigningRuleError) as caught:
         policy.check_can_sign(spec, signatures, user_id, step_id, frozenset({1}))
     assert type(caught.value) is error
@@ -331,6 +358,7 @@ def _signature_states() -> list[list[SignatureFact]]:
 
 @pytest.mark.parametrize("spec", GRID_POLICIES)
 def test_signable_steps_agree_with_check_can_sign(spec: PolicySpec) -> None:
+    """Verifies: R12"""
     outcomes: set[bool] = set()
     for signatures in _signature_states():
         state = policy.evaluate(spec, signatures, frozenset({5}))
@@ -354,6 +382,7 @@ def test_signable_steps_agree_with_check_can_sign(spec: PolicySpec) -> None:
 
 
 def test_valid_policies_pass_validation() -> None:
+    """Verifies: S9"""
     for spec in GRID_POLICIES + [TWO_OF_THREE]:
         policy.validate_policy(spec)
 
@@ -375,6 +404,7 @@ def test_valid_policies_pass_validation() -> None:
 def test_invalid_policies_are_refused(
     steps: tuple[StepSpec, ...], problem: str, step_id: int | None
 ) -> None:
+    """Verifies: S9"""
     with pytest.raises(PolicyConfigError) as caught:
         policy.validate_policy(PolicySpec(steps))
     assert caught.value.problem == problem
@@ -382,6 +412,7 @@ def test_invalid_policies_are_refused(
 
 
 def test_empty_eligible_set_never_completes() -> None:
+    """Verifies: R12"""
     spec = PolicySpec((_step(1, 10, set()),))
     for call in (
         lambda: policy.evaluate(spec, []),

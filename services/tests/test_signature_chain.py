@@ -1,4 +1,7 @@
-"""Tests for services.signature_chain: the per-record signature chain, offline."""
+"""Tests for services.signature_chain: the per-record signature chain, offline.
+
+Verifies: R16, R18
+"""
 
 from __future__ import annotations
 

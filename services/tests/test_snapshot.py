@@ -1,4 +1,7 @@
-"""Tests for services.snapshot: canonical, versioned record content hashes."""
+"""Tests for services.snapshot: canonical, versioned record content hashes.
+
+Verifies: R11
+"""
 
 from __future__ import annotations
 
