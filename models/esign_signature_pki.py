@@ -205,11 +205,12 @@ class EsignSignaturePki(models.Model):
             "target": "self",
         }
 
-    def _pki_evidence_zip(self):
-        """The signature's evidence and the offline verifier, as ZIP bytes.
+    def _pki_evidence_files(self):
+        """The signature's evidence as files: {name: bytes}, the names ``pki_cli`` reads.
 
-        See ``services/pki_cli.py`` for the files; the verifier is this add-on's own
-        ``services`` package (it needs ``cryptography`` and ``pyhanko``).
+        ``manifest.json``, ``snapshot.json``, ``signature.p7s``, ``ca.pem``, ``ca.crl``,
+        ``chain.json`` and, when there are, ``timestamp.tsr`` and ``tsa-roots.pem``. The
+        evidence ZIP and the evidence embedded in a sealed report are both made from these.
         """
         self.ensure_one()
         evidence = self._pki_evidence()
@@ -249,11 +250,21 @@ class EsignSignaturePki(models.Model):
             files["tsa-roots.pem"] = b"".join(
                 pki.certificate_to_pem(cert) for cert in evidence["tsa_roots"]
             )
+        return files
+
+    def _pki_evidence_zip(self):
+        """The signature's evidence and the offline verifier, as ZIP bytes.
+
+        See ``services/pki_cli.py`` for the files; the verifier is this add-on's own
+        ``services`` package (it needs ``cryptography`` and ``pyhanko``).
+        """
+        self.ensure_one()
+        files = self._pki_evidence_files()
         listing = "\n".join(
             f"  {name:<16} {pki_cli.EVIDENCE_FILES[name]}" for name in sorted(files)
         )
         files["README.txt"] = EVIDENCE_README.format(
-            manifestation=signed_manifestation, listing=listing
+            manifestation=self.sudo()._manifestation(self.sudo().meaning_name), listing=listing
         ).encode()
         services = Path(__file__).resolve().parent.parent / "services"
         buffer = io.BytesIO()
