@@ -51,9 +51,12 @@
         "reports/report_batch_release.xml",
         "reports/report_signatures.xml",
         "reports/report_audit_integrity.xml",
+        "reports/report_sealed.xml",
         "views/esign_audit_views.xml",
         "views/esign_qms_views.xml",
         "views/esign_menus.xml",
+        "views/esign_print_views.xml",
+        "views/esign_verify_templates.xml",
     ],
     "demo": [
         "demo/esign_demo_users.xml",

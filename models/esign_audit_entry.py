@@ -36,6 +36,8 @@ OPERATIONS = [
     ("lock", "Signing Lock-out"),
     ("unlock", "Signing Unlock"),
     ("sign_failed", "Failed Signing Attempt"),
+    ("print", "Sealed Print"),
+    ("print_refused", "Refused Print"),
 ]
 
 #: The searchable columns of an entry are computed by PostgreSQL from the hashed payload
