@@ -26,8 +26,10 @@ from ..services import pdf_verify, pki
 
 _logger = logging.getLogger(__name__)
 
-#: Requests per client address and minute, page and upload together.
+#: Requests per client address and minute, page and upload together (the system parameter
+#: ``meddev_esign.verify_rate_limit`` overrides it).
 RATE_LIMIT = 30
+RATE_LIMIT_PARAM = "meddev_esign.verify_rate_limit"
 #: The largest PDF accepted for verification.
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 #: Room for the multipart envelope around the file.
@@ -103,7 +105,9 @@ def _client_address():
 
 
 def _within_rate():
-    return request.env["esign.verify.throttle"].sudo()._hit(_client_address(), RATE_LIMIT)
+    param = request.env["ir.config_parameter"].sudo().get_param(RATE_LIMIT_PARAM)
+    limit = int(param) if param and param.strip().isdigit() else RATE_LIMIT
+    return request.env["esign.verify.throttle"].sudo()._hit(_client_address(), limit)
 
 
 def _too_many():
@@ -141,7 +145,8 @@ def _check_upload():
     cas = request.env["esign.ca"].sudo().search([("active", "=", True)])
     roots = tuple({ca.fingerprint: ca._root() for ca in cas}.values())
     tsa_roots = []
-    for company in request.env["res.company"].sudo().search([("esign_tsa_roots_pem", "!=", False)]):
+    companies = request.env["res.company"].sudo().search([("esign_tsa_roots_pem", "!=", False)])
+    for company in companies:
         tsa_roots += pki.load_certificates(company.esign_tsa_roots_pem.encode())
     verdict = pdf_verify.verify_sealed_pdf(
         data, trust_roots=roots, tsa_roots=tuple(tsa_roots), max_bytes=MAX_UPLOAD_BYTES
@@ -213,4 +218,3 @@ def _too_large(env):
         ),
         413,
     )
-

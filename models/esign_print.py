@@ -19,9 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytz
+import requests
+from cryptography import x509
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..services import pdf_evidence, pdf_seal, pki
 from ..services import signature_chain as sigchain
@@ -76,41 +79,63 @@ class EsignPrint(models.Model):
         string="Report Reference", readonly=True, help="The report's technical reference."
     )
     res_model = fields.Char(
-        string="Document Model", required=True, readonly=True, index=True,
+        string="Document Model",
+        required=True,
+        readonly=True,
+        index=True,
         help="The model of the printed records.",
     )
     line_ids = fields.One2many(
-        "esign.print.line", "print_id", string="Records", readonly=True,
+        "esign.print.line",
+        "print_id",
+        string="Records",
+        readonly=True,
         help="Each record in the printout, with its print number.",
     )
     user_id = fields.Many2one(
-        "res.users", string="Printed By", required=True, readonly=True, index=True,
+        "res.users",
+        string="Printed By",
+        required=True,
+        readonly=True,
+        index=True,
         help="Who printed the copy.",
     )
     printed_at = fields.Datetime(
-        string="Printed At", required=True, readonly=True, index=True,
+        string="Printed At",
+        required=True,
+        readonly=True,
+        index=True,
         help="When the copy was sealed (server time, shown in your zone).",
     )
     printer_tz = fields.Char(
-        string="Printer's Time Zone", readonly=True,
+        string="Printer's Time Zone",
+        readonly=True,
         help="The zone the stamp shows the time in: the printing user's.",
     )
     lang = fields.Char(string="Language", readonly=True, help="The printout's language.")
     sha256 = fields.Char(
-        string="PDF SHA-256", required=True, readonly=True, index=True,
+        string="PDF SHA-256",
+        required=True,
+        readonly=True,
+        index=True,
         help="SHA-256 of the sealed PDF as delivered: an uploaded copy is matched by it.",
     )
     token_hash = fields.Char(
-        required=True, readonly=True, index=True,
+        required=True,
+        readonly=True,
+        index=True,
         help="SHA-256 of the verification token printed in the QR code (the token itself is "
         "looked up by this hash only).",
     )
     verify_url = fields.Char(
-        string="Verification URL", readonly=True, groups=AUDITOR_GROUPS,
+        string="Verification URL",
+        readonly=True,
+        groups=AUDITOR_GROUPS,
         help="The address the printout's QR code encodes: its public verification page.",
     )
     level = fields.Char(
-        string="PAdES Level", readonly=True,
+        string="PAdES Level",
+        readonly=True,
         help="B-LT or B-LTA with a trusted timestamp; B-B when sealed without one.",
     )
     timestamped = fields.Boolean(
@@ -120,15 +145,19 @@ class EsignPrint(models.Model):
         string="Timestamp Time", readonly=True, help="The TSA's time in the seal."
     )
     tsa_error = fields.Text(
-        string="TSA Problem", readonly=True,
+        string="TSA Problem",
+        readonly=True,
         help="Why the seal has no trusted time (no TSA answered), when it has none.",
     )
     seal_certificate_id = fields.Many2one(
-        "esign.certificate", string="Seal Certificate", readonly=True,
+        "esign.certificate",
+        string="Seal Certificate",
+        readonly=True,
         help="The company seal certificate that signed the file.",
     )
     signature_count = fields.Integer(
-        string="E-Signatures", readonly=True,
+        string="E-Signatures",
+        readonly=True,
         help="How many electronic signatures the printout shows.",
     )
 
@@ -156,11 +185,11 @@ class EsignPrint(models.Model):
         url = f"{base}{VERIFY_PATH}{token}"
         lang = self.env.lang or "en_US"
         tz = self.env.user.tz or "UTC"
-        lines = self.env["esign.print.line"].sudo()
+        print_lines = self.env["esign.print.line"].sudo()
         per_record = []
         for record in records:
             signatures = self._print_signatures(record)
-            number = lines._next_number(record._name, record.id)
+            number = print_lines._next_number(record._name, record.id)
             per_record.append((record, signatures, number))
         signature_count = sum(len(item[1]) for item in per_record)
         files = self._evidence_files(company, ca, per_record, now)
@@ -172,17 +201,19 @@ class EsignPrint(models.Model):
             tsa_roots=tuple(pki.load_certificates(tsa_roots.encode())) if tsa_roots else (),
             timestamp_required=company.esign_seal_tsa_required,
             trust_roots=(ca._root(),),
-            crls=(ca._current_crl(),),
+            crls=(ca._current_crl(), *_tsa_crls(company)),
             reason=self.with_context(lang=lang).env._("Controlled copy of a regulated record"),
             location=company.name,
         )
+        lines = self._stamp_lines(company, lang, tz, now, signature_count, per_record)
+        no_time = self.with_context(lang=lang).env._(
+            "No trusted time: no timestamp authority answered"
+        )
         stamp = pdf_seal.Stamp(
-            lines=self._stamp_lines(company, lang, tz, now, signature_count, per_record),
+            lines=lines,
             qr_url=url,
-            no_trusted_time_line=self.with_context(lang=lang).env._(
-                "No trusted time: no timestamp authority answered"
-            ),
-            font_path=cjk_font() if lang.startswith("zh") else None,
+            no_trusted_time_line=no_time,
+            font_path=cjk_font() if not _latin1((*lines, no_time)) else None,
         )
         # The keystore turns any PKI error raised in its block into its own message: the
         # seal's refusal is kept out of it, to be told in its own words below.
@@ -257,7 +288,7 @@ class EsignPrint(models.Model):
             f"{record.display_name} #{number}" for record, _sigs, number in per_record[:3]
         )
         if len(per_record) > 3:
-            numbers += ", …"
+            numbers += ", ..."
         return (
             company.name,
             company.with_context(lang=lang).esign_seal_stamp_text
@@ -454,9 +485,11 @@ class EsignPrint(models.Model):
                     "name": line.record_name,
                     "print_number": line.print_number,
                     "newer_print": bool(newer),
-                    "newer_printed_at": _local_display(newer.print_id.printed_at, printed.printer_tz)
-                    if newer
-                    else "",
+                    "newer_printed_at": (
+                        _local_display(newer.print_id.printed_at, printed.printer_tz)
+                        if newer
+                        else ""
+                    ),
                     "signatures": [
                         {
                             "name": sig.printed_name,
@@ -489,30 +522,39 @@ class EsignPrintLine(models.Model):
     _rec_name = "record_name"
 
     print_id = fields.Many2one(
-        "esign.print", required=True, readonly=True, index=True, ondelete="restrict",
+        "esign.print",
+        required=True,
+        readonly=True,
+        index=True,
+        ondelete="restrict",
         help="The printout.",
     )
-    company_id = fields.Many2one(related="print_id.company_id", store=True)
+    company_id = fields.Many2one(related="print_id.company_id")
     res_model = fields.Char(
         string="Document Model", required=True, readonly=True, help="The record's model."
     )
     res_id = fields.Many2oneReference(
-        string="Record ID", model_field="res_model", required=True, readonly=True, index=True,
+        string="Record ID",
+        model_field="res_model",
+        required=True,
+        readonly=True,
+        index=True,
         help="The record's id.",
     )
     record_name = fields.Char(
         string="Record", required=True, readonly=True, help="The record as printed."
     )
     print_number = fields.Integer(
-        required=True, readonly=True,
+        required=True,
+        readonly=True,
         help="1 for the record's first sealed print, then 2, 3...: each controlled copy "
         "has its number.",
     )
     signature_refs = fields.Char(
         readonly=True, help="The ids of the e-signatures the printout showed (JSON list)."
     )
-    printed_at = fields.Datetime(related="print_id.printed_at", store=True)
-    user_id = fields.Many2one(related="print_id.user_id", store=True)
+    printed_at = fields.Datetime(related="print_id.printed_at")
+    user_id = fields.Many2one(related="print_id.user_id")
 
     _sql_constraints = [
         (
@@ -559,32 +601,80 @@ class EsignVerifyThrottle(models.Model):
     _log_access = False
 
     client = fields.Char(required=True, help="SHA-256 of the client address.")
-    window = fields.Datetime(required=True, index=True, help="The minute counted.")
+    minute = fields.Datetime(required=True, index=True, help="The minute counted.")
     hits = fields.Integer(required=True, default=0, help="Requests in that minute.")
 
     _sql_constraints = [
-        ("client_window_unique", "unique(client, window)", "One counter per client and minute."),
+        ("client_minute_unique", "unique(client, minute)", "One counter per client and minute."),
     ]
 
     @api.model
     def _hit(self, address, limit):
         """Count one request from ``address``; True while within ``limit`` per minute."""
         client = hashlib.sha256((address or "").encode()).hexdigest()
-        window = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+        minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
         cr = self.env.cr
         cr.execute(
-            "INSERT INTO esign_verify_throttle (client, \"window\", hits) VALUES (%s, %s, 1) "
-            "ON CONFLICT (client, \"window\") DO UPDATE SET hits = esign_verify_throttle.hits + 1 "
-            "RETURNING hits",
-            (client, window),
+            SQL(
+                "INSERT INTO esign_verify_throttle (client, minute, hits) VALUES (%s, %s, 1) "
+                "ON CONFLICT (client, minute) DO UPDATE SET "
+                "hits = esign_verify_throttle.hits + 1 RETURNING hits",
+                client,
+                minute,
+            )
         )
         hits = cr.fetchone()[0]
         if hits == 1:  # a new minute: forget the counters older than ten minutes
             cr.execute(
-                "DELETE FROM esign_verify_throttle WHERE \"window\" < %s - interval '10 minutes'",
-                (window,),
+                SQL(
+                    "DELETE FROM esign_verify_throttle WHERE minute < %s - interval '10 minutes'",
+                    minute,
+                )
             )
         return hits <= limit
+
+
+#: {CRL URL: (DER, next update)}: the TSAs' CRLs, fetched at most once per validity period.
+_TSA_CRLS = {}
+
+
+def _tsa_crls(company):
+    """The current CRLs of the company's TSA certificates, for the seal's validation data.
+
+    B-LT needs the TSA certificate's revocation status inside the file. The CRL of every
+    certificate in "Trusted TSA Certificates" that names one (paste the TSA's own certificate
+    with its root) is fetched once and kept until its next update; a TSA whose CRL cannot be
+    had is left out, and the verifier then reports its timestamp as not proven.
+    """
+    found = []
+    pem = company.esign_tsa_roots_pem
+    if not pem:
+        return found
+    now = datetime.now(UTC)
+    for cert in pki.load_certificates(pem.encode()):
+        try:
+            points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        except x509.ExtensionNotFound:
+            continue
+        for point in points:
+            for name in point.full_name or ():
+                url = getattr(name, "value", "")
+                if not url.startswith(("http://", "https://")):
+                    continue
+                cached = _TSA_CRLS.get(url)
+                if cached and cached[1] and cached[1] > now:
+                    found.append(cached[0])
+                    continue
+                try:
+                    response = requests.get(url, timeout=company.esign_tsa_timeout or 5.0)
+                    response.raise_for_status()
+                    crl = x509.load_der_x509_crl(response.content)
+                except (requests.RequestException, ValueError) as exc:
+                    _logger.warning("The TSA's CRL %s could not be fetched: %s", url, exc)
+                    continue
+                _TSA_CRLS[url] = (response.content, crl.next_update_utc)
+                found.append(response.content)
+    return found
 
 
 def _in_folder(files, folder):
@@ -603,6 +693,15 @@ def _in_folder(files, folder):
             )
         )
     return moved
+
+
+def _latin1(lines):
+    """Whether the stamp's lines can be drawn in the PDF standard font (Latin-1 only)."""
+    try:
+        "".join(lines).encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _local_display(moment, tz):

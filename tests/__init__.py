@@ -16,9 +16,11 @@ from . import (
     test_release_certificate,
     test_scenario_change_tour,
     test_scenario_tours,
+    test_sealed_reports,
     test_session_window,
     test_signature_chain,
     test_signed_lines,
     test_signing,
     test_snapshot_versions,
+    test_verify_page,
 )
