@@ -36,26 +36,30 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import requests
-from asn1crypto import cms, crl, ocsp, tsp
+from asn1crypto import algos, cms, crl, ocsp, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import embed, misc, text
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import LayoutError
+from pyhanko.pdf_utils.writer import init_xobject_dictionary
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError as PyhankoSigningError
 from pyhanko.sign.signers import pdf_signer
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, dummy_digest
 from pyhanko.stamp import QRStampStyle
+from pyhanko.stamp.qr import QRStamp
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
 
 from .pki_errors import PkiError
 from .pki_keys import utc
+from .pki_sign import _signing_certificate_attribute
 
 __all__ = [
     "LEVELS",
@@ -298,6 +302,159 @@ def _token_time(token: cms.ContentInfo) -> datetime | None:
         return None
 
 
+# --- The CMS ----------------------------------------------------------------------------
+
+
+class _SealSigner(signers.Signer):
+    """Builds the PAdES CMS from DER pieces made once; the key stays with the caller's signer.
+
+    pyHanko's generic signer re-encodes the signer's issuer name, the ESS signing-certificate
+    attribute and every embedded certificate on each signature (asn1crypto rebuilds values
+    assigned into new structures), which was half of a seal's time. The structure here is
+    the one pyHanko writes for a PAdES signature (``use_pades``): content-type,
+    message-digest, signing-certificate-v2 and CMS algorithm protection signed; the signature
+    timestamp as the only unsigned attribute; the signer's certificate and chain embedded. The
+    raw signature is the wrapped signer's (software key or PKCS#11 token). Anything else
+    (another digest, a non-PDF use) goes through pyHanko's own code.
+    """
+
+    def __init__(self, inner: signers.Signer) -> None:
+        self._inner = inner
+        super().__init__(
+            signing_cert=inner.signing_cert,
+            cert_registry=inner.cert_registry,
+            signature_mechanism=inner.signature_mechanism,
+            prefer_pss=inner.prefer_pss,
+            embed_roots=inner.embed_roots,
+        )
+        certificate = inner.signing_cert
+        mechanism = inner.get_signature_mechanism_for_digest("sha256")
+        self._mechanism_der = mechanism.dump()
+        self._digest_der = algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
+        self._sid_der = cms.SignerIdentifier(
+            name="issuer_and_serial_number",
+            value=cms.IssuerAndSerialNumber(
+                {"issuer": certificate.issuer, "serial_number": certificate.serial_number}
+            ),
+        ).dump()
+        self._static_attrs_der = [
+            cms.CMSAttribute({"type": "content_type", "values": ["data"]}).dump(),
+            _signing_certificate_attribute(certificate.dump()),
+            cms.CMSAttribute(
+                {
+                    "type": "cms_algorithm_protection",
+                    "values": [
+                        cms.CMSAlgorithmProtection(
+                            {
+                                "digest_algorithm": algos.DigestAlgorithm.load(self._digest_der),
+                                "signature_algorithm": mechanism,
+                            }
+                        )
+                    ],
+                }
+            ).dump(),
+        ]
+        chain = [certificate, *(inner.cert_registry or ())]
+        embedded = {item.dump(): item for item in chain}
+        self._certs_der = [
+            cms.CertificateChoices(name="certificate", value=item).dump()
+            for item in embedded.values()
+        ]
+
+    def get_signature_mechanism_for_digest(self, digest_algorithm: str | None):  # noqa: ANN201
+        """The wrapped signer's mechanism (a PKCS#11 signer has its own rules)."""
+        return self._inner.get_signature_mechanism_for_digest(digest_algorithm)
+
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
+        """Sign with the wrapped signer's key."""
+        return await self._inner.async_sign_raw(data, digest_algorithm, dry_run)
+
+    async def async_sign(  # noqa: PLR0913 - pyHanko's signature
+        self,
+        data_digest: bytes,
+        digest_algorithm: str,
+        dry_run: bool = False,
+        use_pades: bool = False,
+        timestamper: TimeStamper | None = None,
+        signed_attr_settings: Any = None,
+        is_pdf_sig: bool = True,
+        encap_content_info: Any = None,
+    ) -> cms.ContentInfo:
+        """The PAdES CMS over ``data_digest`` (see the class docstring)."""
+        if not (
+            use_pades
+            and is_pdf_sig
+            and encap_content_info is None
+            and digest_algorithm.lower() == "sha256"
+        ):
+            return await super().async_sign(
+                data_digest,
+                digest_algorithm,
+                dry_run=dry_run,
+                use_pades=use_pades,
+                timestamper=timestamper,
+                signed_attr_settings=signed_attr_settings,
+                is_pdf_sig=is_pdf_sig,
+                encap_content_info=encap_content_info,
+            )
+        message_digest = cms.CMSAttribute({"type": "message_digest", "values": [data_digest]})
+        signed_attrs = cms.CMSAttributes(
+            [
+                cms.CMSAttribute.load(self._static_attrs_der[0]),
+                message_digest,
+                *(cms.CMSAttribute.load(der) for der in self._static_attrs_der[1:]),
+            ]
+        )
+        signature = await self.async_sign_raw(signed_attrs.dump(), "sha256", dry_run)
+        signer_info = cms.SignerInfo(
+            {
+                "version": "v1",
+                "sid": cms.SignerIdentifier.load(self._sid_der),
+                "digest_algorithm": algos.DigestAlgorithm.load(self._digest_der),
+                "signed_attrs": signed_attrs,
+                "signature_algorithm": algos.SignedDigestAlgorithm.load(self._mechanism_der),
+                "signature": signature,
+            }
+        )
+        if timestamper is not None:
+            if dry_run:
+                token = await timestamper.async_dummy_response("sha256")
+            else:
+                token = await timestamper.async_timestamp(
+                    hashlib.sha256(signature).digest(), "sha256"
+                )
+            signer_info["unsigned_attrs"] = cms.CMSAttributes(
+                [cms.CMSAttribute({"type": "signature_time_stamp_token", "values": [token]})]
+            )
+        signed_data = cms.SignedData(
+            {
+                "version": "v1",
+                "digest_algorithms": [algos.DigestAlgorithm.load(self._digest_der)],
+                "encap_content_info": {"content_type": "data"},
+                "certificates": [cms.CertificateChoices.load(der) for der in self._certs_der],
+                "signer_infos": [signer_info],
+            }
+        )
+        return cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+
+
+def _seal_signer(signer: signers.Signer) -> _SealSigner:
+    """The :class:`_SealSigner` of ``signer``, made once and kept on it."""
+    if isinstance(signer, _SealSigner):
+        return signer
+    cached = getattr(signer, "_meddev_seal_signer", None)
+    if isinstance(cached, _SealSigner) and cached.signing_cert is signer.signing_cert:
+        return cached
+    wrapped = _SealSigner(signer)
+    try:
+        signer._meddev_seal_signer = wrapped  # type: ignore[attr-defined]
+    except AttributeError:  # a signer with __slots__: build it each time
+        pass
+    return wrapped
+
+
 # --- Validation data ----------------------------------------------------------------------
 
 
@@ -414,6 +571,38 @@ def cjk_font_path(font_path: str) -> str:
         raise SealError("font", f"The stamp font {font_path} cannot be read: {exc}") from exc
 
 
+class _QuickQRStamp(QRStamp):
+    """pyHanko's QR stamp with a fixed QR mask pattern.
+
+    The ``qrcode`` package otherwise builds the symbol eight times to score each mask (about
+    a quarter of a seal's time); any mask is valid (ISO/IEC 18004 section 7.8) and readers
+    decode them all. Error correction M, as pyHanko uses.
+    """
+
+    def _qr_xobject(self):  # noqa: ANN202 - pyHanko's private hook
+        import qrcode  # noqa: PLC0415 - pyHanko imports it lazily too
+        from pyhanko.pdf_utils.qr import PdfStreamQRImage  # noqa: PLC0415
+
+        code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, mask_pattern=2)
+        code.add_data(self.url)
+        code.make()
+        image = code.make_image(image_factory=PdfStreamQRImage)
+        size = (code.modules_count + 2 * code.border) * code.box_size
+        xobject = init_xobject_dictionary(image.render_command_stream(), size, size)
+        xobject.compress()
+        return self.writer.add_object(xobject), size
+
+
+@dataclass(frozen=True)
+class _QuickQRStampStyle(QRStampStyle):
+    def create_stamp(self, writer, box, text_params):  # noqa: ANN001, ANN201 - pyHanko's hook
+        try:
+            url = text_params.pop("url")
+        except KeyError as exc:
+            raise LayoutError("A QR stamp needs a 'url' text parameter.") from exc
+        return _QuickQRStamp(writer, style=self, url=url, text_params=text_params, box=box)
+
+
 def _stamp_style(stamp: Stamp, lines: Sequence[str]) -> QRStampStyle:
     font = None
     if stamp.font_path:
@@ -433,7 +622,7 @@ def _stamp_style(stamp: Stamp, lines: Sequence[str]) -> QRStampStyle:
         if font is not None
         else text.TextBoxStyle(font_size=8, leading=10)
     )
-    return QRStampStyle(
+    return _QuickQRStampStyle(
         # pyHanko interpolates the text with %-formatting: escape the caller's percent signs.
         stamp_text="\n".join(line.replace("%", "%%") for line in lines),
         text_box_style=box_style,
@@ -532,6 +721,27 @@ def _writer(pdf: bytes) -> IncrementalPdfFileWriter:
         raise SealError("bad_pdf", f"The report is not a well-formed PDF: {exc}") from exc
 
 
+def _reserve(signer: signers.Signer, stamper: _FailoverTimeStamper | None) -> int | None:
+    """Room for the CMS in the PDF (hex digits), so pyHanko need not build a trial CMS.
+
+    pyHanko sizes the ``/Contents`` placeholder by making a whole dummy signature first, which
+    costs as much as the signature itself. The CMS holds the signed attributes (under 1 KB), the
+    signature value, the certificates and the timestamp token, so their sizes plus a margin
+    bound it. ``None`` (let pyHanko estimate) when the token's size is not known yet.
+    """
+    if stamper is not None:
+        dummy = stamper._dummy_response_cache.get("sha256")
+        if dummy is None:
+            return None
+        token = len(dummy.dump())
+    else:
+        token = 0
+    certificates = [signer.signing_cert, *(signer.cert_registry or ())]
+    size = sum(len(item.dump()) for item in certificates if item is not None)
+    # 2 hex digits per byte; 1 KB for the signed attributes and an RSA-4096 signature; +10%.
+    return 2 * ((size + token + 1024) * 11 // 10)
+
+
 def _sign_once(
     pdf: bytes,
     signer: signers.Signer,
@@ -583,7 +793,12 @@ def _sign_once(
         new_field_spec=field_spec,
     )
     out = io.BytesIO()
-    pdf_signer_obj.sign_pdf(writer, appearance_text_params=params, output=out)
+    pdf_signer_obj.sign_pdf(
+        writer,
+        appearance_text_params=params,
+        output=out,
+        bytes_reserved=_reserve(signer, stamper),
+    )
     return out.getvalue()
 
 
@@ -615,6 +830,10 @@ def seal_pdf(
     if getattr(signer, "signing_cert", None) is None:
         raise SealError("signer", "The seal signer has no certificate.")
     checked = _check_files(files)
+    try:
+        signer = _seal_signer(signer)
+    except (ValueError, TypeError, AttributeError, PyhankoSigningError) as exc:
+        raise SealError("signer", f"The seal signer is unusable: {exc}") from exc
     level = options.level
     stamper = (
         _FailoverTimeStamper(options.tsa_urls, options.tsa_timeout) if level != "B-B" else None
@@ -644,7 +863,8 @@ def seal_pdf(
             "signer", f"The seal certificate does not validate against the company CA: {exc}"
         ) from exc
     except PyhankoSigningError as exc:
-        raise SealError("signer", f"The seal could not be made: {exc}") from exc
+        cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
+        raise SealError("signer", f"The seal could not be made: {exc}{cause}") from exc
     except LayoutError as exc:
         raise SealError("font", f"The stamp cannot be laid out: {exc}") from exc
     except (misc.PdfError, NotImplementedError) as exc:
