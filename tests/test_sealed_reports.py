@@ -3,14 +3,13 @@ report hook, the print log and its audit entries, TSA failure, SoftHSM keys, pdf
 
 A real loopback TSA and a real SoftHSM2 token come from ``services/tests/pki_fixtures.py``
 (as in ``test_pki``); nothing is mocked. The seal is checked by this add-on's verifier and,
-once, by poppler's ``pdfsig`` with the company CA in a throw-away NSS database.
+once (in ``test_verify_page``, where the OCSP route answers) by poppler's ``pdfsig``.
 """
 
 import hashlib
 import io
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -121,7 +120,8 @@ class SealSetup:
         return b"\n".join(found)
 
     def assert_stamp_says(self, pdf, text):
-        data = self.stamp_bytes(pdf)
+        # PDF literal strings escape some characters in octal ("\\055" for "-").
+        data = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]), self.stamp_bytes(pdf))
         raw = text.encode("latin-1")
         self.assertTrue(
             raw in data or raw.hex().encode() in data.lower(),
@@ -452,42 +452,3 @@ class TestSealedReports(SealSetup, EsignCase):
                 ["pdffonts", handle.name], capture_output=True, text=True, check=True, timeout=60
             ).stdout
         self.assertIn("CJK", fonts)
-
-    def test_pdfsig_trusts_the_printed_report(self):
-        """poppler's pdfsig, with the company CA in a throw-away NSS database."""
-        self.assertTrue(shutil.which("pdfsig") and shutil.which("certutil"))
-        pdf = self.render("meddev_esign.action_report_batch_release", self.lot)
-        with tempfile.TemporaryDirectory() as tmp:
-            nss = Path(tmp) / "nss"
-            nss.mkdir()
-            subprocess.run(
-                ["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True, timeout=60
-            )
-            ca = Path(tmp) / "ca.pem"
-            ca.write_bytes(pki.certificate_to_pem(self.ca._root()))
-            subprocess.run(
-                ["certutil", "-A", "-d", f"sql:{nss}", "-n", "esign-ca", "-t", "CT,C,C", "-i", ca],
-                check=True,
-                timeout=60,
-            )
-            path = Path(tmp) / "sealed.pdf"
-            path.write_bytes(pdf)
-            out = subprocess.run(
-                ["pdfsig", "-nssdir", f"sql:{nss}", str(path)],
-                capture_output=True,
-                text=True,
-                timeout=60,
-            ).stdout
-            tampered = bytearray(pdf)
-            start = pdf.index(b"stream", 200) + 20
-            tampered[start] ^= 0x01
-            path.write_bytes(bytes(tampered))
-            bad = subprocess.run(
-                ["pdfsig", "-nssdir", f"sql:{nss}", str(path)],
-                capture_output=True,
-                text=True,
-                timeout=60,
-            ).stdout
-        self.assertIn("Signature is Valid", out)
-        self.assertIn("Certificate is Trusted", out)
-        self.assertNotIn("Signature is Valid", bad)

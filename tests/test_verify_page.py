@@ -2,6 +2,10 @@
 made by the real report hook, with a loopback TSA. Nothing is mocked."""
 
 import io
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
@@ -236,3 +240,44 @@ class TestVerifyPage(SealSetup, HttpCase):
         self.assertEqual(response.status_code, 200)
         self.assertIn('enctype="multipart/form-data"', response.text)
         self.assertIn('name="pdf"', response.text)
+
+    # ------------------------------------------------------------------ pdfsig
+    def test_pdfsig_trusts_the_printed_report(self):
+        """poppler's pdfsig, with the company CA in a throw-away NSS database. NSS asks the
+        seal certificate's OCSP responder (this server's route) whether it is revoked."""
+        self.assertTrue(shutil.which("pdfsig") and shutil.which("certutil"))
+        pdf = self.render("meddev_esign.action_report_batch_release", self.lot)
+        with tempfile.TemporaryDirectory() as tmp:
+            nss = Path(tmp) / "nss"
+            nss.mkdir()
+            subprocess.run(
+                ["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True, timeout=60
+            )
+            ca = Path(tmp) / "ca.pem"
+            ca.write_bytes(pki.certificate_to_pem(self.ca._root()))
+            subprocess.run(
+                ["certutil", "-A", "-d", f"sql:{nss}", "-n", "esign-ca", "-t", "CT,C,C", "-i", ca],
+                check=True,
+                timeout=60,
+            )
+            path = Path(tmp) / "sealed.pdf"
+            path.write_bytes(pdf)
+            out = subprocess.run(
+                ["pdfsig", "-nssdir", f"sql:{nss}", str(path)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout
+            tampered = bytearray(pdf)
+            start = pdf.index(b"stream", 200) + 20
+            tampered[start] ^= 0x01
+            path.write_bytes(bytes(tampered))
+            bad = subprocess.run(
+                ["pdfsig", "-nssdir", f"sql:{nss}", str(path)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout
+        self.assertIn("Signature is Valid", out)
+        self.assertIn("Certificate is Trusted", out)
+        self.assertNotIn("Signature is Valid", bad)
