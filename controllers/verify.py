@@ -94,9 +94,7 @@ def _installed_langs():
 
 def _page(template, values, status=200, lang=None):
     env = request.env(context=dict(request.env.context, lang=lang)) if lang else request.env
-    body = env["ir.qweb"]._render(
-        template, {**values, "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024)}
-    )
+    body = env["ir.qweb"]._render(template, values)
     return request.make_response(body, headers=HEADERS, status=status)
 
 
