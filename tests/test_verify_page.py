@@ -281,3 +281,25 @@ class TestVerifyPage(SealSetup, HttpCase):
         self.assertIn("Signature is Valid", out)
         self.assertIn("Certificate is Trusted", out)
         self.assertNotIn("Signature is Valid", bad)
+
+    # ------------------------------------------------------------------ the tour
+    def test_tour_auditor_prints_opens_the_page_and_uploads(self):
+        """The auditor prints from the Print menu, opens the page from the print log's address
+        (what the QR code encodes) and uploads the very PDF the Print menu gave."""
+        new_test_user(
+            self.env,
+            login="vp_tour_auditor",
+            password="vp_tour_auditor",
+            name="Tour Auditor",
+            groups="meddev_esign.group_esign_auditor",
+        )
+        self.start_tour(
+            f"/odoo/action-meddev_esign.stock_lot_action_esign_release/{self.lot.id}",
+            "meddev_esign_sealed_print",
+            login="vp_tour_auditor",
+        )
+        printed = (
+            self.env["esign.print"].sudo().search([("user_id.login", "=", "vp_tour_auditor")])
+        )
+        self.assertEqual(len(printed), 1, "one print: the one the Print menu made")
+        self.assertEqual(printed.line_ids.res_id, self.lot.id)
