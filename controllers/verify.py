@@ -135,15 +135,24 @@ def _check_upload():
     data = upload.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         return _too_large(env)
+    return check_pdf(env, data)
+
+
+def check_pdf(env, data):
+    """What the upload answers for the bytes ``data``: (the answer as a dict, HTTP status).
+
+    Every company's CA root is a trust anchor; the file is matched to its print by SHA-256.
+    Nothing is stored.
+    """
     if not data.lstrip()[:5].startswith(b"%PDF-"):
         return (
             _result("not_pdf", env._("This file is not a PDF: nothing could be verified.")),
             400,
         )
-    cas = request.env["esign.ca"].sudo().search([("active", "=", True)])
+    cas = env["esign.ca"].sudo().search([("active", "=", True)])
     roots = tuple({ca.fingerprint: ca._root() for ca in cas}.values())
     tsa_roots = []
-    companies = request.env["res.company"].sudo().search([("esign_tsa_roots_pem", "!=", False)])
+    companies = env["res.company"].sudo().search([("esign_tsa_roots_pem", "!=", False)])
     for company in companies:
         tsa_roots += pki.load_certificates(company.esign_tsa_roots_pem.encode())
     verdict = pdf_verify.verify_sealed_pdf(
@@ -152,7 +161,7 @@ def _check_upload():
     checks = [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in verdict.checks]
     extra = {"sha256": verdict.sha256, "checks": checks}
     if verdict.status == "authentic":
-        printed = request.env["esign.print"]._find_by_sha256(verdict.sha256)
+        printed = env["esign.print"]._find_by_sha256(verdict.sha256)
         if not printed:
             return (
                 _result(
