@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -228,11 +229,31 @@ def ensure_oca(cache: Path) -> tuple[Path, Path]:
     return addons, command
 
 
+def install(dev, odoo_root, cluster, extra) -> None:
+    """Create the bench database with both modules (no demo data)."""
+    cluster.drop_db(DB)
+    log("creating the bench database (a few minutes)")
+    argv, env = dev.odoo_command(
+        odoo_root,
+        cluster,
+        None,
+        *extra,
+        "-i",
+        f"{MODULE},report_qweb_signer",
+        "--without-demo=all",
+        "--stop-after-init",
+    )
+    subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure on the kept database, no new install"
+    )
     args = parser.parse_args()
 
     dev = load_dev()
@@ -263,20 +284,13 @@ def main() -> int:
         DB,
         f"--addons-path={dev.addons_path(odoo_root)},{addons}",
     ]
+    wkhtmltopdf = next((p for p in dev.CACHE.rglob("wkhtmltopdf") if p.is_file()), None)
+    path_env = (
+        {"PATH": f"{wkhtmltopdf.parent}:{os.environ.get('PATH', '')}"} if wkhtmltopdf else {}
+    )
     try:
-        cluster.drop_db(DB)
-        log("creating the bench database (a few minutes)")
-        argv, env = dev.odoo_command(
-            odoo_root,
-            cluster,
-            None,
-            *extra,
-            "-i",
-            f"{MODULE},report_qweb_signer",
-            "--without-demo=all",
-            "--stop-after-init",
-        )
-        subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
+        if not args.reuse:
+            install(dev, odoo_root, cluster, extra)
         call = (
             f"measure(env, {args.rounds}, {args.warmup}, {tsa_url!r}, "
             f"{tsa.root_pem!r}, {pki.generate_master_key()!r})"
@@ -289,7 +303,7 @@ def main() -> int:
             f"bench_seal_report.emit(bench_seal_report.{call})\n"
         )
         argv, env = dev.odoo_command(odoo_root, cluster, None, *extra, sub="shell")
-        env = {**env, "PYHANKO_BIN": str(pyhanko)}
+        env = {**env, **path_env, "PYHANKO_BIN": str(pyhanko)}
         log(f"measuring ({args.rounds} rounds)")
         res = subprocess.run(argv, env=env, input=script, capture_output=True, text=True)
         result = None

@@ -190,6 +190,22 @@ class TestSealedReports(SealSetup, EsignCase):
             seal.sudo().write({"user_id": self.qa.id})
             seal.flush_recordset()
 
+    def test_seal_settings_are_audited(self):
+        self.company.with_user(self.esign_admin).write(
+            {"esign_seal_level": "B-LTA", "esign_seal_tsa_required": False}
+        )
+        entry = self.env["esign.audit.entry"].search(
+            [("res_model", "=", "res.company"), ("res_id", "=", self.company.id)], limit=1
+        )
+        self.assertEqual(entry.operation, "config")
+        self.assertIn("esign_seal_level", entry.payload)
+        self.assertIn("B-LTA", entry.payload)
+        self.assertIn("esign_seal_tsa_required", entry.payload)
+        # The defaults a QA manager expects: B-LT, and no seal without trusted time.
+        fresh = self.env["res.company"].create({"name": "Seal Defaults Ltd."})
+        self.assertEqual((fresh.esign_seal_level, fresh.esign_seal_tsa_required), ("B-LT", True))
+        self.assertFalse(fresh.esign_seal_enabled)
+
     def test_renewed_seal_signs_revoked_seal_refuses(self):
         Cert = self.env["esign.certificate"].with_user(self.esign_admin)
         action = Cert.browse(self.seal.id).action_renew()
