@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,6 +40,13 @@ ROOT = HERE.parent
 FIXTURES = ROOT / "services" / "tests" / "pki_fixtures.py"
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+ZH_LINES = (
+    "测试医疗器械有限公司",
+    "已电子签名",
+    "3 个电子签名",
+    "盖章 2026-12-06 18:02 CST (UTC+08:00)",
+)
 
 
 def _load_fixtures():
@@ -97,8 +105,8 @@ class Tsa:
         self.child.wait(timeout=10)
 
 
-def certificate_pdf() -> bytes:
-    """A one-page Batch Release Certificate look-alike of about 60 KB."""
+def certificate_pdf(pages: int = 1) -> bytes:
+    """A Batch Release Certificate look-alike: about 80 KB for one page."""
     from reportlab.lib import colors  # noqa: PLC0415
     from reportlab.lib.pagesizes import A4  # noqa: PLC0415
     from reportlab.lib.utils import ImageReader  # noqa: PLC0415
@@ -116,20 +124,21 @@ def certificate_pdf() -> bytes:
     width, height = A4
     from PIL import Image  # noqa: PLC0415
 
-    logo = Image.frombytes("RGB", (160, 60), bytes(os.urandom(160 * 60 * 3)))
-    page.drawImage(ImageReader(logo), 40, height - 100, 160, 60)
-    page.setFont(bold, 18)
-    page.drawString(220, height - 70, "Batch Release Certificate")
-    page.setFont(regular, 9)
-    y = height - 130
-    for row in range(40):
-        page.setFillColor(colors.black if row % 2 else colors.darkblue)
-        page.drawString(40, y, f"Lot LOT-2026-{row:04d}  Product Infusion Pump IP-{row % 7}")
-        page.drawString(320, y, f"Expiry 2028-{row % 12 + 1:02d}-01  Qty {100 + row}  Passed")
-        y -= 14
-    page.setFont(bold, 10)
-    page.drawString(40, y - 10, "Signatures: Approved (QA), Reviewed (Production), Released")
-    page.showPage()
+    logo = ImageReader(Image.frombytes("RGB", (160, 60), bytes(os.urandom(160 * 60 * 3))))
+    for number in range(pages):
+        page.drawImage(logo, 40, height - 100, 160, 60)
+        page.setFont(bold, 18)
+        page.drawString(220, height - 70, f"Batch Release Certificate {number + 1}")
+        page.setFont(regular, 9)
+        y = height - 130
+        for row in range(40):
+            page.setFillColor(colors.black if row % 2 else colors.darkblue)
+            page.drawString(40, y, f"Lot LOT-2026-{row:04d}  Product Infusion Pump IP-{row % 7}")
+            page.drawString(320, y, f"Expiry 2028-{row % 12 + 1:02d}-01  Qty {100 + row}  Passed")
+            y -= 14
+        page.setFont(bold, 10)
+        page.drawString(40, y - 10, "Signatures: Approved (QA), Reviewed (Production), Released")
+        page.showPage()
     page.save()
     return buffer.getvalue()
 
@@ -219,6 +228,20 @@ def _evidence(ca, crl_der: bytes, tsa_url: str, tsa_root_pem: str):
     )
 
 
+def _hsm_signer(ca):  # noqa: ANN001, ANN202
+    """A seal key on a SoftHSM2 token (None when SoftHSM2 is not installed)."""
+    from services.pki_hsm import generate_key_pair, hsm_signer, open_token  # noqa: PLC0415
+    from services.pki_issue import SignerIdentity, issue_signer_certificate  # noqa: PLC0415
+
+    if not Path("/usr/lib/softhsm/libsofthsm2.so").exists():
+        return None
+    token = _load_fixtures().softhsm_token()
+    session = open_token(token.library, token.label, token.pin)
+    public = generate_key_pair(session, "bench-seal")
+    certificate = issue_signer_certificate(ca, SignerIdentity("Bench HSM seal", "hsm"), public)
+    return hsm_signer(session, "bench-seal", certificate, ca.certificates)
+
+
 def measure(rounds: int = 30) -> dict[str, dict[str, float]]:
     """Seal and verify figures, in milliseconds (see the module docstring).
 
@@ -239,6 +262,7 @@ def measure(rounds: int = 30) -> dict[str, dict[str, float]]:
     from services.pki_keys import generate_private_key, load_certificate, utc  # noqa: PLC0415
     from services.pki_revocation import build_crl  # noqa: PLC0415
     from services.pki_sign import CachedKeySigner  # noqa: PLC0415
+    from services.pki_timestamp import timestamp_imprint  # noqa: PLC0415
 
     logging.getLogger("pyhanko").setLevel(logging.ERROR)
     pdf = certificate_pdf()
@@ -270,8 +294,9 @@ def measure(rounds: int = 30) -> dict[str, dict[str, float]]:
             no_trusted_time_line="No trusted time",
         )
         sealed = {}
-        for level in LEVELS:
-            options = SealOptions(
+
+        def options_for(level: str) -> SealOptions:
+            return SealOptions(
                 level=level,
                 tsa_urls=(tsa.url,),
                 tsa_roots=(tsa_root,),
@@ -279,20 +304,51 @@ def measure(rounds: int = 30) -> dict[str, dict[str, float]]:
                 crls=(crl, tsa.crl),
             )
 
+        for level in LEVELS:
+            options = options_for(level)
+
             def action(options: SealOptions = options, level: str = level) -> None:
                 sealed[level] = seal_pdf(pdf, signer, options, stamp=stamp, files=files).pdf
 
             wall, cpu = _median(action, rounds)
             figures[f"seal {level}"] = {"wall_ms": wall, "cpu_ms": cpu}
+        lt = options_for("B-LT")
+        if Path(CJK_FONT).exists():
+            zh = replace(stamp, lines=ZH_LINES, font_path=CJK_FONT)
+            wall, cpu = _median(lambda: seal_pdf(pdf, signer, lt, stamp=zh, files=files), rounds)
+            figures["seal B-LT zh_CN stamp"] = {"wall_ms": wall, "cpu_ms": cpu}
+        hsm = _hsm_signer(ca)
+        if hsm is not None:
+            wall, cpu = _median(lambda: seal_pdf(pdf, hsm, lt, stamp=stamp, files=files), rounds)
+            figures["seal B-LT SoftHSM"] = {"wall_ms": wall, "cpu_ms": cpu}
+        big = certificate_pdf(pages=50)
+        wall, cpu = _median(
+            lambda: seal_pdf(big, signer, lt, stamp=stamp, files=files),
+            max(3, rounds // 5),
+            warmup=1,
+        )
+        figures["seal B-LT 50 pages"] = {"wall_ms": wall, "cpu_ms": cpu}
+        figures["pdf"] = {
+            "input_bytes": len(pdf),
+            "sealed_bytes": len(sealed["B-LT"]),
+            "big_input_bytes": len(big),
+        }
         verdict = verify_sealed_pdf(sealed["B-LT"], trust_roots=[ca.root], tsa_roots=[tsa_root])
         if verdict.status != "authentic":
             raise RuntimeError(f"the benchmark's sealed file does not verify: {verdict.checks}")
-        wall, cpu = _median(
-            lambda: verify_sealed_pdf(sealed["B-LT"], trust_roots=[ca.root], tsa_roots=[tsa_root]),
-            rounds,
-        )
-        figures["verify"] = {"wall_ms": wall, "cpu_ms": cpu}
-        figures["pdf"] = {"input_bytes": len(pdf), "sealed_bytes": len(sealed["B-LT"])}
+        for name, evidence in (("verify (seal only)", False), ("verify (seal+evidence)", True)):
+            wall, cpu = _median(
+                lambda evidence=evidence: verify_sealed_pdf(
+                    sealed["B-LT"],
+                    trust_roots=[ca.root],
+                    tsa_roots=[tsa_root],
+                    check_evidence=evidence,
+                ),
+                rounds,
+            )
+            figures[name] = {"wall_ms": wall, "cpu_ms": cpu}
+        wall, cpu = _median(lambda: timestamp_imprint(bytes(32), [tsa.url]), rounds)
+        figures["(TSA round trip alone)"] = {"wall_ms": wall, "cpu_ms": cpu}
     return figures
 
 
@@ -308,12 +364,13 @@ def main() -> int:
     size = figures.pop("pdf")
     print(
         f"input PDF {size['input_bytes'] / 1024:.0f} KB, sealed at B-LT "
-        f"{size['sealed_bytes'] / 1024:.0f} KB; medians of {args.rounds} runs; "
+        f"{size['sealed_bytes'] / 1024:.0f} KB; 50 pages {size['big_input_bytes'] / 1024:.0f} KB; "
+        f"medians of {args.rounds} runs; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'':12} {'wall ms':>9} {'CPU ms':>9}")
+    print(f"{'':24} {'wall ms':>9} {'CPU ms':>9}")
     for name, row in figures.items():
-        print(f"{name:12} {row['wall_ms']:9.1f} {row['cpu_ms']:9.1f}")
+        print(f"{name:24} {row['wall_ms']:9.1f} {row['cpu_ms']:9.1f}")
     return 0
 
 

@@ -26,9 +26,11 @@ carries the caller's "no trusted time" line, and :class:`SealResult` says so.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import io
+import logging
 import os
 import tempfile
 import threading
@@ -54,8 +56,12 @@ from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, dummy_digest
 from pyhanko.stamp import QRStampStyle
 from pyhanko.stamp.qr import QRStamp
-from pyhanko_certvalidator import ValidationContext
-from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.errors import (
+    InvalidCertificateError,
+    PathBuildingError,
+    PathValidationError,
+)
 
 from .pki_errors import PkiError
 from .pki_keys import utc
@@ -106,12 +112,16 @@ class Stamp:
     :param font_path: An OpenType/TrueType font for the text (``.otf``, ``.ttf``, or a
         ``.ttc`` collection, whose Simplified Chinese face is used); needed when the lines are
         not Latin-1. ``None`` uses the PDF standard font Courier.
+    :param box: Where on the last page, ``(x1, y1, x2, y2)`` in PDF points from the bottom
+        left corner; ``None`` puts a 250 x 72 pt stamp in the bottom right corner, 18 pt from
+        the edges (move it when the report's footer is there).
     """
 
     lines: tuple[str, ...]
     qr_url: str
     no_trusted_time_line: str
     font_path: str | None = None
+    box: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +189,20 @@ class SealError(PkiError):
         super().__init__(message)
 
 
+class _NoFetchingNotice(logging.Filter):
+    """Drop pyHanko's warning that revocation data is embedded with fetching off.
+
+    Fetching is off on purpose here (the caller gives the CA's current CRL); the warning would
+    otherwise be logged on every seal.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger(pdf_signer.__name__).addFilter(_NoFetchingNotice())
+
+
 # --- Timestamps ---------------------------------------------------------------------------
 
 
@@ -222,8 +246,13 @@ class _FailoverTimeStamper(TimeStamper):
             self._register_dummy("sha256", dummy)
 
     def remember_dummy(self) -> None:
-        """Keep the dummy token for the next seal with the same TSAs."""
-        dummy = self._dummy_response_cache.get("sha256")
+        """Keep a token for the next seal with the same TSAs to size and validate against.
+
+        The latest real token is kept rather than the first dummy, so a TSA that renews its
+        certificate is followed at the next seal (pyHanko takes the TSA's certificates for the
+        DSS from this token).
+        """
+        dummy = self.tokens[0] if self.tokens else self._dummy_response_cache.get("sha256")
         if dummy is not None:
             with _DUMMIES_LOCK:
                 if len(_DUMMIES) >= _MAX_TSA_CACHE:
@@ -448,10 +477,8 @@ def _seal_signer(signer: signers.Signer) -> _SealSigner:
     if isinstance(cached, _SealSigner) and cached.signing_cert is signer.signing_cert:
         return cached
     wrapped = _SealSigner(signer)
-    try:
+    if hasattr(signer, "__dict__"):  # a signer with __slots__ gets a new one each time
         signer._meddev_seal_signer = wrapped  # type: ignore[attr-defined]
-    except AttributeError:  # a signer with __slots__: build it each time
-        pass
     return wrapped
 
 
@@ -504,6 +531,27 @@ def _validation_context(options: SealOptions, signer: signers.Signer) -> Validat
         allow_fetching=False,
         revocation_mode="soft-fail",
     )
+
+
+def _check_signer(options: SealOptions, signer: signers.Signer) -> None:
+    """Refuse a seal certificate that does not chain to the roots or is revoked per the CRLs.
+
+    At B-LT and B-LTA pyHanko does this while collecting the validation data; below, nothing
+    in the file would show a revocation, so the seal is refused here (soft-fail: no CRL given
+    is not a refusal).
+
+    :raises SealError: ``"signer"``.
+    """
+    context = _validation_context(options, signer)
+    validator = CertificateValidator(
+        signer.signing_cert,
+        intermediate_certs=list(signer.cert_registry or ()),
+        validation_context=context,
+    )
+    try:
+        asyncio.run(validator.async_validate_usage({"digital_signature"}))
+    except (PathBuildingError, PathValidationError, InvalidCertificateError) as exc:
+        raise SealError("signer", f"The seal certificate cannot be used: {exc}") from exc
 
 
 # --- Stamp --------------------------------------------------------------------------------
@@ -571,6 +619,51 @@ def cjk_font_path(font_path: str) -> str:
         raise SealError("font", f"The stamp font {font_path} cannot be read: {exc}") from exc
 
 
+_BASE_CHARS = "".join(chr(code) for code in range(0x20, 0x7F))
+"""Kept in every stamp font: dates, counts and Latin names change from print to print."""
+
+
+@functools.lru_cache(maxsize=64)
+def _subset_font(face_path: str, chars: str) -> str:
+    """A font with only printable ASCII and ``chars``, cut from ``face_path`` once.
+
+    A CJK face has some 65,000 glyphs: loading and subsetting it for each seal costs half a
+    second. A stamp's text changes in its digits only (the company name and the translated
+    words stay), so the font cut for its other characters is written once in the cache folder,
+    keyed by the face and the characters, and each seal loads that small file.
+
+    :param face_path: A single-face font (:func:`cjk_font_path`).
+    :param chars: The non-ASCII characters the stamp needs, sorted.
+    :return: The small font's path.
+    :raises SealError: ``"font"`` if the face cannot be read or subset.
+    """
+    try:
+        from fontTools import subset  # noqa: PLC0415 - only for non-Latin stamps
+
+        stat = os.stat(face_path)
+        key = f"v2\0{face_path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{chars}".encode()
+        target = _font_cache_dir() / f"stamp-{hashlib.sha256(key).hexdigest()[:32]}.otf"
+        with _FONT_LOCK:
+            if target.is_file():
+                return str(target)
+            options = subset.Options()
+            # No GSUB/GPOS: a stamp line needs no ligatures or contextual forms, and those
+            # tables cost more to load at each seal than all the glyphs.
+            options.layout_features = []
+            options.name_IDs = ["*"]
+            options.notdef_outline = True
+            font = subset.load_font(face_path, options)
+            subsetter = subset.Subsetter(options)
+            subsetter.populate(unicodes=[ord(char) for char in _BASE_CHARS + chars])
+            subsetter.subset(font)
+            partial = target.with_suffix(f".{os.getpid()}.part")
+            subset.save_font(font, str(partial), options)
+            partial.replace(target)
+            return str(target)
+    except (OSError, ValueError, KeyError, IndexError, ImportError, AssertionError) as exc:
+        raise SealError("font", f"The stamp font {face_path} cannot be subset: {exc}") from exc
+
+
 class _QuickQRStamp(QRStamp):
     """pyHanko's QR stamp with a fixed QR mask pattern.
 
@@ -608,7 +701,9 @@ def _stamp_style(stamp: Stamp, lines: Sequence[str]) -> QRStampStyle:
     if stamp.font_path:
         from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory  # noqa: PLC0415
 
-        font = GlyphAccumulatorFactory(cjk_font_path(stamp.font_path), font_size=10)
+        chars = "".join(sorted(set("".join(lines)) - set(_BASE_CHARS)))
+        face = cjk_font_path(stamp.font_path)
+        font = GlyphAccumulatorFactory(_subset_font(face, chars), font_size=10)
     else:
         for line in lines:
             try:
@@ -636,22 +731,35 @@ _STAMP_HEIGHT = 72.0
 _STAMP_MARGIN = 18.0
 
 
-def _stamp_box(writer: IncrementalPdfFileWriter) -> tuple[int, int, int, int]:
-    """The stamp's rectangle: the bottom right corner of the last page."""
-    box = [0.0, 0.0, 595.0, 842.0]
+def _page_box(writer: IncrementalPdfFileWriter) -> list[float]:
+    """The last page's crop (else media) box; A4 when it cannot be read."""
     try:
         node = writer.find_page_for_modification(-1)[0].get_object()
         for _depth in range(32):  # MediaBox may be inherited from the page tree
             found = node.get("/CropBox") or node.get("/MediaBox")
             if found is not None:
-                box = [float(value) for value in found]
-                break
+                return [float(value) for value in found]
             if "/Parent" not in node:
                 break
             node = node["/Parent"].get_object()
     except (misc.PdfError, KeyError, IndexError, TypeError, ValueError, AttributeError):
-        pass
-    left, bottom, right, _top = box
+        return [0.0, 0.0, 595.0, 842.0]
+    return [0.0, 0.0, 595.0, 842.0]
+
+
+def _given_box(box: Sequence[float]) -> tuple[int, int, int, int]:
+    try:
+        x1, y1, x2, y2 = (int(round(float(value))) for value in box)
+    except (TypeError, ValueError) as exc:
+        raise SealError("bad_input", f"The stamp box {box!r} is not four numbers.") from exc
+    if x2 - x1 < 60 or y2 - y1 < 30:
+        raise SealError("bad_input", f"The stamp box {box!r} is too small for the QR code.")
+    return x1, y1, x2, y2
+
+
+def _stamp_box(writer: IncrementalPdfFileWriter) -> tuple[int, int, int, int]:
+    """The stamp's rectangle: the bottom right corner of the last page."""
+    left, bottom, right, _top = _page_box(writer)
     x2 = right - _STAMP_MARGIN
     x1 = max(left + _STAMP_MARGIN, x2 - _STAMP_WIDTH)
     y1 = bottom + _STAMP_MARGIN
@@ -751,6 +859,28 @@ def _sign_once(
     files: Sequence[EmbeddedFile],
     stamper: _FailoverTimeStamper | None,
 ) -> bytes:
+    """Seal once; if the CMS outgrew the room reserved for it, again with pyHanko's sizing."""
+    try:
+        return _sign_with(pdf, signer, options, level, stamp, files, stamper, reserve=True)
+    except PyhankoSigningError as exc:
+        if "larger than expected" not in str(exc):
+            raise
+        return _sign_with(pdf, signer, options, level, stamp, files, stamper, reserve=False)
+
+
+def _sign_with(  # noqa: PLR0913
+    pdf: bytes,
+    signer: signers.Signer,
+    options: SealOptions,
+    level: str,
+    stamp: Stamp | None,
+    files: Sequence[EmbeddedFile],
+    stamper: _FailoverTimeStamper | None,
+    *,
+    reserve: bool,
+) -> bytes:
+    if stamper is not None:
+        stamper.tokens.clear()  # the signature timestamp is the first token of this attempt
     writer = _writer(pdf)
     _embed(writer, files)
     long_term = level in ("B-LT", "B-LTA")
@@ -781,7 +911,9 @@ def _sign_once(
         style = _stamp_style(stamp, lines)
         params = {"url": stamp.qr_url}
         field_spec = fields.SigFieldSpec(
-            sig_field_name=options.field_name, on_page=-1, box=_stamp_box(writer)
+            sig_field_name=options.field_name,
+            on_page=-1,
+            box=_stamp_box(writer) if stamp.box is None else _given_box(stamp.box),
         )
     else:
         field_spec = fields.SigFieldSpec(sig_field_name=options.field_name)
@@ -797,7 +929,7 @@ def _sign_once(
         writer,
         appearance_text_params=params,
         output=out,
-        bytes_reserved=_reserve(signer, stamper),
+        bytes_reserved=_reserve(signer, stamper) if reserve else None,
     )
     return out.getvalue()
 
@@ -835,6 +967,12 @@ def seal_pdf(
     except (ValueError, TypeError, AttributeError, PyhankoSigningError) as exc:
         raise SealError("signer", f"The seal signer is unusable: {exc}") from exc
     level = options.level
+    if level in ("B-LT", "B-LTA") and not (options.trust_roots and options.tsa_roots):
+        raise SealError(
+            "bad_input", f"A {level} seal needs the company CA's and the TSA's root certificates."
+        )
+    if level in ("B-B", "B-T") and options.trust_roots:
+        _check_signer(options, signer)
     stamper = (
         _FailoverTimeStamper(options.tsa_urls, options.tsa_timeout) if level != "B-B" else None
     )
@@ -860,7 +998,9 @@ def seal_pdf(
         raise SealError("signer", f"The seal could not be made: {exc}") from exc
     except (PathBuildingError, PathValidationError) as exc:
         raise SealError(
-            "signer", f"The seal certificate does not validate against the company CA: {exc}"
+            "signer",
+            "The seal's or the TSA's certificate does not validate against the configured "
+            f"roots: {exc}",
         ) from exc
     except PyhankoSigningError as exc:
         cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""

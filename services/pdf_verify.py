@@ -31,6 +31,8 @@ from typing import Any
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import (
@@ -57,6 +59,13 @@ STATUSES = ("authentic", "altered", "unknown_issuer", "not_sealed", "unusable")
 _LOG = logging.getLogger(__name__)
 _MAX_EMBEDDED_FILES = 500
 _MAX_EMBEDDED_BYTES = 50 * 1024 * 1024
+_MIB = 1024 * 1024
+_DECODE_LIMITS = DecodeLimits(
+    per_stream=StreamDecodeLimits(max_ratio=1100, ratio_floor=_MIB, max_output_size=32 * _MIB),
+    document_budget=DocumentDecodeBudget(base_allowance=96 * _MIB, max_ratio=50),
+)
+"""An uploaded file is untrusted: a compressed stream may not inflate past 32 MB, nor the
+whole file's streams past 96 MB (or 50 times its size), however it nests its filters."""
 
 
 @dataclass(frozen=True)
@@ -117,38 +126,47 @@ def _timestamp_time(embedded_sig: Any) -> datetime | None:
     return None
 
 
-def _embedded_files(reader: PdfFileReader) -> dict[str, bytes]:
-    """The document's embedded files (``/EmbeddedFiles`` name tree), by name."""
+def _embedded_files(reader: PdfFileReader) -> tuple[dict[str, bytes], list[str]]:
+    """The document's embedded files (``/EmbeddedFiles`` name tree): by name, and the names
+    that could not be read (corrupt, or past the decoding limits)."""
     found: dict[str, bytes] = {}
+    unreadable: list[str] = []
     total = 0
     try:
         tree = reader.root["/Names"]["/EmbeddedFiles"]
     except (KeyError, TypeError):
-        return found
+        return found, unreadable
     stack = [(tree, 0)]
-    while stack and len(found) < _MAX_EMBEDDED_FILES:
+    seen: set[tuple[int, int]] = set()
+    while stack and len(found) + len(unreadable) < _MAX_EMBEDDED_FILES:
         node, depth = stack.pop()
-        node = node.get_object() if hasattr(node, "get_object") else node
-        if depth > 16:
+        if isinstance(node, generic.IndirectObject):
+            if (node.idnum, node.generation) in seen:
+                continue
+            seen.add((node.idnum, node.generation))
+            node = node.get_object()
+        if depth > 16 or not isinstance(node, generic.DictionaryObject):
             continue
         if "/Kids" in node:
-            stack.extend((kid, depth + 1) for kid in node["/Kids"].get_object())
+            stack.extend((kid, depth + 1) for kid in node.raw_get("/Kids").get_object())
             continue
         names = node.get("/Names")
         names = names.get_object() if names is not None else []
         for index in range(0, len(names) - 1, 2):
+            name = str(names[index])
             try:
-                name = str(names[index])
                 spec = names[index + 1].get_object()
                 stream = spec["/EF"].get("/UF") or spec["/EF"]["/F"]
                 data = stream.get_object().data
-            except Exception:  # noqa: BLE001 - a broken entry is skipped, the seal still judged
+            except Exception:  # noqa: BLE001 - a broken entry is reported, the seal still judged
+                unreadable.append(name)
                 continue
             total += len(data)
             if total > _MAX_EMBEDDED_BYTES:
-                return found
+                unreadable.append(name)
+                return found, unreadable
             found[name] = data
-    return found
+    return found, unreadable
 
 
 def _vc(dss: DocumentSecurityStore | None, roots: list, moment: datetime | None) -> Any:
@@ -385,10 +403,10 @@ def _verify(
     if not pdf[:1024].lstrip().startswith(b"%PDF-"):
         return PdfVerdict("unusable", digest, (Check("file", False, "This is not a PDF file."),))
     try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False, decode_limits=_DECODE_LIMITS)
         if reader.encrypted:
             return PdfVerdict("unusable", digest, (Check("file", False, "The PDF is encrypted."),))
-        signatures = list(reader.embedded_signatures)
+        _ = reader.root["/Pages"]
     except Exception as exc:  # noqa: BLE001
         return PdfVerdict(
             "unusable",
@@ -396,7 +414,16 @@ def _verify(
             (Check("file", False, f"The PDF is broken: {type(exc).__name__}: {str(exc)[:200]}"),),
         )
     checks = [Check("file", True, f"A readable PDF of {len(pdf)} bytes.")]
-    embedded = _embedded_files(reader)
+    try:
+        embedded, unreadable = _embedded_files(reader)
+    except Exception:  # noqa: BLE001 - a broken attachment tree: judge the seal without it
+        embedded, unreadable = {}, ["(the attachments tree)"]
+    try:
+        signatures = list(reader.embedded_signatures)
+    except Exception as exc:  # noqa: BLE001 - a signature field whose signature is corrupt
+        detail = f"A signature field is present but its signature cannot be read: {exc}"
+        checks.append(Check("seal", False, " ".join(detail.split())[:300]))
+        return PdfVerdict("altered", digest, tuple(checks), embedded=MappingProxyType(embedded))
     seals = [s for s in signatures if s.sig_object_type != "/DocTimeStamp"]
     if not seals:
         checks.append(Check("seal", False, "The PDF carries no electronic seal."))
@@ -430,6 +457,16 @@ def _verify(
         status = _worse(status, verdict)
         if sealed_at is None:
             sealed_at, subject, timestamped = moment, who, stamped
+    if with_evidence and unreadable:
+        listed = ", ".join(unreadable[:5])
+        checks.append(
+            Check(
+                "attachments",
+                False,
+                f"Attached files cannot be read (corrupt or too large): {listed}.",
+            )
+        )
+        status = _worse(status, "altered")
     if with_evidence and any(name.startswith(PREFIX) for name in embedded):
         evidence = check_evidence(embedded)
         checks.extend(evidence)

@@ -18,7 +18,9 @@ DEBIAN_PACKAGES = [
     "chromium",  # Odoo's browser tests and tours
     "fonts-noto-cjk",  # Chinese text in PDF reports
     "softhsm2",  # a real PKCS#11 token for the HSM key back-end
-    "poppler-utils",  # pdftotext / pdftoppm for looking at reports
+    "poppler-utils",  # pdftotext / pdftoppm for looking at reports; pdfsig checks the seals
+    "libnss3-tools",  # certutil: a throw-away NSS trust store, so pdfsig can trust the test CA
+    "zbar-tools",  # zbarimg: the tests read back the QR code printed on a sealed report
     "libpq-dev",  # psycopg2 builds from source
     "libldap2-dev",  # python-ldap builds from source
     "libsasl2-dev",
