@@ -34,6 +34,8 @@ from . import esign_keystore as keystores
 _logger = logging.getLogger(__name__)
 
 VERIFY_PATH = "/meddev_esign/verify/"
+#: The stamp text a company starts with (``res.company.esign_seal_stamp_text``).
+DEFAULT_STAMP_TEXT = "Electronically signed"
 AUDITOR_GROUPS = "meddev_esign.group_esign_admin,meddev_esign.group_esign_auditor"
 #: Fonts with Chinese glyphs for the stamp (Debian fonts-noto-cjk), first found wins.
 CJK_FONTS = (
@@ -291,8 +293,7 @@ class EsignPrint(models.Model):
             numbers += ", ..."
         return (
             company.name,
-            company.with_context(lang=lang).esign_seal_stamp_text
-            or env._("Electronically signed"),
+            _stamp_text(company, lang, env),
             env._("E-signatures on the record: %(count)s", count=signature_count),
             env._("Sealed %(when)s", when=when),
             env._("Print %(numbers)s by %(user)s", numbers=numbers, user=self.env.user.name),
@@ -693,6 +694,15 @@ def _in_folder(files, folder):
             )
         )
     return moved
+
+
+def _stamp_text(company, lang, env):
+    """The company's stamp text in ``lang``; the default text in the add-on's translation
+    when the company kept the default and gave no text of its own in that language."""
+    text = company.with_context(lang=lang).esign_seal_stamp_text
+    if not text or text == DEFAULT_STAMP_TEXT:
+        return env._("Electronically signed")
+    return text
 
 
 def _latin1(lines):
