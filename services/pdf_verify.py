@@ -14,7 +14,10 @@
 
 Validation is pyHanko's, with revocation fetching **off**: revocation is judged from the
 CRLs/OCSP responses in the file's DSS at the signature timestamp's time (or the signer's own
-time when there is no timestamp). Hostile input never raises.
+time when there is no timestamp). When the file holds no usable revocation data for a
+certificate (a seal below B-LT, or a DSS without the TSA's CA's CRL), its status is reported
+as not proven by the file, which does not make the seal fail; a revocation the file does show
+does. Hostile input never raises; uploads are decoded within tight size limits.
 """
 
 from __future__ import annotations
@@ -169,11 +172,13 @@ def _embedded_files(reader: PdfFileReader) -> tuple[dict[str, bytes], list[str]]
     return found, unreadable
 
 
-def _vc(dss: DocumentSecurityStore | None, roots: list, moment: datetime | None) -> Any:
+def _vc(
+    dss: DocumentSecurityStore | None, roots: list, moment: datetime | None, *, strict: bool = True
+) -> Any:
     kwargs: dict[str, Any] = {
         "trust_roots": roots,
         "allow_fetching": False,
-        "revocation_mode": "hard-fail",
+        "revocation_mode": "hard-fail" if strict else "soft-fail",
     }
     if moment is not None:
         kwargs["moment"] = moment
@@ -185,6 +190,15 @@ def _vc(dss: DocumentSecurityStore | None, roots: list, moment: datetime | None)
 
 
 _MODIFICATIONS_OK = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
+_REVOKED = ("REVOKED", "REVOKED_NO_POE", "REVOKED_CA_NO_POE")
+
+
+def _may_lack_revinfo(status: Any) -> bool:
+    """Whether an untrusted (but intact) signer or TSA status may only miss revocation data:
+    a path to a root was found and nothing says it was revoked."""
+    if status is None or status.trusted or status.validation_path is None:
+        return False
+    return not status.revoked and getattr(status.trust_problem_indic, "name", None) not in _REVOKED
 
 
 def _judge_signature(
@@ -206,6 +220,25 @@ def _judge_signature(
         ts_validation_context=_vc(dss, tsa_roots or roots, ts_time),
         key_usage_settings=KeyUsageConstraints(key_usage=set()),
     )
+    # A chain that fails only for want of revocation data in the file (no CRL of the CA, or
+    # of the TSA's CA, was embedded) is not a forgery: judge it again without requiring the
+    # data, and say which status is unproven.
+    seal_unproven = tsa_unproven = False
+    if dss is not None and (
+        _may_lack_revinfo(status) or _may_lack_revinfo(status.timestamp_validity)
+    ):
+        lenient = validate_pdf_signature(
+            embedded_sig,
+            signer_validation_context=_vc(dss, roots, claimed, strict=False),
+            ts_validation_context=_vc(dss, tsa_roots or roots, ts_time, strict=False),
+            key_usage_settings=KeyUsageConstraints(key_usage=set()),
+        )
+        seal_unproven = not status.trusted and lenient.trusted
+        strict_tst, lenient_tst = status.timestamp_validity, lenient.timestamp_validity
+        tsa_unproven = bool(
+            strict_tst and lenient_tst and not strict_tst.trusted and lenient_tst.trusted
+        )
+        status = lenient
     verdict = "authentic"
     intact = bool(status.intact and status.valid)
     checks.append(
@@ -224,16 +257,19 @@ def _judge_signature(
     sub_name = getattr(sub, "name", None)
     if status.trusted:
         checks.append(Check(f"{label} signer", True, f"{subject} chains to a trusted root."))
-        checks.append(
-            Check(
-                f"{label} revocation",
-                True,
-                "Not revoked at signing time (embedded CRL/OCSP, no network)."
-                if dss is not None
-                else "Not revoked as far as the file shows; it embeds no revocation data "
-                "(sealed below B-LT).",
+        if seal_unproven:
+            revocation = (
+                "Not revoked as far as the file shows; its validation data holds no usable "
+                "CRL or OCSP answer for the seal certificate at its signing time."
             )
-        )
+        elif dss is not None:
+            revocation = "Not revoked at signing time (embedded CRL/OCSP, no network)."
+        else:
+            revocation = (
+                "Not revoked as far as the file shows; it embeds no revocation data "
+                "(sealed below B-LT)."
+            )
+        checks.append(Check(f"{label} revocation", True, revocation))
     elif status.revoked or sub_name in ("REVOKED", "REVOKED_NO_POE", "REVOKED_CA_NO_POE"):
         checks.append(Check(f"{label} signer", True, f"{subject} chains to a trusted root."))
         checks.append(
@@ -288,11 +324,14 @@ def _judge_signature(
         verdict = "unknown_issuer" if verdict == "authentic" else verdict
     else:
         timestamped = True
+        unproven = (
+            " The TSA certificate's revocation status is not in the file." if tsa_unproven else ""
+        )
         checks.append(
             Check(
                 f"{label} timestamp",
                 True,
-                f"Trusted timestamp {utc(tst.timestamp):%Y-%m-%d %H:%M:%S} UTC.",
+                f"Trusted timestamp {utc(tst.timestamp):%Y-%m-%d %H:%M:%S} UTC.{unproven}",
             )
         )
     # What was done to the file after the seal.
@@ -324,9 +363,16 @@ def _judge_doc_timestamp(
     index: int, embedded_sig: Any, dss: Any, tsa_roots: list
 ) -> tuple[str, Check]:
     label = f"document timestamp {index}"
-    status = validate_pdf_timestamp(
-        embedded_sig, validation_context=_vc(dss, tsa_roots, _timestamp_token_time(embedded_sig))
-    )
+    moment = _timestamp_token_time(embedded_sig)
+    status = validate_pdf_timestamp(embedded_sig, validation_context=_vc(dss, tsa_roots, moment))
+    unproven = ""
+    if dss is not None and _may_lack_revinfo(status):
+        lenient = validate_pdf_timestamp(
+            embedded_sig, validation_context=_vc(dss, tsa_roots, moment, strict=False)
+        )
+        if lenient.trusted:
+            status = lenient
+            unproven = " The TSA certificate's revocation status is not in the file."
     level = status.modification_level
     if not (status.intact and status.valid):
         return "altered", Check(label, False, "The document timestamp does not match the file.")
@@ -337,7 +383,7 @@ def _judge_doc_timestamp(
             label, False, "The document timestamp is by an untrusted TSA."
         )
     when = f"{utc(status.timestamp):%Y-%m-%d %H:%M:%S}"
-    return "authentic", Check(label, True, f"Trusted document timestamp {when} UTC.")
+    return "authentic", Check(label, True, f"Trusted document timestamp {when} UTC.{unproven}")
 
 
 def _timestamp_token_time(embedded_sig: Any) -> datetime | None:

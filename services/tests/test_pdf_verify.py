@@ -10,9 +10,11 @@ import random
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -543,3 +545,48 @@ def test_incremental_update_replacing_an_attachment(pki: SealPki, genuine: bytes
     verdict = _verify(out.getvalue(), pki)
     assert verdict.status == "altered"
     assert "seal 1 (MeddevSeal) modifications" in _failed(verdict)
+
+
+@pytest.mark.parametrize("level", ["B-LT", "B-LTA"])
+def test_validation_data_without_a_crl_is_unproven_not_forged(pki: SealPki, level: str) -> None:
+    """The TSA's CA's CRL, or the company CA's, left out of the DSS: the seal stays authentic
+    and the verifier says which revocation status the file does not prove."""
+    for crls, unproven in (((pki.crl,), "timestamp"), ((pki.tsa_crl,), "revocation")):
+        data = seal_pdf(report_pdf(), pki.signer, pki.options(level, crls=crls)).pdf
+        verdict = _verify(data, pki)
+        assert verdict.status == "authentic", _failed(verdict)
+        details = {check.name: check.detail for check in verdict.checks}
+        detail = details[f"seal 1 (MeddevSeal) {unproven}"]
+        assert "not in the file" in detail or "no usable CRL" in detail, detail
+    # The twin: a revoked TSA or seal is still caught (see the revocation tests); and with
+    # every CRL given, nothing is left unproven.
+    full = _verify(seal_pdf(report_pdf(), pki.signer, pki.options(level)).pdf, pki)
+    assert not any("not in the file" in c.detail or "no usable" in c.detail for c in full.checks)
+
+
+def test_seal_revoked_before_it_was_made(pki: SealPki) -> None:
+    """A key revoked before the seal (sealed where nothing checked it, the CRL added later
+    as validation data): the verifier finds the revocation in the file, with no network."""
+    from asn1crypto import crl as asn1_crl  # noqa: PLC0415
+    from pyhanko.sign.validation import DocumentSecurityStore  # noqa: PLC0415
+
+    from services.pki_keys import utc  # noqa: PLC0415
+    from services.pki_revocation import Revocation, build_crl  # noqa: PLC0415
+
+    revoked_at = utc() - timedelta(minutes=10)
+    crl = build_crl(
+        pki.ca,
+        [Revocation(pki.certificate.serial_number, revoked_at)],
+        crl_number=9,
+        this_update=utc() - timedelta(minutes=1),
+    ).public_bytes(Encoding.DER)
+    # Below B-LT, with no trust roots given, seal_pdf checks nothing: as a careless caller.
+    sealed = seal_pdf(report_pdf(), pki.signer, pki.options("B-T", trust_roots=())).pdf
+    contents = PdfFileReader(io.BytesIO(sealed)).embedded_signatures[0].pkcs7_content
+    out = io.BytesIO(sealed)
+    DocumentSecurityStore.add_dss(
+        out, contents, crls=[asn1_crl.CertificateList.load(crl)], certs=None
+    )
+    verdict = _verify(out.getvalue(), pki)
+    assert verdict.status == "unknown_issuer", verdict.checks
+    assert "revoked" in _failed(verdict)["seal 1 (MeddevSeal) revocation"]
