@@ -53,6 +53,7 @@
         "reports/report_signatures.xml",
         "reports/report_audit_integrity.xml",
         "reports/report_validation_run.xml",
+        "reports/report_sealed.xml",
         "views/esign_audit_views.xml",
         "views/esign_qms_views.xml",
         "views/esign_menus.xml",
@@ -60,6 +61,8 @@
         "views/esign_migration_views.xml",
         "views/esign_escalation_views.xml",
         "views/esign_validation_views.xml",
+        "views/esign_print_views.xml",
+        "views/esign_verify_templates.xml",
     ],
     "demo": [
         "demo/esign_demo_users.xml",

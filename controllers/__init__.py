@@ -1,1 +1,1 @@
-from . import crl
+from . import crl, verify

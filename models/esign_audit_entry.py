@@ -37,6 +37,8 @@ OPERATIONS = [
     ("unlock", "Signing Unlock"),
     ("sign_failed", "Failed Signing Attempt"),
     ("escalation", "Escalation"),
+    ("print", "Sealed Print"),
+    ("print_refused", "Refused Print"),
 ]
 
 #: The searchable columns of an entry are computed by PostgreSQL from the hashed payload

@@ -25,7 +25,14 @@ from .esign_pki_common import (
 
 
 class EsignCertificate(models.Model):
-    """One signer certificate and its key (software-sealed or on a PKCS#11 token)."""
+    """One certificate and its key (software-sealed or on a PKCS#11 token).
+
+    Most are a person's signer certificate. A company also has one *seal* certificate
+    (``purpose = "seal"``, no person): the signer of its sealed printouts. It lives here, not in
+    a model of its own, because everything else is the same: the same CA issues it, its key is
+    in the same keystores, it is renewed and revoked the same way, its revocation is listed in
+    the same CRL and answered by the same OCSP responder, and it expires through the same job.
+    """
 
     _name = "esign.certificate"
     _description = "Signer Certificate"
@@ -33,18 +40,39 @@ class EsignCertificate(models.Model):
     _order = "user_id, id desc"
     _esign_audit = "config"
 
-    name = fields.Char(compute="_compute_name", store=True)
-    user_id = fields.Many2one(
-        "res.users",
-        string="Signer",
+    name = fields.Char(compute="_compute_name", store=True, help="Holder and serial.")
+    purpose = fields.Selection(
+        [("signer", "Person's signatures"), ("seal", "Company seal (printouts)")],
+        default="signer",
         required=True,
         readonly=True,
         index=True,
-        ondelete="restrict",
-        help="The person the certificate was issued to: their login is its UID.",
+        help="A person's certificate signs their electronic signatures. The company seal "
+        "certificate belongs to no person: it seals the PDF of regulated reports when printed.",
     )
-    company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
-    ca_id = fields.Many2one("esign.ca", string="Issuing CA", required=True, readonly=True)
+    user_id = fields.Many2one(
+        "res.users",
+        string="Signer",
+        readonly=True,
+        index=True,
+        ondelete="restrict",
+        help="The person the certificate was issued to: their login is its UID. Empty for the "
+        "company seal.",
+    )
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        readonly=True,
+        index=True,
+        help="The company whose CA issued the certificate.",
+    )
+    ca_id = fields.Many2one(
+        "esign.ca",
+        string="Issuing CA",
+        required=True,
+        readonly=True,
+        help="The company CA that issued the certificate and lists it in its CRL if revoked.",
+    )
     serial = fields.Char(readonly=True, index=True, help="Serial number, hexadecimal.")
     fingerprint = fields.Char(readonly=True, index=True, help="SHA-256 of the certificate.")
     subject = fields.Char(readonly=True, help="The certificate's subject, RFC 4514 text.")
@@ -107,10 +135,21 @@ class EsignCertificate(models.Model):
     )
     expiry_warned_at = fields.Datetime(readonly=True)
 
-    @api.depends("user_id.name", "serial")
+    _sql_constraints = [
+        (
+            "holder_matches_purpose",
+            "CHECK((purpose = 'seal') = (user_id IS NULL))",
+            "A person's certificate names its signer; a company seal certificate names nobody.",
+        ),
+    ]
+
+    @api.depends("user_id.name", "serial", "purpose", "company_id.name")
     def _compute_name(self):
         for cert in self:
-            cert.name = f"{cert.user_id.name or ''} — {(cert.serial or '')[:16]}"
+            holder = cert.user_id.name or ""
+            if cert.purpose == "seal":
+                holder = self.env._("%(company)s seal", company=cert.company_id.name)
+            cert.name = f"{holder} — {(cert.serial or '')[:16]}"
 
     # ------------------------------------------------------------------ enrolment
     @api.model
@@ -192,6 +231,16 @@ class EsignCertificate(models.Model):
         check_admin(self.env)
         if self.state not in ("active", "expired"):
             raise UserError(self.env._("Only an active or expired certificate can be renewed."))
+        if self.purpose == "seal":
+            new = self._enrol_seal(self.company_id, previous=self)
+            if self.state == "active":
+                self._revoke("superseded", state="superseded")
+            return {
+                "type": "ir.actions.act_window",
+                "res_model": self._name,
+                "res_id": new.id,
+                "view_mode": "form",
+            }
         new = self._enrol(
             self.user_id,
             "renewal",
@@ -246,12 +295,127 @@ class EsignCertificate(models.Model):
         for ca in todo.ca_id:
             ca._issue_crl()
 
+    # ------------------------------------------------------------------ company seal
+    @api.model
+    def _enrol_seal(self, company=None, previous=None):
+        """Issue the company seal certificate and its key, in the company's keystore.
+
+        One active seal per company. The key is made like a signer's: sealed under the master
+        key, or generated on the PKCS#11 token and never leaving it.
+        """
+        check_admin(self.env)
+        company = company or self.env.company
+        existing = self.sudo().search(
+            [("purpose", "=", "seal"), ("company_id", "=", company.id), ("state", "=", "active")]
+        )
+        if existing - (previous or self.browse()):
+            raise UserError(
+                self.env._(
+                    "%(company)s already has an active seal certificate; renew or revoke it "
+                    "instead.",
+                    company=company.name,
+                )
+            )
+        ca = self.env["esign.ca"]._for_company(company)
+        key_ref = f"esign.certificate/seal/{uuid.uuid4()}"
+        valid_for = timedelta(days=company.esign_certificate_days or 730)
+        with ca._authority() as authority:
+            public, key_vals = keystores.new_key(
+                self.env, company.esign_keystore, company.esign_key_type, key_ref
+            )
+            try:
+                if previous:
+                    cert = pki.renew_certificate(
+                        authority,
+                        pki.load_certificate(previous.certificate_pem.encode()),
+                        public_key=public,
+                        valid_for=valid_for,
+                        crl_url=ca.crl_url,
+                        ocsp_url=ca.ocsp_url,
+                    )
+                else:
+                    cert = pki.issue_seal_certificate(
+                        authority,
+                        self.env._("%(company)s e-Seal", company=company.name),
+                        public,
+                        valid_for=valid_for,
+                        crl_url=ca.crl_url,
+                        ocsp_url=ca.ocsp_url,
+                    )
+            except pki.PkiError as exc:
+                raise keystores.user_error(self.env, exc) from exc
+        return self.sudo().create(
+            {
+                "purpose": "seal",
+                "user_id": False,
+                "company_id": company.id,
+                "ca_id": ca.id,
+                "serial": f"{cert.serial_number:x}",
+                "fingerprint": pki.fingerprint(cert),
+                "subject": cert.subject.rfc4514_string(),
+                "not_before": to_naive(cert.not_valid_before_utc),
+                "not_after": to_naive(cert.not_valid_after_utc),
+                "certificate_pem": pki.certificate_to_pem(cert).decode(),
+                "key_type": company.esign_key_type,
+                "key_ref": key_ref,
+                "identity_method": "company_seal",
+                "identity_evidence": self.env._(
+                    "Seal of %(company)s, issued by %(admin)s.",
+                    company=company.name,
+                    admin=self.env.user.name,
+                ),
+                "identity_verified_by_id": self.env.user.id,
+                "identity_verified_at": fields.Datetime.now(),
+                "previous_id": previous.id if previous else False,
+                **key_vals,
+            }
+        )
+
+    @api.model
+    def _sealing_certificate(self, company):
+        """The company's usable seal certificate, or a translated refusal."""
+        seal = self.sudo().search(
+            [("purpose", "=", "seal"), ("company_id", "=", company.id), ("state", "=", "active")],
+            order="id desc",
+            limit=1,
+        )
+        if not seal:
+            raise UserError(
+                self.env._(
+                    "%(company)s has no active seal certificate, so its regulated reports "
+                    "cannot be sealed. An E-Signature Administrator must issue one (company "
+                    "settings, E-Signature PKI tab).",
+                    company=company.name,
+                )
+            )
+        try:
+            pki.assert_usable(
+                pki.load_certificate(seal.certificate_pem.encode()),
+                revocations=seal.ca_id._revocations(),
+            )
+        except pki.CertificateUnusableError as exc:
+            raise UserError(
+                self.env._(
+                    "The seal certificate %(serial)s of %(company)s may not seal (%(problem)s). "
+                    "An E-Signature Administrator must renew it.",
+                    serial=seal.serial,
+                    company=company.name,
+                    problem=exc.problem,
+                )
+            ) from exc
+        return seal
+
     # ------------------------------------------------------------------ signing
     @api.model
     def _signing_certificate(self, user, company):
         """The certificate ``user`` signs with now, checked; else a translated refusal (R7)."""
         certificates = self.sudo().search(
-            [("user_id", "=", user.id), ("company_id", "=", company.id)], order="id desc"
+            [
+                ("user_id", "=", user.id),
+                ("company_id", "=", company.id),
+                ("purpose", "=", "signer"),
+            ],
+            order="id desc",
         )
         active = certificates.filtered(lambda cert: cert.state == "active")[:1]
         if not active:
@@ -303,7 +467,23 @@ class EsignCertificate(models.Model):
             ]
         )
         admins = self.env.ref(ADMIN_GROUP).users.filtered(lambda u: u.active and not u.share)
-        for cert in soon:
+        for cert in soon.filtered(lambda c: c.purpose == "seal"):
+            note = self.env._(
+                "The seal certificate of %(company)s expires on %(date)s. An E-Signature "
+                "Administrator must renew it, or regulated reports can no longer be sealed.",
+                company=cert.company_id.name,
+                date=cert.not_after,
+            )
+            for user in admins:
+                cert.activity_schedule(
+                    "mail.mail_activity_data_warning",
+                    date_deadline=cert.not_after.date(),
+                    summary=self.env._("Seal certificate expires soon"),
+                    note=note,
+                    user_id=user.id,
+                )
+            cert.write({"expiry_warned_at": now})
+        for cert in soon.filtered(lambda c: c.purpose == "signer"):
             note = self.env._(
                 "The signing certificate of %(user)s expires on %(date)s. An E-Signature "
                 "Administrator must renew it, or signing stops then.",

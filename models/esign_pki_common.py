@@ -23,6 +23,7 @@ IDENTITY_METHODS = [
     ("hr_record", "Checked against the HR record"),
     ("renewal", "Renewal of a verified identity"),
     ("other", "Other (described in the evidence)"),
+    ("company_seal", "Company seal: issued to the company, not to a person"),
 ]
 EXPIRY_WARNING_DAYS = 30
 CRL_VALIDITY = timedelta(days=7)

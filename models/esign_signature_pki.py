@@ -205,20 +205,20 @@ class EsignSignaturePki(models.Model):
             "target": "self",
         }
 
-    def _pki_evidence_zip(self):
-        """The signature's evidence and the offline verifier, as ZIP bytes.
+    def _pki_signature_files(self, evidence=None):
+        """This signature's own evidence files: {name: bytes}.
 
-        See ``services/pki_cli.py`` for the files; the verifier is this add-on's own
-        ``services`` package (it needs ``cryptography`` and ``pyhanko``).
+        ``manifest.json``, ``snapshot.json``, ``signature.p7s`` and, when there is one,
+        ``timestamp.tsr``. The evidence ZIP adds the anchors (CA, CRL, TSA roots) and the
+        record's chain; a sealed report embeds these per signature and the anchors once.
         """
         self.ensure_one()
-        evidence = self._pki_evidence()
+        evidence = evidence or self._pki_evidence()
         sig = self.sudo()
         # What the signer saw: the meaning in the signer's language, not the reader's.
-        signed_manifestation = sig._manifestation(sig.meaning_name)
         manifest = {
             "format": pki_cli.EVIDENCE_FORMAT,
-            "manifestation": signed_manifestation,
+            "manifestation": sig._manifestation(sig.meaning_name),
             "signer": sig.printed_name,
             "login": sig.login,
             "meaning": sig.meaning_code,
@@ -236,24 +236,46 @@ class EsignSignaturePki(models.Model):
             "manifest.json": json.dumps(manifest, indent=2, ensure_ascii=False).encode(),
             "snapshot.json": evidence["content"],
             "signature.p7s": evidence["cms"],
-            "ca.pem": pki.certificate_to_pem(evidence["trusted_ca"]),
-            "ca.crl": evidence["crl"].public_bytes(Encoding.DER),
         }
+        if evidence["token"]:
+            files["timestamp.tsr"] = evidence["token"]
+        return files
+
+    def _pki_evidence_files(self):
+        """The signature's whole evidence as files: {name: bytes}, the names ``pki_cli`` reads.
+
+        Its own files (:meth:`_pki_signature_files`), plus ``ca.pem``, ``ca.crl``,
+        ``chain.json`` and, when there are, ``tsa-roots.pem``.
+        """
+        self.ensure_one()
+        evidence = self._pki_evidence()
+        sig = self.sudo()
+        files = self._pki_signature_files(evidence)
+        files["ca.pem"] = pki.certificate_to_pem(evidence["trusted_ca"])
+        files["ca.crl"] = evidence["crl"].public_bytes(Encoding.DER)
         chain_document = sigchain.export_document(
             sig.res_model, sig.res_id, self._chain_links(sig.res_model, sig.res_id)
         )
         files["chain.json"] = json.dumps(chain_document, indent=1, ensure_ascii=False).encode()
-        if evidence["token"]:
-            files["timestamp.tsr"] = evidence["token"]
         if evidence["tsa_roots"]:
             files["tsa-roots.pem"] = b"".join(
                 pki.certificate_to_pem(cert) for cert in evidence["tsa_roots"]
             )
+        return files
+
+    def _pki_evidence_zip(self):
+        """The signature's evidence and the offline verifier, as ZIP bytes.
+
+        See ``services/pki_cli.py`` for the files; the verifier is this add-on's own
+        ``services`` package (it needs ``cryptography`` and ``pyhanko``).
+        """
+        self.ensure_one()
+        files = self._pki_evidence_files()
         listing = "\n".join(
             f"  {name:<16} {pki_cli.EVIDENCE_FILES[name]}" for name in sorted(files)
         )
         files["README.txt"] = EVIDENCE_README.format(
-            manifestation=signed_manifestation, listing=listing
+            manifestation=self.sudo()._manifestation(self.sudo().meaning_name), listing=listing
         ).encode()
         services = Path(__file__).resolve().parent.parent / "services"
         buffer = io.BytesIO()

@@ -73,6 +73,48 @@ class ResCompany(models.Model):
         string="Trusted TSA Certificates",
         help="PEM certificates of the timestamp authorities' roots, used to verify tokens.",
     )
+    esign_seal_enabled = fields.Boolean(
+        string="Seal Regulated Reports",
+        help="Every printout of a regulated report (Batch Release Certificate, manufacturing "
+        "and purchase orders, quality records, audit-trail integrity report) is sealed with "
+        "the company seal certificate (PAdES), carries a QR code to its public verification "
+        "page and embeds the record's signature evidence. Every print is logged. Needs the "
+        "signing CA and an active seal certificate.",
+    )
+    esign_seal_level = fields.Selection(
+        [
+            ("B-LT", "PAdES B-LT: timestamp and validation data"),
+            ("B-LTA", "PAdES B-LTA: B-LT plus a document timestamp"),
+        ],
+        string="Seal Level",
+        default="B-LT",
+        required=True,
+        help="B-LT: the seal carries a trusted timestamp and the CRL and chain needed to "
+        "validate it offline, for years. B-LTA adds a document timestamp over all of it, so "
+        "the file can later be re-timestamped before its algorithms age.",
+    )
+    esign_seal_tsa_required = fields.Boolean(
+        string="Timestamp Required for Sealing",
+        default=True,
+        help="On (default): a printout is only sealed with a trusted time from the timestamp "
+        "authorities above; if none answers, the print is refused and nothing is logged as "
+        "printed. Off: the printout is then sealed without trusted time (PAdES B-B), its "
+        "stamp says so and the audit trail records it.",
+    )
+    esign_seal_stamp_text = fields.Char(
+        string="Stamp Text",
+        translate=True,
+        default="Electronically signed",
+        help="The stamp's headline on the last page of a sealed report, in the report's "
+        "language; below it the stamp names the company, the number of e-signatures, the "
+        "sealing time with its zone, and the QR code to the verification page.",
+    )
+    esign_seal_certificate_id = fields.Many2one(
+        "esign.certificate",
+        string="Seal Certificate",
+        compute="_compute_esign_seal_certificate_id",
+        help="The company's active seal certificate, which signs its sealed reports.",
+    )
     esign_ca_id = fields.Many2one(
         "esign.ca",
         string="Signing CA",
@@ -87,6 +129,33 @@ class ResCompany(models.Model):
                 .sudo()
                 .search([("company_id", "=", company.id), ("active", "=", True)], limit=1)
             )
+
+    def _compute_esign_seal_certificate_id(self):
+        for company in self:
+            company.esign_seal_certificate_id = (
+                self.env["esign.certificate"]
+                .sudo()
+                .search(
+                    [
+                        ("purpose", "=", "seal"),
+                        ("company_id", "=", company.id),
+                        ("state", "=", "active"),
+                    ],
+                    order="id desc",
+                    limit=1,
+                )
+            )
+
+    def action_esign_issue_seal(self):
+        """Issue the company seal certificate (its key in the company's keystore)."""
+        self.ensure_one()
+        seal = self.env["esign.certificate"]._enrol_seal(self)
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "esign.certificate",
+            "res_id": seal.id,
+            "view_mode": "form",
+        }
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -44,6 +44,7 @@ from .pki_errors import (
 from .pki_issue import (
     SignerIdentity,
     certificate_login,
+    issue_seal_certificate,
     issue_signer_certificate,
     renew_certificate,
 )
@@ -130,6 +131,7 @@ __all__ = [
     "generate_private_key",
     "import_ca_pem",
     "import_ca_pkcs12",
+    "issue_seal_certificate",
     "issue_signer_certificate",
     "key_type_of",
     "load_certificate",

@@ -23,6 +23,7 @@ from .pki_keys import PublicKey, _signature_hash, _whole_second, key_type_of, ut
 __all__ = [
     "SignerIdentity",
     "certificate_login",
+    "issue_seal_certificate",
     "issue_signer_certificate",
     "renew_certificate",
 ]
@@ -179,6 +180,50 @@ def issue_signer_certificate(
         x509.Name(attributes),
         public_key,
         identity.email,
+        valid_for=valid_for,
+        now=now,
+        crl_url=crl_url,
+        ocsp_url=ocsp_url,
+    )
+
+
+def issue_seal_certificate(
+    ca: CertificateAuthority,
+    name: str,
+    public_key: PublicKey,
+    *,
+    valid_for: timedelta = timedelta(days=730),
+    now: datetime | None = None,
+    crl_url: str | None = None,
+    ocsp_url: str | None = None,
+) -> x509.Certificate:
+    """Issue the company's seal certificate: the signer of its sealed printouts.
+
+    A seal is the organisation's, not a person's: ``CN`` is the seal's name, ``O`` the CA's
+    organisation, and there is no ``UID`` (so no person can sign with it as themselves).
+    Same key usages, CRL and OCSP pointers as a signer certificate.
+
+    :param ca: The company CA.
+    :param name: The seal's name, e.g. "ACME e-Seal".
+    :param public_key: The public half of the seal key (software or HSM).
+    :param valid_for: Validity period; cut at the CA's own end of validity.
+    :param now: Start of validity (default: now).
+    :param crl_url: The public CRL URL, written into the certificate.
+    :param ocsp_url: The OCSP responder's URL, written into the certificate (AIA).
+    :return: The certificate, with a random 159-bit serial.
+    :raises PkiInputError: If the name is empty, the key type unsupported or the CA expired.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise PkiInputError("A seal certificate needs a name.")
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, name.strip())]
+    organization = ca.certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    if organization:
+        attributes.append(organization[0])
+    return _issue(
+        ca,
+        x509.Name(attributes),
+        public_key,
+        None,
         valid_for=valid_for,
         now=now,
         crl_url=crl_url,

@@ -20,11 +20,13 @@ from . import (
     test_release_certificate,
     test_scenario_change_tour,
     test_scenario_tours,
+    test_sealed_reports,
     test_session_window,
     test_signature_chain,
     test_signed_lines,
     test_signing,
     test_snapshot_versions,
     test_validation,
+    test_verify_page,
     test_wizard_secrets,
 )

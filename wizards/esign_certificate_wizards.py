@@ -19,7 +19,7 @@ class EsignCertificateEnrolWizard(models.TransientModel):
         "res.company", required=True, default=lambda self: self.env.company
     )
     identity_method = fields.Selection(
-        [item for item in IDENTITY_METHODS if item[0] != "renewal"],
+        [item for item in IDENTITY_METHODS if item[0] not in ("renewal", "company_seal")],
         string="Identity Verified By",
         required=True,
         help="How you verified that this person is who the account says (R2).",
