@@ -6,12 +6,14 @@ A real loopback TSA and a real SoftHSM2 token come from ``services/tests/pki_fix
 once (in ``test_verify_page``, where the OCSP route answers) by poppler's ``pdfsig``.
 """
 
+import base64
 import hashlib
 import io
 import os
 import re
 import subprocess
 import tempfile
+import zipfile
 from pathlib import Path
 from unittest.mock import patch
 
@@ -468,3 +470,46 @@ class TestSealedReports(SealSetup, EsignCase):
                 ["pdffonts", handle.name], capture_output=True, text=True, check=True, timeout=60
             ).stdout
         self.assertIn("CJK", fonts)
+
+
+@tagged("post_install", "-at_install")
+class TestSealedHistoryReports(SealSetup, EsignCase):
+    """The paper-history traceability report and the executed validation report are regulated
+    copies too: they print sealed."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup_seal(cls.esign_admin)
+
+    def test_traceability_and_validation_reports_print_sealed(self):
+        self.assertTrue(self.env.ref("meddev_esign.action_report_validation_run").esign_seal)
+        report = self.env.ref("meddev_esign.action_report_migration_traceability")
+        self.assertTrue(report.esign_seal)
+        lot = self._make_lot("SEAL-PAPER-1")
+        lot.company_id = self.company
+        scan = b"%PDF-1.4\n% a paper batch record\n"
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as zipped:
+            zipped.writestr("p.pdf", scan)
+        wizard = (
+            self.env["esign.migration.import"]
+            .with_user(self.esign_admin)
+            .with_company(self.company)
+            .create(
+                {
+                    "data_file": base64.b64encode(
+                        b"record_type,record,signer,signed_on,meaning,scan\n"
+                        b"lot,SEAL-PAPER-1,Wang Fang,2018-01-02,approved,p.pdf\n"
+                    ),
+                    "data_file_name": "history.csv",
+                    "scans_file": base64.b64encode(archive.getvalue()),
+                }
+            )
+        )
+        wizard.action_import()
+        rows = self.env["esign.migrated.signature"].search([("res_id", "=", lot.id)])
+        pdf = self.render("meddev_esign.action_report_migration_traceability", rows)
+        verdict = self.verdict(pdf)
+        self.assertEqual(verdict.status, "authentic", verdict.checks)
+        self.assertEqual(self.last_print().sha256, hashlib.sha256(pdf).hexdigest())
