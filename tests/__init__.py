@@ -20,5 +20,6 @@ from . import (
     test_signature_chain,
     test_signed_lines,
     test_signing,
+    test_signing_cost,
     test_snapshot_versions,
 )
