@@ -168,7 +168,6 @@ class EsignSignableChatter(models.AbstractModel):
         eighty, and decoding them cost more than the note itself.
         """
         self.env.company.sudo().fetch(["name", "alias_domain_id"])
-        self.env.user.sudo().fetch(["partner_id", "login"])
         self.env.user.partner_id.sudo().fetch(["name", "email", "lang", "tz"])
 
     def _esign_tracked_changes(self):
