@@ -341,29 +341,53 @@ class EsignPolicy(models.Model):
     def _spec(self, record):
         """The engine's view of this policy for ``record`` (signers resolved)."""
         self.ensure_one()
+        return self._specs(record)[record.id]
+
+    def _specs(self, records):
+        """{record id: the engine's view of this policy for it}, signers resolved.
+
+        The steps are read once, and a step's signers once when they do not depend on the
+        record (a group or named users): many records signed at once (a bulk release) then
+        share one spec. Only a step whose signer is a user field of the record is resolved
+        per record.
+        """
+        self.ensure_one()
         # One query for the steps and their columns (self.step_ids would take two).
         step_records = self.env["esign.policy.step"].search_fetch(
             [("policy_id", "=", self.id)],
             ["sequence", "name", "meaning_id", "mode", "k", "signer_type", "group_id"],
         )
-        steps = tuple(
-            policy_engine.StepSpec(
-                step_id=step.id,
-                sequence=step.sequence,
-                name=step.name,
-                meaning_code=step.meaning_id.code,
-                mode=step.mode,
-                k=step.k if step.mode == "k_of_n" else None,
-                eligible_user_ids=frozenset(step._eligible_users(record).ids),
-            )
+        shared = {
+            step.id: frozenset(step._eligible_users(records[:1]).ids)
             for step in step_records
-        )
-        return policy_engine.PolicySpec(
-            steps=steps,
-            author_may_not_sign=self.author_may_not_sign,
-            one_step_per_person=self.one_step_per_person,
-            version=self.version,
-        )
+            if step.signer_type != "field"
+        }
+
+        def build(record):
+            return policy_engine.PolicySpec(
+                steps=tuple(
+                    policy_engine.StepSpec(
+                        step_id=step.id,
+                        sequence=step.sequence,
+                        name=step.name,
+                        meaning_code=step.meaning_id.code,
+                        mode=step.mode,
+                        k=step.k if step.mode == "k_of_n" else None,
+                        eligible_user_ids=shared[step.id]
+                        if step.id in shared
+                        else frozenset(step._eligible_users(record).ids),
+                    )
+                    for step in step_records
+                ),
+                author_may_not_sign=self.author_may_not_sign,
+                one_step_per_person=self.one_step_per_person,
+                version=self.version,
+            )
+
+        if len(shared) == len(step_records):  # nothing depends on the record
+            spec = build(records[:1])
+            return dict.fromkeys(records.ids, spec)
+        return {record.id: build(record) for record in records}
 
     def action_view_requests(self):
         self.ensure_one()

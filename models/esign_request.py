@@ -192,42 +192,56 @@ class EsignRequest(models.Model):
             raise UserError(config_message(self.env, self.policy_id, exc)) from exc
         return spec, facts, result
 
-    def _refresh_state(self, notify=False, current_hash=None, spec=None):
+    def _refresh_state(self, notify=False, current_hash=None, spec=None, known=None):
         """Store the step lines and the state that the evaluation gives.
+
+        All the requests of ``self`` are refreshed together: their lines are read in one
+        statement and written without a flush in between (one UPDATE), and requests that
+        reach the same state are written at once.
 
         :param current_hash: the live content hash of the record, when known; all requests
             of ``self`` must then be on that one record.
         :param spec: the policy spec, when known; only for a single request.
+        :param known: {request id: (live content hash, spec)} when the caller already has
+            them for each request (a bulk signature).
         """
         if len(self) > 1:
             spec = None  # one spec per policy: never reuse one request's for another
-        for req in self.filtered(lambda r: r.state in ACTIVE_STATES):
+        known = known or {}
+        active = self.filtered(lambda r: r.state in ACTIVE_STATES)
+        if not active:
+            return
+        # The lines are read and written on their own model, not through ``line_ids``: one
+        # statement reads those of every request with the fields compared below, where the
+        # one2many takes two per request, and a third when it is written.
+        request_lines = self.env["esign.request.line"].sudo()
+        lines_of = {req.id: {} for req in active}
+        for line in request_lines.search_fetch(
+            [("request_id", "in", active.ids)], ["request_id", "step_id", "signed_count", "state"]
+        ):
+            lines_of[line.request_id.id][line.step_id.id] = line
+        new_lines = []
+        stale_lines = []
+        changes = []  # (request, record, previous state, vals)
+        steps = self.env["esign.policy.step"]
+        for req in active:
             record = req._record()
+            req_hash, req_spec = known.get(req.id, (current_hash, spec))
             # Bookkeeping, not a permission check: evaluated as the system, as when the
             # request was opened (sudo), whoever's change triggered it.
-            req_spec, facts, result = req.sudo()._evaluate(record, current_hash, spec)
+            req_spec, facts, result = req.sudo()._evaluate(record, req_hash, req_spec)
             previous = req.state
             if result.complete:
                 state = "completed"
             else:
                 state = "in_progress" if any(f.valid for f in facts) else "waiting"
-            # The lines are read and written on their own model, not through ``line_ids``:
-            # one statement reads them with the fields compared below, where the one2many
-            # takes two, and a third when it is written.
-            request_lines = req.env["esign.request.line"].sudo()
-            lines = request_lines.search_fetch(
-                [("request_id", "=", req.id)], ["step_id", "signed_count", "state"]
-            )
-            lines_by_step = {line.step_id.id: line for line in lines}
-            new_lines = []
+            lines_by_step = lines_of[req.id]
             for step_spec, step_eval in zip(req_spec.steps, result.steps, strict=True):
                 vals = {
                     "step_id": step_spec.step_id,
                     "sequence": step_spec.sequence,
                     "name": step_spec.name,
-                    "meaning_id": self.env["esign.policy.step"]
-                    .browse(step_spec.step_id)
-                    .meaning_id.id,
+                    "meaning_id": steps.browse(step_spec.step_id).meaning_id.id,
                     "required": step_eval.required,
                     "signed_count": len(step_eval.signed_user_ids),
                     "state": _line_state(step_eval, result.current_stage),
@@ -237,21 +251,39 @@ class EsignRequest(models.Model):
                     new_lines.append({**vals, "request_id": req.id})
                 elif (line.signed_count, line.state) != (vals["signed_count"], vals["state"]):
                     line.write(vals)
-            if new_lines:
-                request_lines.create(new_lines)
-            if lines_by_step:  # steps no longer in the policy's spec
-                request_lines.browse([line.id for line in lines_by_step.values()]).unlink()
+            stale_lines.extend(line.id for line in lines_by_step.values())  # steps now gone
             next_ids = sorted(result.next_signer_ids)
             vals = {"state": state} if state != previous else {}
             if next_ids != sorted(req.next_signer_ids.ids):
-                vals["next_signer_ids"] = [fields.Command.set(next_ids)]
+                vals["next_signer_ids"] = next_ids
             if state == "completed" and previous != "completed":
-                vals["completed_at"] = fields.Datetime.now()
+                vals["completed_at"] = True
             elif state != "completed" and req.completed_at:
                 vals["completed_at"] = False
+            changes.append((req, record, previous, vals))
+        if new_lines:
+            request_lines.create(new_lines)
+        if stale_lines:
+            request_lines.browse(stale_lines).unlink()
+        # Requests that change alike are written together (one statement per column).
+        groups = {}
+        for req, _record, _previous, vals in changes:
             if vals:
-                req.sudo().write(vals)
-            if previous == "completed" and state != "completed":
+                key = tuple(
+                    sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in vals.items())
+                )
+                groups.setdefault(key, self.browse())
+                groups[key] |= req
+        now = fields.Datetime.now()
+        for key, reqs in groups.items():
+            vals = dict(key)
+            if "next_signer_ids" in vals:
+                vals["next_signer_ids"] = [fields.Command.set(list(vals["next_signer_ids"]))]
+            if "completed_at" in vals:
+                vals["completed_at"] = now if vals["completed_at"] else False
+            reqs.sudo().write(vals)
+        for req, record, previous, _vals in changes:
+            if previous == "completed" and req.state != "completed":
                 record._esign_post(
                     self.env._(
                         "Signatures of %(policy)s no longer cover this record: it changed "
@@ -259,7 +291,7 @@ class EsignRequest(models.Model):
                         policy=req.policy_id.name,
                     )
                 )
-            if notify and state != "completed" and req.next_signer_ids:
+            if notify and req.state != "completed" and req.next_signer_ids:
                 req._schedule_activities(record)
 
     # ------------------------------------------------------------------ signing
@@ -286,7 +318,7 @@ class EsignRequest(models.Model):
             log_exceptions=False,  # losing the race is expected, and retried by Odoo
         )
 
-    def _check_signable(self, record, step, user, current_hash=None):
+    def _check_signable(self, record, step, user, current_hash=None, spec=None):
         """Raise a clear, translated error unless ``user`` may sign ``step`` now.
 
         :return: the policy spec, for the caller to reuse.
@@ -302,7 +334,7 @@ class EsignRequest(models.Model):
                     policy=self.policy_id.name,
                 )
             )
-        spec, facts, _result = self._evaluate(record, current_hash)
+        spec, facts, _result = self._evaluate(record, current_hash, spec)
         try:
             engine.check_can_sign(spec, facts, user.id, step.id, record._esign_author_ids())
         except SigningRuleError as exc:
@@ -318,100 +350,157 @@ class EsignRequest(models.Model):
         (``_lock``, or ``_for_record(..., create=True)`` just before).
         """
         self.ensure_one()
-        user = self.env.user
         if lock:
             # Once the lock is granted, no other signer committed on this record since this
             # transaction's snapshot (REPEATABLE READ: it would have failed the UPDATE), so
             # what this transaction already read of the request is current.
             self._lock(record)
+        expected = {record.id: expected_hash} if expected_hash else {}
+        return self._sign_records(
+            {record.id: self},
+            record,
+            step,
+            reason=reason,
+            auth_method=auth_method,
+            expected=expected,
+            todos=todos,
+        )
+
+    @api.model
+    def _sign_records(self, request_of, records, step, *, reason, auth_method, expected, todos):
+        """Sign ``step`` of one policy on each of ``records`` as ``env.user``, all or none.
+
+        The caller re-authenticated and holds the records' lock. One signature or five
+        hundred (a bulk release) take the same path, in phases over all the records, so
+        that each kind of work costs one statement for all of them instead of one per
+        record: the content hashes (one attachment search), the checks (one policy spec),
+        the signatures (one chain-head read, one INSERT), the to-dos (one read), the state
+        refresh (one read and one write of the lines and of the requests). A record that
+        may not be signed stops everything before any signature exists.
+
+        :param request_of: {record id: its open request}, all of one policy.
+        :param expected: {record id: content hash the signer saw}; a missing one is not
+            compared.
+        :param todos: a list to collect the settled to-dos in, for the caller to remove
+            them all at once; None removes them now.
+        :return: the signatures, in the order of ``records``.
+        """
+        user = self.env.user
+        requests = self.sudo().browse([request_of[record.id].id for record in records])
+        policy = requests.policy_id
+        policy.ensure_one()
+        trigger = policy.trigger
         # The signature's audit entry and those of what the signature changes (e.g. the
         # lot's release) are appended together, in order, when the block ends.
         with self.env["esign.audit.entry"]._batched():
-            return self._sign_locked(record, step, user, reason, auth_method, expected_hash, todos)
+            records._esign_prefetch_signer()
+            hashes = records.sudo()._esign_content_hashes(trigger)
+            for record in records:
+                seen = expected.get(record.id)
+                if seen and seen != hashes[record.id]:
+                    raise UserError(
+                        self.env._(
+                            "%(record)s changed while you were signing. Close the wizard, "
+                            "review the record again and sign what you see.",
+                            record=record.display_name,
+                        )
+                    )
+            specs = policy.sudo()._specs(records)
+            for record in records:
+                request_of[record.id]._check_signable(
+                    record, step, user, hashes[record.id], specs[record.id]
+                )
+            meaning = step.meaning_id.with_context(lang=user.lang)
+            now = fields.Datetime.now()
+            signatures = self.env["esign.signature"]._create_signatures(
+                [
+                    {
+                        "request_id": request_of[record.id].id,
+                        "policy_id": policy.id,
+                        "policy_version": policy.version,
+                        "step_id": step.id,
+                        "step_name": step.name,
+                        "company_id": request_of[record.id].company_id.id,
+                        "user_id": user.id,
+                        "printed_name": user.name,
+                        "login": user.login,
+                        "meaning_id": meaning.id,
+                        "meaning_code": meaning.code,
+                        "meaning_name": meaning.name,
+                        "reason": reason or "",
+                        "signed_at": now,
+                        "signer_tz": user.tz or "UTC",
+                        "auth_method": auth_method,
+                        "res_model": record._name,
+                        "res_id": record.id,
+                        "record_name": record.display_name,
+                        "record_version": record.sudo().esign_version,
+                        "content_hash": hashes[record.id],
+                    }
+                    for record in records
+                ]
+            )
+            activities = requests._activities_of(records)
+            requests._refresh_state(
+                notify=True,
+                known={
+                    request_of[record.id].id: (hashes[record.id], specs[record.id])
+                    for record in records
+                },
+            )
+            # The signature's manifestation in this environment's language, as its computed
+            # field gives it (meaning codes are unique), without looking the meaning up again.
+            label = step.meaning_id.with_env(signatures.env).name or meaning.name
 
-    def _sign_locked(self, record, step, user, reason, auth_method, expected_hash, todos):
-        """The body of ``_sign``, under the record's lock and inside an audit batch."""
-        record._esign_prefetch_signer()
-        current_hash = record.sudo()._esign_content_hash(self.trigger)
-        if expected_hash and expected_hash != current_hash:
-            raise UserError(
-                self.env._(
-                    "%(record)s changed while you were signing. Close the wizard, review "
-                    "the record again and sign what you see.",
-                    record=record.display_name,
-                )
-            )
-        spec = self._check_signable(record, step, user, current_hash)
-        meaning = step.meaning_id.with_context(lang=user.lang)
-        signature = self.env["esign.signature"]._create_signature(
-            {
-                "request_id": self.id,
-                "policy_id": self.policy_id.id,
-                "policy_version": self.policy_id.version,
-                "step_id": step.id,
-                "step_name": step.name,
-                "company_id": self.company_id.id,
-                "user_id": user.id,
-                "printed_name": user.name,
-                "login": user.login,
-                "meaning_id": meaning.id,
-                "meaning_code": meaning.code,
-                "meaning_name": meaning.name,
-                "reason": reason or "",
-                "signed_at": fields.Datetime.now(),
-                "signer_tz": user.tz or "UTC",
-                "auth_method": auth_method,
-                "res_model": record._name,
-                "res_id": record.id,
-                "record_name": record.display_name,
-                "record_version": record.sudo().esign_version,
-                "content_hash": current_hash,
-            }
-        )
-        self.env["esign.audit.entry"]._append(
-            [
-                record._esign_audit_item(
-                    "sign",
+            def manifestation(signature):
+                return signature._manifestation(label)
+
+            settled = []
+            for record, signature in zip(records, signatures, strict=True):
+                request = request_of[record.id]
+                self.env["esign.audit.entry"]._append(
                     [
-                        ["content_hash", None, current_hash],
-                        ["meaning", None, meaning.code],
-                        ["signature", None, [signature.id, signature.manifestation]],
-                        ["signature_hash", None, signature.signature_hash],
-                        ["step", None, step.name],
-                    ],
-                    reason,
+                        record._esign_audit_item(
+                            "sign",
+                            [
+                                ["content_hash", None, hashes[record.id]],
+                                ["meaning", None, meaning.code],
+                                ["signature", None, [signature.id, manifestation(signature)]],
+                                ["signature_hash", None, signature.signature_hash],
+                                ["step", None, step.name],
+                            ],
+                            reason,
+                        )
+                    ]
                 )
-            ]
-        )
-        activities = self._activities(record)
-        # A bulk signature passes ``todos`` (a list) to remove them all at once when every
-        # record is signed; one record's are removed now.
-        settled = [todo for todo in activities if todo.user_id == user.id]
-        self._refresh_state(notify=True, current_hash=current_hash, spec=spec)
-        if self.state == "completed":  # e.g. the other candidates of a k-of-n step
-            settled = activities
-            # What completion changes on the record (a lot's release) opens no new request.
-            record.with_context(esign_no_sync=True)._esign_on_request_completed(self)
-        # Last, so that the note joins the tracking message of what the signature changed
-        # (e.g. the lot's release state) instead of making a second message.
-        record._esign_post_with_tracking(
-            Markup("%s<br/>%s")
-            % (
-                self.env._(
-                    "Signed %(meaning)s (%(step)s) by %(name)s on %(when)s.",
-                    meaning=signature.meaning_name,
-                    step=step.name,
-                    name=signature.printed_name,
-                    when=signature._local_time_display(),
-                ),
-                self.env._("Reason: %(reason)s", reason=reason) if reason else "",
-            )
-        )
+                todos_here = activities.get(record.id, [])
+                if request.state == "completed":  # e.g. the other candidates of k-of-n
+                    settled.extend(todos_here)
+                    # What completion changes on the record (a lot's release) opens no new
+                    # request.
+                    record.with_context(esign_no_sync=True)._esign_on_request_completed(request)
+                else:
+                    settled.extend(todo for todo in todos_here if todo.user_id == user.id)
+                # Last, so that the note joins the tracking message of what the signature
+                # changed (e.g. the lot's release state) instead of making a second message.
+                record._esign_post_with_tracking(
+                    Markup("%s<br/>%s")
+                    % (
+                        self.env._(
+                            "Signed %(meaning)s (%(step)s) by %(name)s on %(when)s.",
+                            meaning=signature.meaning_name,
+                            step=step.name,
+                            name=signature.printed_name,
+                            when=signature._local_time_display(),
+                        ),
+                        self.env._("Reason: %(reason)s", reason=reason) if reason else "",
+                    )
+                )
         if todos is None:
             self._done_activities(settled)
         else:
             todos.extend(settled)
-        return signature
+        return signatures
 
     def _reject(self, record, reason):
         """Reject the request: it and its signatures become history; nothing is deleted."""

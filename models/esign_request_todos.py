@@ -52,13 +52,23 @@ class EsignRequestTodos(models.Model):
         The summary they were scheduled with is in the language of whoever scheduled them, so
         it is matched in every installed language: a signer working in Chinese closes the
         to-do that an English-speaking submitter's action created.
-
-        One plain statement, as it runs for every signature: the rows a search on res_model,
-        res_id, summary and active would give, in the activity model's order, with what
-        settling them needs (assignee, partner, due date) and no ORM read.
         """
+        return self._activities_of(record).get(record.id, [])
+
+    def _activities_of(self, records):
+        """{record id: its open signing to-dos (``Todo`` rows)} for the policies of ``self``
+        on ``records`` (records of one model), as ``_activities`` gives them for one.
+
+        One plain statement for all the records, as it runs for every signature: the rows a
+        search on res_model, res_id, summary and active would give, in the activity model's
+        order, with what settling them needs (assignee, partner, due date) and no ORM read.
+        """
+        if not records or not self:
+            return {}
+        one_per_policy = {req.policy_id: req for req in self}.values()
         summaries = {
-            self.with_context(lang=code)._activity_summary()
+            req.with_context(lang=code)._activity_summary()
+            for req in one_per_policy
             for code, _name in self.env["res.lang"].get_installed()
         }
         self.env["mail.activity"].flush_model(
@@ -66,16 +76,19 @@ class EsignRequestTodos(models.Model):
         )
         self.env.cr.execute(
             SQL(
-                "SELECT a.id, a.res_model, a.user_id, u.partner_id, a.date_deadline"
+                "SELECT a.id, a.res_model, a.user_id, u.partner_id, a.date_deadline, a.res_id"
                 " FROM mail_activity a LEFT JOIN res_users u ON u.id = a.user_id"
-                " WHERE a.res_model = %s AND a.res_id = %s AND a.summary IN %s AND a.active"
+                " WHERE a.res_model = %s AND a.res_id IN %s AND a.summary IN %s AND a.active"
                 " ORDER BY a.date_deadline, a.id",
-                record._name,
-                record.id,
+                records._name,
+                tuple(records.ids),
                 tuple(summaries),
             )
         )
-        return [Todo(*row) for row in self.env.cr.fetchall()]
+        todos = {}
+        for row in self.env.cr.fetchall():
+            todos.setdefault(row[5], []).append(Todo(*row[:5]))
+        return todos
 
     def _done_activities(self, todos):
         """Remove the signing to-dos (``Todo`` rows) that a signature, a completion or a

@@ -12,6 +12,11 @@ from .esign_request import ACTIVE_STATES
 #: context that changes a product's display name).
 SNAPSHOT_CONTEXT = {"lang": "en_US"}
 
+#: Key of ``cr.precommit.data`` (cleared with the transaction): ids of the requests that a
+#: record's write opened and evaluated in this transaction, not yet seen by
+#: ``_esign_open_request``.
+OPENED_KEY = "meddev_esign.opened_requests"
+
 
 def _v1_row(line, cells):
     """The raw cells of version 1's row of ``line``: each dotted path read on it."""
@@ -149,36 +154,22 @@ class EsignSignableMixin(models.AbstractModel):
                 )
         return values
 
-    def _esign_snapshot(self, trigger=None, version=snap.SNAPSHOT_VERSION):
+    def _esign_snapshot(self, trigger=None, version=snap.SNAPSHOT_VERSION, attachments=None):
         """The canonical snapshot of this record that a signature for ``trigger`` covers.
 
         It is read in one fixed context (``SNAPSHOT_CONTEXT``), whoever asks: translated
         names in the source language (en_US, which Odoo always stores), display names without
         context options, files as content rather than sizes. A record signed by a user working
         in Chinese then has the same hash for an auditor working in English.
+
+        :param attachments: the record's ``AttachmentRefs`` when already read (see
+            ``_esign_content_hashes``).
         """
         self.ensure_one()
         # The whole context is replaced on purpose: no key of the caller's may reach the hash.
         record = self.with_context(SNAPSHOT_CONTEXT)  # pylint: disable=context-overridden
-        attachments = ()
-        if record._esign_sign_attachments:
-            atts = (
-                record.env["ir.attachment"]
-                .sudo()
-                .search(
-                    [
-                        ("res_model", "=", record._name),
-                        ("res_id", "=", record.id),
-                        ("res_field", "=", False),
-                    ],
-                    order="id",
-                )
-            )
-            attachments = tuple(
-                snap.AttachmentRef(name=a.name, mimetype=a.mimetype or "", checksum=a.checksum)
-                for a in atts
-                if a.checksum
-            )
+        if attachments is None:
+            attachments = record._esign_attachment_refs().get(record.id, ())
         return snap.RecordSnapshot(
             model=record._name,
             res_id=record.id,
@@ -186,6 +177,34 @@ class EsignSignableMixin(models.AbstractModel):
             attachments=attachments,
             version=version,
         )
+
+    def _esign_attachment_refs(self):
+        """{record id: the signed ``AttachmentRef`` tuple} of ``self``, in one search (empty
+        tuples when the model does not sign its attachments)."""
+        refs = {record.id: () for record in self}
+        if not self._esign_sign_attachments or not self.ids:
+            return refs
+        atts = (
+            self.env["ir.attachment"]
+            .sudo()
+            .with_context(**SNAPSHOT_CONTEXT)  # names and checksums: the same in any context
+            .search(
+                [
+                    ("res_model", "=", self._name),
+                    ("res_id", "in", self.ids),
+                    ("res_field", "=", False),
+                ],
+                order="id",
+            )
+        )
+        for att in atts:
+            if att.checksum:
+                refs[att.res_id] += (
+                    snap.AttachmentRef(
+                        name=att.name, mimetype=att.mimetype or "", checksum=att.checksum
+                    ),
+                )
+        return refs
 
     def _esign_content_hash(self, trigger=None, version=snap.SNAPSHOT_VERSION):
         """SHA-256 of the canonical snapshot for ``trigger``, with its version prefix.
@@ -195,6 +214,17 @@ class EsignSignableMixin(models.AbstractModel):
         """
         self.ensure_one()
         return snap.content_hash(self._esign_snapshot(trigger, version))
+
+    def _esign_content_hashes(self, trigger=None):
+        """{record id: ``_esign_content_hash(trigger)``} of every record of ``self``, the
+        attachments of all read in one search."""
+        refs = self._esign_attachment_refs()
+        return {
+            record.id: snap.content_hash(
+                record._esign_snapshot(trigger, snap.SNAPSHOT_VERSION, refs[record.id])
+            )
+            for record in self
+        }
 
     def _esign_live_hash(self, stored, trigger=None, known=None):
         """This record's content hash now, under the version ``stored`` was made with.
@@ -314,9 +344,15 @@ class EsignSignableMixin(models.AbstractModel):
         Call it from the transition that makes the record signable, so the signers get their
         activity, and may reject, before anyone has signed.
         """
+        opened = self.env.cr.precommit.data.get(OPENED_KEY, set())
         for rec in self:
             for policy in rec._esign_policies(trigger):
                 request = self.env["esign.request"]._for_record(rec, policy, create=True)
+                if request.id in opened:
+                    # The transition's own write opened and evaluated it a moment ago
+                    # (``_esign_ensure_requests``): a second evaluation would find the same.
+                    opened.discard(request.id)
+                    continue
                 request._refresh_state(notify=True)
 
     def _esign_require_state(self, states, action):
@@ -489,6 +525,9 @@ class EsignSignableMixin(models.AbstractModel):
                     # A misconfigured policy asks nobody: the panel and the gate say why.
                     if policy._config_problem(rec) is None:
                         request._refresh_state(notify=True)
+                        # For ``_esign_open_request`` right after this write: evaluated.
+                        opened = self.env.cr.precommit.data.setdefault(OPENED_KEY, set())
+                        opened.add(request.id)
                     active |= request
             stale = active.filtered(
                 lambda r, gating=policies: (

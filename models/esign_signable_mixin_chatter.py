@@ -1,6 +1,8 @@
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from odoo import models
+from odoo.tools import clean_context
+from odoo.tools.mail import generate_tracking_message_id
 
 
 class EsignSignableChatter(models.AbstractModel):
@@ -59,6 +61,101 @@ class EsignSignableChatter(models.AbstractModel):
             record._track_set_log_message(
                 Markup("%s<br/>%s") % (earlier, body) if earlier else body
             )
+
+    def _esign_log_tracking(self):
+        """Log now, in one batch, the tracking messages Odoo would log for ``self`` when the
+        transaction commits: one ``mail.message`` INSERT and one ``mail.tracking.value``
+        INSERT for all the records instead of two per record.
+
+        A bulk release changes the release state of hundreds of lots; Odoo's pre-commit
+        logs each lot's change with a message created on its own. The messages made here
+        are the ones Odoo would make (the tracked values, the note joined by
+        ``_esign_post_with_tracking``, the author, an internal note), one per record, and
+        the records leave Odoo's pending tracking so that nothing is logged twice. A change
+        with a subtype (posted to the followers) is left to Odoo.
+        """
+        if not self or not hasattr(self, "_track_set_log_message"):
+            return
+        data = self.env.cr.precommit.data
+        initial = data.get(f"mail.tracking.{self._name}", {})
+        records = self.browse([rec_id for rec_id in self.ids if initial.get(rec_id)])
+        if not records:
+            return
+        records = records.sudo().with_context(clean_context(self.env.context))
+        fnames = records._track_get_fields()
+        if not fnames:
+            return
+        tracked = records.fields_get(
+            fnames, attributes=("string", "type", "selection", "currency_field")
+        )
+        bodies = data.get(f"mail.tracking.message.{self._name}", {})
+        authors = data.get(f"mail.tracking.author.{self._name}", {})
+        subtype_id = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
+        senders = {}  # author id or None -> (author id, email from, reply-to)
+        values_list, logged = [], []
+        for record in records:
+            changes, tracking_value_ids = record._mail_track(tracked, initial[record.id])
+            if changes and record._track_subtype(
+                {name: initial[record.id][name] for name in changes}
+            ):
+                continue  # posted to the followers by Odoo's own tracking at commit
+            logged.append((record, changes))
+            if not changes or not tracking_value_ids:
+                continue
+            author = authors[record.id].id if record.id in authors else None
+            if author not in senders:
+                author_id, email_from = record._message_compute_author(
+                    author, None, raise_on_email=False
+                )
+                reply_to = self.env["mail.thread"]._notify_get_reply_to(default=email_from)[False]
+                senders[author] = (author_id, email_from, reply_to)
+            author_id, email_from, reply_to = senders[author]
+            body = (
+                bodies[record.id]
+                if record.id in bodies
+                else record._track_get_default_log_message(changes)
+            )
+            values_list.append(
+                {
+                    "author_id": author_id,
+                    "email_from": email_from,
+                    "model": record._name,
+                    "res_id": record.id,
+                    "record_alias_domain_id": False,
+                    "record_company_id": False,
+                    "record_name": False,
+                    "attachment_ids": False,
+                    "message_type": "notification",
+                    "is_internal": True,
+                    "subject": False,
+                    "subtype_id": subtype_id,
+                    "tracking_value_ids": tracking_value_ids,
+                    "email_add_signature": False,
+                    "message_id": generate_tracking_message_id("message-notify"),
+                    "partner_ids": False,
+                    "reply_to": reply_to,
+                    "body": escape(body or ""),
+                }
+            )
+        for record, _changes in logged:
+            initial.pop(record.id, None)
+            bodies.pop(record.id, None)
+            authors.pop(record.id, None)
+        if values_list:
+            # mail.message's create makes each message's tracking values with an INSERT of
+            # their own: they are made here for all the messages at once, as it makes them
+            # (as the system, linked to their message).
+            trackings = [values.pop("tracking_value_ids") for values in values_list]
+            messages = records._message_create(values_list)
+            self.env["mail.tracking.value"].sudo().create(
+                [
+                    dict(command[2], mail_message_id=message.id)
+                    for message, commands in zip(messages, trackings, strict=True)
+                    for command in commands
+                ]
+            )
+        for record, changes in logged:
+            record._message_track_post_template(changes)
 
     def _esign_prefetch_signer(self):
         """Read only the fields a signature and its chatter note take from the signer and the

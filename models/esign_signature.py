@@ -282,34 +282,62 @@ class EsignSignature(models.Model):
     @api.model
     def _create_signature(self, vals):
         """Append a signature to its record's chain. Call only under the record's lock."""
-        company = self.env["res.company"].browse(vals.get("company_id")) or self.env.company
-        # One statement for the record's last signature hash (its chain head) and whether the
-        # company signs with PKI, instead of a search and a fetch of the whole company row.
+        return self._create_signatures([vals])
+
+    @api.model
+    def _create_signatures(self, vals_list):
+        """Append signatures to their records' chains, one per record, in one INSERT.
+
+        Call only under the records' lock. Each record's chain is its own: one statement
+        reads the chain heads of all the records (their last signature hash) and which
+        companies sign with PKI, instead of one per signature.
+        """
+        if not vals_list:
+            return self.browse()
+        companies = self.env["res.company"].browse(
+            {vals.get("company_id") or self.env.company.id for vals in vals_list}
+        )
         self.flush_model(["res_model", "res_id", "signature_hash"])
-        company.flush_model(["esign_pki_enabled"])
+        companies.flush_model(["esign_pki_enabled"])
+        keys = sorted({(vals["res_model"], vals["res_id"]) for vals in vals_list})
+        if len(keys) != len(vals_list):
+            raise ValueError("one signature per record at a time: the chain is per record")
+        # Every row also carries the ids of the companies that sign with PKI.
         self.env.cr.execute(
             SQL(
-                "SELECT (SELECT signature_hash FROM esign_signature"
-                "         WHERE res_model = %s AND res_id = %s ORDER BY id DESC LIMIT 1),"
-                "       (SELECT esign_pki_enabled FROM res_company WHERE id = %s)",
-                vals["res_model"],
-                vals["res_id"],
-                company.id,
+                "SELECT k.res_model, k.res_id, last.signature_hash,"
+                "       ARRAY(SELECT id FROM res_company WHERE id IN %s AND esign_pki_enabled)"
+                "  FROM (VALUES %s) AS k(res_model, res_id)"
+                "  LEFT JOIN LATERAL (SELECT s.signature_hash FROM esign_signature s"
+                "        WHERE s.res_model = k.res_model AND s.res_id = k.res_id"
+                "        ORDER BY s.id DESC LIMIT 1) AS last ON TRUE",
+                tuple(companies.ids),
+                SQL(", ").join(SQL("(%s::varchar, %s::int4)", *key) for key in keys),
             )
         )
-        last_hash, pki_enabled = self.env.cr.fetchone()
-        stamp = None
-        if pki_enabled:
-            pki_vals, stamp = self._pki_sign(vals, company)
-            vals.update(pki_vals)
-        vals["previous_hash"] = last_hash or sigchain.GENESIS
-        vals["signature_hash"] = sigchain.signature_hash(
-            vals["previous_hash"], self._chain_payload(vals)
-        )
-        signature = self.sudo().create(vals)
-        if stamp is not None:
-            signature._pki_check_drift(stamp, company)
-        return signature
+        heads, pki = {}, set()
+        for res_model, res_id, last_hash, pki_company_ids in self.env.cr.fetchall():
+            heads[(res_model, res_id)] = last_hash
+            pki.update(pki_company_ids)
+        stamps = []
+        for vals in vals_list:
+            company = self.env["res.company"].browse(vals.get("company_id")) or self.env.company
+            stamp = None
+            if company.id in pki:
+                pki_vals, stamp = self._pki_sign(vals, company)
+                vals.update(pki_vals)
+            stamps.append((stamp, company))
+            vals["previous_hash"] = (
+                heads.get((vals["res_model"], vals["res_id"])) or sigchain.GENESIS
+            )
+            vals["signature_hash"] = sigchain.signature_hash(
+                vals["previous_hash"], self._chain_payload(vals)
+            )
+        signatures = self.sudo().create(vals_list)
+        for signature, (stamp, company) in zip(signatures, stamps, strict=True):
+            if stamp is not None:
+                signature._pki_check_drift(stamp, company)
+        return signatures
 
     def _chain_links(self, res_model, res_id):
         """(previous_hash, signature_hash, payload) of the record's signatures, oldest first."""

@@ -25,6 +25,7 @@ from . import (
     test_signature_chain,
     test_signed_lines,
     test_signing,
+    test_signing_cost,
     test_snapshot_versions,
     test_validation,
     test_verify_page,

@@ -25,7 +25,12 @@ def signing_as_before_version_2(model):
     def content_hash_v1(self, trigger=None, version=V1):
         return current(self, trigger, version)
 
-    return patch.object(type(model), "_esign_content_hash", content_hash_v1)
+    def content_hashes_v1(self, trigger=None):  # the form a bulk signature asks for
+        return {record.id: content_hash_v1(record, trigger) for record in self}
+
+    return patch.multiple(
+        type(model), _esign_content_hash=content_hash_v1, _esign_content_hashes=content_hashes_v1
+    )
 
 
 @tagged("post_install", "-at_install")

@@ -297,22 +297,26 @@ class EsignSignWizard(models.TransientModel):
         requests = self.env["esign.request"]
         requests._lock(records)  # every record at once; held until the transaction ends
         request_of = requests._for_records(records, policy)
-        signature_ids = []
         todos = []  # the signing to-dos settled, removed once at the end
-        # One append to the audit trail for all the signatures and what they changed.
-        with self.env["esign.audit.entry"]._batched():
-            for record in records:
-                signature = request_of[record.id]._sign(
-                    record,
-                    step,
-                    reason=self.reason,
-                    auth_method=auth_method,
-                    expected_hash=expected.get(str(record.id)),
-                    lock=False,
-                    todos=todos,
-                )
-                signature_ids.append(signature.id)
+        # One pass over all the records per kind of work (see ``_sign_records``), and one
+        # append to the audit trail for all the signatures and what they changed.
+        signatures = requests._sign_records(
+            request_of,
+            records,
+            step,
+            reason=self.reason,
+            auth_method=auth_method,
+            expected={int(key): value for key, value in expected.items()},
+            todos=todos,
+        )
+        signature_ids = signatures.ids
         requests._done_activities(todos)
+        if len(records) > 1:
+            # The records' tracking messages (the lots' release), with the signature notes
+            # they carry, in one batch now rather than one message at a time when the
+            # transaction commits. One record's is left to Odoo's commit, as it costs the
+            # same and joins whatever else the transaction changes on the record.
+            records._esign_log_tracking()
         self.write({"login": False})
         return {
             "type": "ir.actions.act_window_close",
