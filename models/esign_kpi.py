@@ -262,18 +262,21 @@ class EsignKpiStep(models.Model):
             SQL(
                 """
                 CREATE VIEW %(view)s AS (
-                    WITH done AS (
+                    WITH last AS (
+                        -- Each step's last signature per request, in one pass.
+                        SELECT request_id, step_id, max(signed_at) AS last_at
+                          FROM esign_signature
+                         GROUP BY request_id, step_id
+                    ), done AS (
                         SELECT l.id, r.policy_id, l.step_id, l.sequence, r.company_id,
                                date_trunc('month', r.create_date)::date AS month,
-                               EXTRACT(EPOCH FROM max(s.signed_at) - r.create_date) / 3600.0
+                               EXTRACT(EPOCH FROM last.last_at - r.create_date) / 3600.0
                                    AS hours
                           FROM esign_request_line l
                           JOIN esign_request r ON r.id = l.request_id
-                          JOIN esign_signature s
-                            ON s.request_id = r.id AND s.step_id = l.step_id
+                          JOIN last
+                            ON last.request_id = l.request_id AND last.step_id = l.step_id
                          WHERE l.state = 'done'
-                         GROUP BY l.id, r.policy_id, l.step_id, l.sequence, r.company_id,
-                                  r.create_date
                     )
                     SELECT min(id) AS id, policy_id, step_id, min(sequence) AS sequence,
                            company_id, month, count(*) AS done_count,
