@@ -233,7 +233,7 @@ def live():
         yield live
     finally:
         for proc in started:
-            odoo_tools.stop(proc)
+            odoo_tools.stop(proc, timeout=5)
         if not os.environ.get("MEDDEV_LIVE_KEEP_DB"):
             cluster.drop_db(DB)
             shutil.rmtree(STATE / "odoo-data" / "filestore" / DB, ignore_errors=True)

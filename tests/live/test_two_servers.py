@@ -67,9 +67,7 @@ def test_failed_attempts_on_one_server_lock_out_on_the_other(live: Live) -> None
         assert "locked" in exc.value.message
     assert not _signatures(live, lots)
     # Unlocked on B by an administrator: A lets the user sign again, and the count is reset.
-    live.admin(live.b).call(
-        "res.users", "action_esign_unlock", [live.ids["users"]["live_lock"]]
-    )
+    live.admin(live.b).call("res.users", "action_esign_unlock", [live.ids["users"]["live_lock"]])
     on_a.sign(LOT, lots[1], PASSWORD, login="live_lock")
     assert _user_state(live, "live_lock", live.b)["esign_failed_attempts"] == 0
     assert len(_signatures(live, lots)) == 1
