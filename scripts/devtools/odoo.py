@@ -87,16 +87,18 @@ TEST_MODULE = f"{MODULE}_test"  # tests/addons/: a throw-away signable model for
 TEST_ADDONS = ROOT / "tests" / "addons"
 
 
-def addons_path(odoo_root: Path, test_addons: bool = False) -> str:
+def addons_path(odoo_root: Path, test_addons: bool = False, addon_root: Path = ROOT) -> str:
+    """Odoo's add-ons path with the add-on at ``addon_root`` (this checkout unless given: a
+    benchmark may serve another version of it)."""
     # The link lives outside the repository: Odoo walks module folders following links, so a
     # link inside the add-on that points back at it would recurse for ever.
-    link_dir = CACHE / "addons" / hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+    link_dir = CACHE / "addons" / hashlib.sha256(str(addon_root).encode()).hexdigest()[:12]
     link_dir.mkdir(parents=True, exist_ok=True)
     link = link_dir / MODULE
-    if link.is_symlink() and link.resolve() != ROOT:
+    if link.is_symlink() and link.resolve() != addon_root.resolve():
         link.unlink()
     if not link.exists():
-        link.symlink_to(ROOT, target_is_directory=True)
+        link.symlink_to(addon_root, target_is_directory=True)
     paths = [odoo_root / "odoo" / "addons"]
     if (odoo_root / "addons").is_dir():
         paths.append(odoo_root / "addons")
@@ -119,6 +121,7 @@ def odoo_command(
     pkcs11: dict[str, str] | None = None,
     test_addons: bool = False,
     conf: Path | None = None,
+    addon_root: Path = ROOT,
 ) -> tuple[list[str], dict]:
     """Return the argv and environment that run Odoo 18 (``sub`` command) on our cluster.
 
@@ -137,7 +140,7 @@ def odoo_command(
         "[options]\n"
         + (f"meddev_esign_master_key = {master_key}\n" if master_key else "")
         + "".join(f"{option} = {value}\n" for option, value in token.items())
-        + f"addons_path = {addons_path(odoo_root, test_addons)}\n"
+        + f"addons_path = {addons_path(odoo_root, test_addons, addon_root)}\n"
         "db_host = 127.0.0.1\n"
         f"db_port = {cluster.meta['port']}\n"
         f"db_user = {cluster.meta['odoo_user']}\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -66,13 +67,15 @@ def static_checks() -> Suite:
     return suite
 
 
-def core_suite() -> Suite:
-    suite = Suite("Core suite")
+def pytest_suite(name: str, args: list[str], env: dict | None = None) -> Suite:
+    """A pytest run as one suite: its counts, and FAILED on any failure, skip or no test."""
+    suite = Suite(name)
     res = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "services"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
+        env=env,
     )
     print(res.stdout[-6000:], res.stderr[-3000:], sep="", flush=True)
     summary = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else "no output"
@@ -94,13 +97,33 @@ def core_suite() -> Suite:
     return suite
 
 
-def odoo_suite(wk_dir: Path | None) -> Suite:
+def core_suite() -> Suite:
+    return pytest_suite("Core suite", ["services"])
+
+
+LIVE_TESTS = "tests/live"
+
+
+def live_suite(template_db: str | None) -> Suite:
+    """Two real Odoo servers on one database (``tests/live``): what must hold across
+    processes, and bad input over HTTP. Its database is a copy of ``template_db`` (the Odoo
+    suite's, installed already) when given."""
+    env = dict(os.environ)
+    if template_db:
+        env["MEDDEV_LIVE_TEMPLATE_DB"] = template_db
+    say(f"Multi-process suite: two Odoo servers on a copy of {template_db or 'a new database'}")
+    return pytest_suite("Multi-process suite", [LIVE_TESTS], env)
+
+
+def odoo_suite(wk_dir: Path | None) -> list[Suite]:
+    """The Odoo suite, and the multi-process suite run on a copy of its database."""
     suite = Suite("Odoo suite")
+    live = Suite("Multi-process suite")
     odoo_root, how = find_odoo()
     if odoo_root is None:
-        suite.status = "SKIPPED"
-        suite.detail = f"Odoo 18.0 not found: {how}"
-        return suite
+        suite.status = live.status = "SKIPPED"
+        suite.detail = live.detail = f"Odoo 18.0 not found: {how}"
+        return [suite, live]
     cluster = Cluster()
     cluster.ensure()
     problems: list[str] = []
@@ -158,6 +181,11 @@ def odoo_suite(wk_dir: Path | None) -> Suite:
             problems.append(f"Odoo exited {rc}")
         if not m or suite.passed == 0:
             problems.append("no test ran")
+        if m:  # installed and tested, whatever the tests' verdict
+            live = live_suite(db)
+        else:
+            live.status, live.failed = "FAILED", 1
+            live.detail = "not run: the Odoo suite's database did not install"
         cluster.drop_db(db)
         # 2. Install without demo data, uninstall, install again: no warnings allowed.
         problems += clean_install_checks(odoo_root, cluster, wk_dir)
@@ -172,7 +200,7 @@ def odoo_suite(wk_dir: Path | None) -> Suite:
         + (f"; {'; '.join(problems)}" if problems else "")
         + f"; Odoo found by {how}"
     )
-    return suite
+    return [suite, live]
 
 
 def clean_install_checks(odoo_root: Path, cluster: Cluster, wk_dir: Path | None) -> list[str]:
@@ -243,7 +271,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     wk_dir = bootstrap("requirements-dev.txt")
     suites = [static_checks(), core_suite()]
     if not args.no_odoo:
-        suites.append(odoo_suite(wk_dir))
+        suites.extend(odoo_suite(wk_dir))
     print("\n==================== meddev_esign test summary ====================")
     for s in suites:
         print(s.line())

@@ -77,6 +77,7 @@ class Live:
     b: Server
     cluster: Cluster
     ids: dict = field(default_factory=dict)
+    admins: dict = field(default_factory=dict)
 
     def client(self, server: Server, login: str | None = None, password: str = PASSWORD):
         c = Client(server.port)
@@ -85,7 +86,12 @@ class Live:
         return c
 
     def admin(self, server: Server | None = None) -> Client:
-        return self.client(server or self.a, *ADMIN)
+        """The administrator's session on ``server`` (A unless given), logged in once: every
+        log-in costs a password hash."""
+        server = server or self.a
+        if server.name not in self.admins:
+            self.admins[server.name] = self.client(server, *ADMIN)
+        return self.admins[server.name]
 
     def marks(self) -> tuple[int, int]:
         return self.a.mark(), self.b.mark()
