@@ -235,3 +235,54 @@ def test_crons_that_must_run_once_run_once_with_two_servers(live: Live) -> None:
         after = dict(live.sql(runs, (tuple(crons),)))
         assert {c: after.get(c, 0) - before.get(c, 0) for c in crons} == dict.fromkeys(crons, 1)
     assert not live.errors(marks)
+
+
+def test_a_certificate_revoked_on_one_server_never_signs_on_the_other(live: Live) -> None:
+    """B signs with a PKI certificate (and keeps its opened key in its process cache); the
+    certificate is revoked on A; B's next signature with it is refused. Which certificate
+    signs is read from the database for each signature, never from a process cache."""
+    marks = live.marks()
+    admin = live.admin(live.a)
+    company, user = live.ids["company"], live.ids["users"]["live_ra2"]
+    admin.call("res.company", "action_esign_generate_ca", [company])
+    enrol = admin.call(
+        "esign.certificate.enrol.wizard",
+        "create",
+        {
+            "user_id": user,
+            "company_id": company,
+            "identity_method": "other",
+            "identity_evidence": "Live test signer; no document checked.",
+        },
+    )
+    certificate = admin.call("esign.certificate.enrol.wizard", "action_enrol", [enrol])["res_id"]
+    # No TSA in these tests: signatures are made with their timestamp pending.
+    admin.call(
+        "res.company",
+        "write",
+        [company],
+        {
+            "esign_tsa_urls": "http://127.0.0.1:9/tsa",
+            "esign_tsa_offline": "pending",
+            "esign_pki_enabled": True,
+        },
+    )
+    try:
+        lots = new_lots(live, 3)
+        on_b = live.client(live.b, "live_ra2")
+        on_b.sign(LOT, lots[0], PASSWORD, login="live_ra2")
+        on_b.sign(LOT, lots[1], PASSWORD)  # the key from B's cache
+        revoke = admin.call(
+            "esign.certificate.revoke.wizard",
+            "create",
+            {"certificate_ids": [(6, 0, [certificate])], "reason": "key_compromise"},
+        )
+        admin.call("esign.certificate.revoke.wizard", "action_revoke", [revoke])
+        with pytest.raises(RpcError) as exc:
+            on_b.sign(LOT, lots[2], PASSWORD)
+        assert_user_error(exc.value)
+        assert "revoked" in exc.value.message
+        assert sorted(s["res_id"] for s in _signatures(live, lots)) == sorted(lots[:2])
+    finally:
+        admin.call("res.company", "write", [company], {"esign_pki_enabled": False})
+    assert not live.errors(marks)
