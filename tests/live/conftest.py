@@ -42,7 +42,7 @@ ADMIN = ("admin", "admin")
 #: The password of every user the live tests make.
 PASSWORD = "Live-Pass-42"
 #: The signing master key of the servers' software keystore (test only).
-MASTER_KEY = "bGl2ZS10ZXN0cy1tYXN0ZXIta2V5LW5vdC1hLXNlY3JldC0"
+MASTER_KEY = "4c6976652d746573742d6d61737465722d6b65792c206e6f742061207365637265"[:64]
 
 
 @dataclass
