@@ -106,8 +106,8 @@ LIVE_TESTS = "tests/live"
 
 def live_suite(template_db: str | None) -> Suite:
     """Two real Odoo servers on one database (``tests/live``): what must hold across
-    processes, and bad input over HTTP. Its database is a copy of ``template_db`` (the Odoo
-    suite's, installed already) when given."""
+    processes, and bad input over HTTP. Its database is a copy of ``template_db`` when given,
+    else of a clean one it installs once per version of the add-on."""
     env = dict(os.environ)
     if template_db:
         env["MEDDEV_LIVE_TEMPLATE_DB"] = template_db
@@ -116,7 +116,7 @@ def live_suite(template_db: str | None) -> Suite:
 
 
 def odoo_suite(wk_dir: Path | None) -> list[Suite]:
-    """The Odoo suite, and the multi-process suite run on a copy of its database."""
+    """The Odoo suite, then the multi-process suite on the same cluster."""
     suite = Suite("Odoo suite")
     live = Suite("Multi-process suite")
     odoo_root, how = find_odoo()

@@ -6,9 +6,9 @@ servers, A in prefork mode (two HTTP workers, a cron worker and the gevent worke
 threaded, serve one database with committed data, and JSON-RPC clients log in through
 ``/web/session/authenticate`` as the browser does.
 
-The database is a copy of a template: ``MEDDEV_LIVE_TEMPLATE_DB`` when set (``make test``
-passes the Odoo suite's database, already installed), else ``meddev_esign_live_tmpl``, made
-once per version of the add-on (installed without demo data) and kept in the cluster.
+The database is a copy of a template: ``meddev_esign_live_tmpl``, made once per version of
+the add-on (installed without demo data) and kept in the cluster, or ``MEDDEV_LIVE_TEMPLATE_DB``
+when set (a database of your own with the add-on installed and ``admin``/``admin``).
 
 Run alone: ``python3 -m pytest -q tests/live`` (after ``make test-quick`` installed what is
 needed).
