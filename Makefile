@@ -8,8 +8,11 @@ endif
 
 .PHONY: demo test test-quick trace validate pg-start pg-stop bench
 
+# WORKERS=N serves the demo in prefork mode (N HTTP workers, websocket on port 8072).
+WORKERS ?= 0
+
 demo:  ## Odoo 18 with meddev_esign and demo data on http://localhost:8069
-	$(PYTHON) scripts/dev.py demo
+	$(PYTHON) scripts/dev.py demo --workers $(WORKERS)
 
 test:  ## static checks, core suite (no Odoo), Odoo suite (real Odoo 18 + PostgreSQL)
 	$(PYTHON) scripts/dev.py test

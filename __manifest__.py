@@ -2,7 +2,7 @@
     "name": "Medical Device E-Signatures",
     "summary": "21 CFR Part 11 / EU GMP Annex 11 electronic signatures on quality, "
     "purchase and manufacturing records",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Manufacturing/Quality",
     "author": "meddev_esign developers",
     "website": "https://github.com/meddev-esign/meddev_esign",

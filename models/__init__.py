@@ -28,6 +28,7 @@ from . import (
     esign_signature_timestamp,
     esign_signature_verification,
     esign_signed_lines,
+    esign_signing_session,
     ir_actions_report,
     ir_config_parameter,
     ir_module,

@@ -3,6 +3,7 @@ from lxml import etree
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..services import inputs
 from ..services import policy as engine
 from ..services.errors import PolicyConfigError
 from .esign_messages import config_message
@@ -216,8 +217,9 @@ class EsignSignableUi(models.AbstractModel):
 
     # ------------------------------------------------------------------ actions
     def _esign_one(self):
-        """Refuse, with a clear message, a form button called on no or several records (RPC)."""
-        if len(self) != 1:
+        """Refuse, with a clear message, a form button called on no or several records, or
+        on an id that is not one (text, a number out of range: sent over RPC)."""
+        if len(self) != 1 or not inputs.are_record_ids(self._ids):
             raise UserError(
                 self.env._(
                     "Open one record to sign or reject it. To sign several records of the same "

@@ -1,11 +1,9 @@
-import hashlib
 import logging
 
 from markupsafe import Markup
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.http import request
 
 _logger = logging.getLogger(__name__)
 
@@ -44,9 +42,6 @@ class ResUsers(models.Model):
     esign_unlocked_at = fields.Datetime(
         readonly=True, copy=False, groups="meddev_esign.group_esign_admin"
     )
-    # Which Odoo session last authenticated with every component, and when (R4).
-    esign_session_key = fields.Char(readonly=True, copy=False, groups="base.group_system")
-    esign_session_auth_at = fields.Datetime(readonly=True, copy=False, groups="base.group_system")
 
     @api.model
     def _esign_max_failures(self):
@@ -61,37 +56,34 @@ class ResUsers(models.Model):
             "meddev_esign.session_window_minutes", DEFAULT_SESSION_WINDOW_MINUTES
         )
 
-    @staticmethod
-    def _esign_current_session_key():
-        if not request or not getattr(request, "session", None) or not request.session.sid:
-            return None
-        return hashlib.sha256(request.session.sid.encode()).hexdigest()
-
     def _esign_full_auth_required(self):
-        """True unless this session fully authenticated within the configured window."""
+        """True unless this log-in session fully authenticated within the configured window.
+
+        The state is the session's own row (``esign.signing.session``), in PostgreSQL: every
+        worker and server reads the same, and no other session of the user writes it.
+        """
         self.ensure_one()
         window = self._esign_session_window()
-        key = self._esign_current_session_key()
-        sudo = self.sudo()
-        if (
-            not window
-            or not key
-            or sudo.esign_session_key != key
-            or not sudo.esign_session_auth_at
-        ):
+        sessions = self.env["esign.signing.session"]
+        auth_at = sessions._auth_at(self, sessions._current_hash()) if window else None
+        if not auth_at:
             return True
-        age = fields.Datetime.now() - sudo.esign_session_auth_at
+        age = fields.Datetime.now() - auth_at
         return age.total_seconds() > window * 60
 
     def _esign_register_success(self, full_auth):
+        """A signing re-authentication passed: remember a full one for this session.
+
+        Nothing is written on the user's own row unless a failure count is to be reset: that
+        row is shared by every session of the user, and writing it on each signature makes
+        concurrent sessions of one person collide (serialization failures and retries).
+        """
         self.ensure_one()
-        vals = {"esign_failed_attempts": 0}
+        if self.sudo().esign_failed_attempts:
+            self.sudo().write({"esign_failed_attempts": 0})
         if full_auth:
-            vals.update(
-                esign_session_key=self._esign_current_session_key(),
-                esign_session_auth_at=fields.Datetime.now(),
-            )
-        self.sudo().write(vals)
+            sessions = self.env["esign.signing.session"].sudo()
+            sessions._record_full_auth(self, sessions._current_hash())
 
     def _esign_register_failure(self, factor="password", res_model=None, res_ids=()):
         """Count a failed attempt in its own transaction, so the refusal cannot roll it back.

@@ -63,9 +63,20 @@ def cmd_find_odoo(_args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("demo", help="serve Odoo with the add-on and demo data").set_defaults(
-        func=cmd_demo
+    d = sub.add_parser("demo", help="serve Odoo with the add-on and demo data")
+    d.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="HTTP worker processes (prefork, as in production); 0: the threaded server",
     )
+    d.set_defaults(func=cmd_demo)
+    s = sub.add_parser(
+        "serve",
+        help="the demo served like production: prefork workers and the gevent (websocket) port",
+    )
+    s.add_argument("--workers", type=int, default=4, help="HTTP worker processes (default 4)")
+    s.set_defaults(func=cmd_demo)
     t = sub.add_parser("test", help="static checks, core suite, Odoo suite")
     t.add_argument("--no-odoo", action="store_true", help="skip the Odoo suite (quick local run)")
     t.set_defaults(func=cmd_test)
@@ -100,7 +111,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     try:
-        if args.cmd in ("demo", "test", "i18n", "validate"):  # the commands that install packages
+        if args.cmd in ("demo", "serve", "test", "i18n", "validate"):  # they install packages
             ensure_venv_python()
         return args.func(args)
     except DevError as exc:

@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Iterable
 from typing import Literal, TypeAlias
 
 from .errors import EsignError
@@ -24,6 +25,7 @@ __all__ = [
     "MAX_TOTP_CHARS",
     "InputError",
     "InputProblem",
+    "are_record_ids",
     "base64_data",
     "hash_map",
     "id_list",
@@ -143,6 +145,13 @@ def record_id(value: object, field: str = "res_id") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
         raise InputError(field, "not_id")
     return value
+
+
+def are_record_ids(values: Iterable[object]) -> bool:
+    """Whether every value is a database id (:func:`record_id`): the ids of records an RPC
+    caller names reach SQL as given, where text or a number out of range is a database
+    error rather than the caller's."""
+    return all(not isinstance(v, bool) and isinstance(v, int) and 0 < v <= MAX_ID for v in values)
 
 
 def model_name(value: object, field: str = "res_model") -> str:

@@ -188,7 +188,7 @@ class EsignWizardInput(models.AbstractModel):
         :raises UserError: no wizard, several, or one that has expired.
         :raises AccessError: another user's wizard.
         """
-        if len(self) != 1:
+        if len(self) != 1 or not inputs.are_record_ids(self._ids):
             raise UserError(
                 self.env._(
                     "This action works on one wizard at a time; it was called on %(count)s. "

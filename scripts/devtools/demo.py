@@ -13,7 +13,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -25,11 +24,12 @@ from pathlib import Path
 from .cluster import PORT_ATTEMPTS, Cluster, port_is_free
 from .common import MODULE, ROOT, STATE, DevError, run, say
 from .install import bootstrap
-from .odoo import fetch_odoo, find_odoo, odoo_command
+from .odoo import fetch_odoo, find_odoo, odoo_command, prefork_args, stop
 from .tsa import DemoTsa, report_death
 
 DEMO_DB = os.environ.get("MEDDEV_DEMO_DB", "meddev_demo")
 DEMO_PORT = int(os.environ.get("MEDDEV_HTTP_PORT", "8069"))
+DEMO_GEVENT_PORT = int(os.environ.get("MEDDEV_GEVENT_PORT", "8072"))
 
 
 #: A new demo database also gets Simplified Chinese: the demo company is in Suzhou, and every
@@ -279,18 +279,31 @@ def _answers(port: int) -> bool:
         return False
 
 
-def serve(argv: list[str], env: dict, port: int, banner) -> int:  # noqa: ANN001
-    """Run Odoo until Ctrl-C; a port taken as Odoo binds it moves it to the next one."""
+def _free(port: int, bind_host: str, label: str, taken: tuple[int, ...] = ()) -> int:
+    """``port``, or the next free one (said aloud)."""
+    free = port
+    while free in taken or not port_is_free(free, bind_host):
+        free = Cluster._free_port(free + 1) if bind_host == "127.0.0.1" else free + 1
+    if free != port:
+        say(f"{label} port {port} is taken; using {free}")
+    return free
+
+
+def serve(argv: list[str], env: dict, port: int, banner, workers: int = 0) -> int:  # noqa: ANN001
+    """Run Odoo until Ctrl-C; a port taken as Odoo binds it moves it to the next one.
+
+    With ``workers``, Odoo runs in prefork mode as in production: that many HTTP worker
+    processes, a cron worker, and the gevent worker (websocket, live updates) on its own
+    port (``MEDDEV_GEVENT_PORT``, 8072 by default).
+    """
     bind_host = HTTP_INTERFACE or "0.0.0.0"
     for _attempt in range(PORT_ATTEMPTS):
-        if not port_is_free(port, bind_host):
-            free = Cluster._free_port(port + 1) if bind_host == "127.0.0.1" else port + 1
-            say(f"HTTP port {port} is taken; using {free}")
-            port = free
-            continue
+        port = _free(port, bind_host, "HTTP")
+        gevent_port = _free(DEMO_GEVENT_PORT, bind_host, "gevent", (port,)) if workers else None
         server = subprocess.Popen(
-            [*argv, "--http-interface", HTTP_INTERFACE, "--http-port", str(port)],
-            env=env, stderr=subprocess.PIPE, text=True, bufsize=1,
+            [*argv, "--http-interface", HTTP_INTERFACE, "--http-port", str(port),
+             *prefork_args(workers, gevent_port)],
+            env=env, stderr=subprocess.PIPE, text=True, bufsize=1, start_new_session=True,
         )  # fmt: skip
         taken = threading.Event()
 
@@ -312,20 +325,19 @@ def serve(argv: list[str], env: dict, port: int, banner) -> int:  # noqa: ANN001
                     port += 1
                     continue
                 return server.returncode
-            banner(port)
+            banner(port, gevent_port) if workers else banner(port)
             return server.wait()
         except KeyboardInterrupt:
             say("stopping Odoo")
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
             return 0
     raise DevError(f"Odoo found no free HTTP port in {PORT_ATTEMPTS} tries")
 
 
-def cmd_demo(_args: argparse.Namespace) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
+    workers = getattr(args, "workers", 0) or 0
+    if workers < 0:
+        raise DevError("--workers takes 0 (threaded server) or more")
     wk_dir = bootstrap("requirements.txt")
     odoo_root, how = find_odoo()
     if odoo_root is None:
@@ -344,20 +356,32 @@ def cmd_demo(_args: argparse.Namespace) -> int:
             odoo_root, cluster, wk_dir, "-d", DEMO_DB, f"--db-filter=^{DEMO_DB}$", **options
         )
 
-        def banner(port: int) -> None:
-            print_demo_banner(odoo_root, how, port, tsa)
+        def banner(port: int, gevent_port: int | None = None) -> None:
+            print_demo_banner(odoo_root, how, port, tsa, workers, gevent_port)
 
-        return serve(argv, env, DEMO_PORT, banner)
+        return serve(argv, env, DEMO_PORT, banner, workers=workers)
     finally:
         tsa.stop()
         if cluster.started_here:  # leave a cluster that something else started running
             cluster.stop()
 
 
-def print_demo_banner(odoo_root: Path, how: str, port: int, tsa: DemoTsa) -> None:
+def print_demo_banner(
+    odoo_root: Path,
+    how: str,
+    port: int,
+    tsa: DemoTsa,
+    workers: int = 0,
+    gevent_port: int | None = None,
+) -> None:
     host = "localhost" if HTTP_INTERFACE == "127.0.0.1" else HTTP_INTERFACE or "0.0.0.0"
     print(f"\n  Odoo 18.0 ({odoo_root}, found by {how}) with {MODULE} and its demo data")
     print(f"  URL: http://{host}:{port}   database: {DEMO_DB}   listening on {HTTP_INTERFACE}")
+    if workers:
+        print(
+            f"  Prefork: {workers} HTTP workers, 1 cron worker; websocket (gevent) on port "
+            f"{gevent_port}. Behind a proxy, route /websocket to that port."
+        )
     print(f"  PKI signatures on; timestamps from the demo's TSA at {tsa.url}")
     print("  Log-ins (password = log-in; demo only):")
     for name, login in demo_logins():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -80,22 +81,15 @@ def save_odoo_results(log_text: str) -> Path:
     return out
 
 
-def core_suite() -> Suite:
-    suite = Suite("Core suite")
+def pytest_suite(name: str, args: list[str], env: dict | None = None) -> Suite:
+    """A pytest run as one suite: its counts, and FAILED on any failure, skip or no test."""
+    suite = Suite(name)
     res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--junitxml={RESULTS / traceability.CORE_JUNIT}",
-            "services",
-        ],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
+        env=env,
     )
     print(res.stdout[-6000:], res.stderr[-3000:], sep="", flush=True)
     summary = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else "no output"
@@ -117,13 +111,37 @@ def core_suite() -> Suite:
     return suite
 
 
-def odoo_suite(wk_dir: Path | None) -> Suite:
+def core_suite() -> Suite:
+    # The JUnit results are where ``dev.py trace`` reads each core test's last result.
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    return pytest_suite(
+        "Core suite", [f"--junitxml={RESULTS / traceability.CORE_JUNIT}", "services"]
+    )
+
+
+LIVE_TESTS = "tests/live"
+
+
+def live_suite(template_db: str | None) -> Suite:
+    """Two real Odoo servers on one database (``tests/live``): what must hold across
+    processes, and bad input over HTTP. Its database is a copy of ``template_db`` when given,
+    else of a clean one it installs once per version of the add-on."""
+    env = dict(os.environ)
+    if template_db:
+        env["MEDDEV_LIVE_TEMPLATE_DB"] = template_db
+    say(f"Multi-process suite: two Odoo servers on a copy of {template_db or 'a new database'}")
+    return pytest_suite("Multi-process suite", [LIVE_TESTS], env)
+
+
+def odoo_suite(wk_dir: Path | None) -> list[Suite]:
+    """The Odoo suite, then the multi-process suite on the same cluster."""
     suite = Suite("Odoo suite")
+    live = Suite("Multi-process suite")
     odoo_root, how = find_odoo()
     if odoo_root is None:
-        suite.status = "SKIPPED"
-        suite.detail = f"Odoo 18.0 not found: {how}"
-        return suite
+        suite.status = live.status = "SKIPPED"
+        suite.detail = live.detail = f"Odoo 18.0 not found: {how}"
+        return [suite, live]
     cluster = Cluster()
     cluster.ensure()
     problems: list[str] = []
@@ -183,6 +201,9 @@ def odoo_suite(wk_dir: Path | None) -> Suite:
         if not m or suite.passed == 0:
             problems.append("no test ran")
         cluster.drop_db(db)
+        # Its own database, installed without demo data: the Odoo suite's keeps what its
+        # tests committed (tampered chains of test companies), which is not a clean start.
+        live = live_suite(None)
         # 2. Install without demo data, uninstall, install again: no warnings allowed.
         problems += clean_install_checks(odoo_root, cluster, wk_dir)
     finally:
@@ -196,7 +217,7 @@ def odoo_suite(wk_dir: Path | None) -> Suite:
         + (f"; {'; '.join(problems)}" if problems else "")
         + f"; Odoo found by {how}"
     )
-    return suite
+    return [suite, live]
 
 
 def clean_install_checks(odoo_root: Path, cluster: Cluster, wk_dir: Path | None) -> list[str]:
@@ -267,7 +288,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     wk_dir = bootstrap("requirements-dev.txt")
     suites = [static_checks(), core_suite()]
     if not args.no_odoo:
-        suites.append(odoo_suite(wk_dir))
+        suites.extend(odoo_suite(wk_dir))
     print("\n==================== meddev_esign test summary ====================")
     for s in suites:
         print(s.line())

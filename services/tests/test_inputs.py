@@ -75,3 +75,11 @@ def test_base64_data():
     assert _problem(inputs.base64_data, "@@not base64@@", "file", max_chars=100) == "not_base64"
     assert _problem(inputs.base64_data, 5, "file", max_chars=100) == "not_text"
     assert _problem(inputs.base64_data, "aGVsbG8=" * 20, "file", max_chars=100) == "too_long"
+
+
+def test_are_record_ids():
+    """Ids sent over RPC as a recordset's ids: each must be one, or none reaches SQL."""
+    assert inputs.are_record_ids([1, 7, inputs.MAX_ID])
+    assert inputs.are_record_ids([])
+    for bad in ([0], [1, "2"], ["1; DROP TABLE x"], [True], [inputs.MAX_ID + 1], [1.0], [None]):
+        assert not inputs.are_record_ids(bad), bad
