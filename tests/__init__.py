@@ -6,6 +6,7 @@ from . import (
     test_auditor_access,
     test_concurrency,
     test_demo_company,
+    test_faults,
     test_first_hour,
     test_foundation,
     test_input_validation,
