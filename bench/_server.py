@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -308,11 +309,19 @@ class OdooServer:
         ).stdout
         return [int(p) for p in out.split()]
 
-    def log_lines(self, level: str) -> list[str]:
+    def log_lines(self, level: str, since: int = 0) -> list[str]:
+        """The log's lines of ``level`` (``ERROR``), from line number ``since`` on."""
         if not self.logfile.exists():
             return []
         marker = f" {level} "
-        return [ln for ln in self.logfile.read_text(errors="replace").splitlines() if marker in ln]
+        lines = self.logfile.read_text(errors="replace").splitlines()[since:]
+        return [ln for ln in lines if marker in ln]
+
+    def log_mark(self) -> int:
+        """The number of lines the log has now (for ``log_lines(since=...)``)."""
+        if not self.logfile.exists():
+            return 0
+        return len(self.logfile.read_text(errors="replace").splitlines())
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -413,7 +422,9 @@ class Rpc:
         )
         elapsed = time.perf_counter() - started
         if reply.status_code != 200:
-            raise RpcError(kind, {"message": f"HTTP {reply.status_code}: {reply.text[:200]}"})
+            title = re.search(r"<title>(.*?)</title>", reply.text or "", flags=re.S)
+            detail = title.group(1).strip() if title else (reply.text or "")[:120]
+            raise RpcError(kind, {"message": f"HTTP {reply.status_code} {detail}"})
         body = reply.json()
         if "error" in body:
             raise RpcError(kind, body["error"])

@@ -207,8 +207,9 @@ def release_one(rpc: Rpc, lot_id: int) -> list[int]:
     return ids
 
 
-def bulk_action_id(rpc: Rpc) -> int:
-    """The list view's "Release (bulk)" action, found as the web client finds it."""
+def bulk_action_id(rpc: Rpc, action_id: int) -> int:
+    """The list view's "Release (sign)" action (``action_id``, its database id), found in the
+    lot list's toolbar as the web client finds it (its name there is translated)."""
     views = rpc.call_kw(
         "get_views",
         "stock.lot",
@@ -217,12 +218,8 @@ def bulk_action_id(rpc: Rpc) -> int:
         {"views": [[False, "list"]], "options": {"toolbar": True}},
     )
     toolbar = views["views"]["list"]["toolbar"]
-    for action in toolbar.get("action", []):
-        if (
-            action.get("name") == "Release (sign)"
-            or action.get("display_name") == "Release (sign)"
-        ):
-            return action["id"]
+    if any(action.get("id") == action_id for action in toolbar.get("action", [])):
+        return action_id
     raise RuntimeError("the bulk release action is not in the lot list's toolbar")
 
 
@@ -298,7 +295,7 @@ def audit_round(auditor: Rpc, chain_id: int, since: str) -> str:
 
 
 # =========================================================================== the OCA peer's calls
-def oca_approve(rpc: Rpc, order_id: int) -> None:
+def oca_approve(rpc: Rpc, order_id: int) -> bool:
     """OCA tier validation with confirm_auth: Validate opens the password check, whose form is
     read, saved with the password, and confirmed (run_check runs validate_tier)."""
     action = rpc.call_button("OCA validate_tier", "purchase.order", "validate_tier", [order_id])
@@ -327,6 +324,7 @@ def oca_approve(rpc: Rpc, order_id: int) -> None:
         [[order_id]],
         {"specification": {"validation_status": {}, "name": {}}},
     )
+    return True
 
 
 def oca_purchase_cycle(buyer: Rpc, approver: Rpc, vendor_id: int, product_id: int) -> int:
@@ -369,7 +367,7 @@ class Shape:
     @classmethod
     def make(cls, quick: bool) -> Shape:
         if quick:
-            return cls(6, 8, 25, 2, 1, 4)
+            return cls(6, 8, 15, 2, 1, 4)
         return cls(50, 8, 100, 2, 8, 4)
 
 
@@ -386,6 +384,7 @@ class Run:
         self.stop = threading.Event()
         self.sign_seconds = 0.0
         self.sessions: dict[tuple[int, str], Rpc] = {}
+        self.bulk_action = 0
 
     def _login(self, index: int, login: str) -> Rpc:
         rpc = Rpc(self.urls[index % len(self.urls)], self.db, login, stats=self.stats)
@@ -427,7 +426,7 @@ class Run:
 
     def bulk_worker(self, index: int, lots: list[int]) -> None:
         rpc = self.session(index, f"bench.ra{index + 1:02d}")
-        action_id = self._guard("bulk release", bulk_action_id, rpc)
+        action_id = self._guard("bulk release", bulk_action_id, rpc, self.bulk_action)
         if action_id is None:
             return
         started = time.perf_counter()
@@ -503,18 +502,23 @@ def lot_ids(env: Env, db: str, prefix: str, count: int, offset: int = 0) -> list
     return [r[0] for r in rows]
 
 
+def xmlid(env: Env, db: str, name: str) -> int:
+    """The database id of the add-on's record ``name``."""
+    return env.cluster.sql(
+        "SELECT res_id FROM ir_model_data WHERE module = 'meddev_esign' AND name = %s",
+        dbname=db,
+        params=(name,),
+    )[0][0]
+
+
 def demo_ids(env: Env, db: str) -> tuple[int, int, int]:
     """(qualified sensor supplier, critical pressure sensor, the company's audit chain)."""
-
-    def xmlid(name: str) -> int:
-        return env.cluster.sql(
-            "SELECT res_id FROM ir_model_data WHERE module = 'meddev_esign' AND name = %s",
-            dbname=db,
-            params=(name,),
-        )[0][0]
-
     chain = env.cluster.sql("SELECT id FROM esign_audit_chain ORDER BY id LIMIT 1", dbname=db)
-    return xmlid("demo_supplier_sensors"), xmlid("demo_product_pressure_sensor"), chain[0][0]
+    return (
+        xmlid(env, db, "demo_supplier_sensors"),
+        xmlid(env, db, "demo_product_pressure_sensor"),
+        chain[0][0],
+    )
 
 
 def esign_load(
@@ -529,6 +533,7 @@ def esign_load(
     """The mix of the issue against ``urls`` (one or more servers on ``db``)."""
     run = Run(urls, db, stats)
     vendor, product, chain = demo_ids(env, db)
+    run.bulk_action = xmlid(env, db, "stock_lot_server_action_bulk_release")
     singles = lot_ids(env, db, "S", shape.singles_per_user * shape.single_users, offset)
     bulk = lot_ids(env, db, "B", shape.bulk_size * shape.bulk_users, offset)
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 5))
@@ -772,6 +777,10 @@ def hash_seconds(env: Env, db: str, login: str = "bench.ra01", rounds: int = 5) 
     return sorted(times)[len(times) // 2]
 
 
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "n/a"
+
+
 def latency_table(stats: Stats) -> list[str]:
     lines = [f"  {'call':42} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}"]
     for kind in sorted(stats.latency):
@@ -912,8 +921,8 @@ def main() -> int:
             )
             print(
                 f"  ratio meddev_esign / OCA: one by one "
-                f"{ours_flat['single_rate'] / peer_flat['single_rate']:.2f}; the mix "
-                f"{ours['rate'] / peer['rate']:.2f} (ours has bulk release, OCA approves one by "
+                f"{ratio(ours_flat['single_rate'], peer_flat['single_rate'])}; the mix "
+                f"{ratio(ours['rate'], peer['rate'])} (ours has bulk release, OCA approves one by "
                 "one)"
             )
         RESULTS.mkdir(exist_ok=True)

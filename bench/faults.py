@@ -138,8 +138,11 @@ class Battery:
             self.broken.append(label)
 
     def session(self, login: str, url: str | None = None) -> Rpc:
+        """A session whose messages are in English (the demo users' language may be
+        Chinese), so that the checks can read them."""
         rpc = Rpc(url or self.server.url, self.db, login, timeout=120)
         rpc.authenticate()
+        rpc.context["lang"] = "en_US"
         return rpc
 
     def lot_signatures(self, lot: int) -> tuple[int, int]:
@@ -250,7 +253,6 @@ class Battery:
             "Odoo replaced the killed worker",
             str(self.server.worker_pids()),
         )
-        self.invariants("SIGKILL")
 
     def _backend_locking_lot(self, lot: int, timeout: float) -> int | None:
         """The PostgreSQL backend whose open transaction has locked the lot's row (its xmax),
@@ -275,7 +277,9 @@ class Battery:
         port = self.sql("SELECT client_port FROM pg_stat_activity WHERE pid = %s", backend)[0][0]
         for pid in self.server.worker_pids():
             with contextlib.suppress(psutil.Error):
-                for conn in psutil.Process(pid).net_connections(kind="tcp"):
+                process = psutil.Process(pid)
+                listing = getattr(process, "net_connections", None) or process.connections
+                for conn in listing(kind="tcp"):
                     if conn.laddr and conn.laddr.port == port:
                         return pid
         return None
@@ -321,7 +325,6 @@ class Battery:
             "failed requests ended with an error reply, not a hang",
             samples[0][:160] if samples else "none failed",
         )
-        self.invariants("PostgreSQL restart")
 
     # ================================================================== 3. TSA down
     def fault_tsa(self) -> None:
@@ -365,17 +368,18 @@ class Battery:
             " VALUES (%s, now() at time zone 'UTC', now(), now())",
             cron,
         )
-        self.sql("SELECT pg_notify('cron_trigger', %s)", self.db)
+        # Odoo's cron workers listen in the "postgres" database (ir.cron._notifydb).
+        self.env.cluster.sql("SELECT pg_notify('cron_trigger', %s)", params=(self.db,))
         deadline = time.time() + 150
         stamped = False
         while time.time() < deadline and not stamped:
-            stamped = not self.sql(
-                "SELECT pki_timestamp_pending FROM esign_signature WHERE id = %s", ids[0]
-            )[0][0]
+            # The late timestamp is a record of its own (the signature keeps its flag).
+            stamped = bool(
+                self.sql("SELECT 1 FROM esign_signature_timestamp WHERE signature_id = %s", ids[0])
+            )
             time.sleep(1)
         self.expect(stamped, "deferred mode: the cron stamped it once the TSA was back")
         env.set_tsa(self.db, offline="refuse")
-        self.invariants("TSA down")
 
     # ================================================================== 4. PKCS#11
     def fault_token(self) -> None:
@@ -410,7 +414,6 @@ class Battery:
             self.expect(self.lot_signatures(lot) == (1, 1), "with the right PIN it signs")
         finally:
             wrong.stop()
-        self.invariants("PKCS#11 token")
 
     def _token_alerts(self) -> int:
         return self.sql(
@@ -455,11 +458,11 @@ class Battery:
         finally:
             server.stop()
             self.sql(f'ALTER DATABASE "{self.db}" RESET lock_timeout')
-        self.invariants("lock timeout")
 
     # ================================================================== 6. two servers
     def fault_two_servers(self) -> None:
         print("\nfault 6: two Odoo servers (processes and ports) on one database, signing")
+        mark = self.server.log_mark()  # earlier faults (a PostgreSQL restart) logged errors
         other = OdooServer(self.env, self.db, workers=self.workers, name="faults-second")
         try:
             with self.background([self.server.url, other.url]) as bg:
@@ -470,8 +473,8 @@ class Battery:
                 "both servers signed with no failed request",
                 f"{len(bg.signed_lots)} signed, errors {bg.stats.errors}",
             )
-            for name, server in (("first", self.server), ("second", other)):
-                errors = server.log_lines("ERROR")
+            for name, server, since in (("first", self.server, mark), ("second", other, 0)):
+                errors = server.log_lines("ERROR", since)
                 self.expect(
                     not errors,
                     f"no ERROR line in the {name} server's log",
@@ -479,8 +482,10 @@ class Battery:
                 )
         finally:
             other.stop()
-        self.invariants("two servers")
 
+
+#: Faults that get the battery's background load around them (the others make their own).
+UNDER_LOAD = (3, 4, 5)
 
 FAULTS = {
     1: Battery.fault_kill,
@@ -510,10 +515,18 @@ def main() -> int:
         battery = Battery(env, db, args.quick, args.workers)
         for number in chosen:
             try:
-                FAULTS[number](battery)
+                if number in UNDER_LOAD:
+                    # Release authorities keep signing on the first server meanwhile.
+                    with battery.background() as bg:
+                        FAULTS[number](battery)
+                    battery.absorb(bg)
+                else:  # the fault runs its own background load
+                    FAULTS[number](battery)
             except Exception as exc:  # noqa: BLE001 - a fault that cannot run is a failure
                 battery.broken.append(f"fault {number} did not run: {exc}")
                 print(f"  BROKEN  fault {number} did not run: {exc!r}", flush=True)
+            # Checked once nothing runs any more: counts taken a statement apart agree.
+            battery.invariants(f"fault {number}")
         broken = battery.broken
     finally:
         if battery:
