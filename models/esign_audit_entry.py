@@ -20,7 +20,7 @@ from odoo.http import request
 from odoo.tools import SQL, sql
 
 from ..services import audit as ledger
-from .esign_ledger_store import LedgerStore
+from .esign_ledger_store import ChainBusyError, LedgerStore
 
 OPERATIONS = [
     ("create", "Create"),
@@ -344,7 +344,17 @@ class EsignAuditEntry(models.Model):
         interval = self._checkpoint_interval()
         for chain_id in sorted(grouped):  # always the same order: no deadlock between chains
             chain = chains.browse(chain_id)
-            head_seq, head_hash = chain._read_head(committed_too=True, lock=True)
+            try:
+                head_seq, head_hash = chain._read_head(committed_too=True, lock=True)
+            except ChainBusyError:
+                # The database's lock or statement timeout ended the wait for the chain: a
+                # clear refusal, not a traceback; the transaction is rolled back whole.
+                raise UserError(
+                    self.env._(
+                        "The audit trail is busy recording other changes right now. Nothing "
+                        "was saved: please try again in a moment."
+                    )
+                ) from None
             company_id = (
                 companies[chain_id] if chain_id in companies else chain.company_id.id or None
             )

@@ -10,13 +10,17 @@ into translated messages.
 import base64
 import contextlib
 import hashlib
+import logging
 import os
 import threading
 
+from odoo import SUPERUSER_ID, api
 from odoo.exceptions import UserError
 from odoo.tools import config
 
 from ..services import pki, pki_hsm
+
+_logger = logging.getLogger(__name__)
 
 MASTER_KEY_OPTION = "meddev_esign_master_key"
 MASTER_KEY_ENV = "MEDDEV_ESIGN_MASTER_KEY"
@@ -215,8 +219,14 @@ def signer(env, certificate, key_id, chain):
     try:
         cert = pki.load_certificate(certificate.certificate_pem.encode())
         if certificate.keystore == "pkcs11":
-            library, token, pin = hsm_settings(env)
-            with contextlib.closing(pki_hsm.open_token(library, token, pin)) as session:
+            try:
+                library, token, pin = hsm_settings(env)
+                session = pki_hsm.open_token(library, token, pin)
+            except (pki.HsmError, UserError) as exc:
+                error = user_error(env, exc) if isinstance(exc, pki.PkiError) else exc
+                alert_token_unusable(env, certificate, str(error))
+                raise error from exc
+            with contextlib.closing(session):
                 yield pki_hsm.hsm_signer(session, certificate.hsm_label, cert, chain)
             return
         key_bytes = master_key(env)
@@ -239,6 +249,28 @@ def signer(env, certificate, key_id, chain):
         yield cached
     except pki.PkiError as exc:
         raise user_error(env, exc) from exc
+
+
+def alert_token_unusable(env, certificate, message):
+    """Tell the E-Signature Administrators that ``certificate``'s PKCS#11 token cannot sign.
+
+    The signer's transaction is rolled back with its refusal, so the alert is written through
+    a cursor of its own. One open alert per certificate: a whole shift of refused signatures
+    raises one to-do per administrator, not hundreds.
+    """
+    try:
+        with env.registry.cursor() as cr:
+            side = api.Environment(cr, SUPERUSER_ID, {"lang": env.context.get("lang")})
+            cert = side["esign.certificate"].browse(certificate.id)
+            subject = side._(
+                "Signing token unavailable: %(certificate)s", certificate=cert.display_name
+            )
+            if cert.activity_ids.filtered(lambda act: act.summary == subject):
+                return
+            side["res.users"]._esign_alert(cert, subject, message)
+    except Exception:  # the signer's refusal matters more than the alert
+        _logger.exception("Could not alert the administrators about the PKCS#11 token")
+    _logger.warning("E-signature: PKCS#11 token unusable for certificate %s", certificate.id)
 
 
 def forget_signers(fingerprints):

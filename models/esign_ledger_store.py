@@ -52,6 +52,15 @@ _LINK_HASH_SQL = (
 )
 
 
+class ChainBusyError(Exception):
+    """Waiting for a chain's append lock ended on a lock or statement timeout: other writers
+    held it. The transaction is aborted and must be rolled back; nothing was appended."""
+
+    def __init__(self, chain_id):
+        super().__init__(f"audit chain {chain_id} is busy")
+        self.chain_id = chain_id
+
+
 class LedgerStore:
     """The audit ledger's table, seen through one cursor (one transaction).
 
@@ -79,13 +88,19 @@ class LedgerStore:
             " ORDER BY seq DESC LIMIT 1"
         )
         if lock:
-            # One round trip instead of two: one row, (NULL, NULL) for an empty chain.
-            cr.execute(
-                "SELECT head.seq, head.entry_hash"
-                " FROM (SELECT pg_advisory_xact_lock(%s, %s)) AS append_lock"
-                f" LEFT JOIN LATERAL ({query}) AS head ON TRUE",
-                (LOCK_NAMESPACE, chain_id, chain_id),
-            )
+            # One round trip instead of two: one row, (NULL, NULL) for an empty chain. A
+            # lock_timeout or statement_timeout of the database may end the wait: the caller
+            # tells the signer the trail is busy (ChainBusyError), nothing was written.
+            try:
+                cr.execute(
+                    "SELECT head.seq, head.entry_hash"
+                    " FROM (SELECT pg_advisory_xact_lock(%s, %s)) AS append_lock"
+                    f" LEFT JOIN LATERAL ({query}) AS head ON TRUE",
+                    (LOCK_NAMESPACE, chain_id, chain_id),
+                    log_exceptions=False,
+                )
+            except (psycopg2.errors.LockNotAvailable, psycopg2.errors.QueryCanceled) as exc:
+                raise ChainBusyError(chain_id) from exc
             row = cr.fetchone()
             heads = [row if row[0] is not None else None]
         else:

@@ -7,6 +7,7 @@ from . import (
     test_concurrency,
     test_demo_company,
     test_escalation,
+    test_faults,
     test_first_hour,
     test_foundation,
     test_input_validation,
