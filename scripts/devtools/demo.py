@@ -185,6 +185,12 @@ for user in signers:
         enrolled += 1
 if not company.esign_pki_enabled:
     company.with_user(admin).write({{"esign_pki_enabled": True}})
+# Regulated reports print sealed (PAdES B-LT, timestamped by the demo's TSA).
+if not Cert.sudo().search_count([("purpose", "=", "seal"), ("company_id", "=", company.id),
+                                 ("state", "=", "active")]):
+    Cert._enrol_seal(company)
+if not company.esign_seal_enabled:
+    company.with_user(admin).write({{"esign_seal_enabled": True}})
 env.cr.commit()
 print("MEDDEV-DONE", enrolled)
 """
@@ -256,10 +262,14 @@ def setup_pki(
 ) -> None:
     """Switch PKI on against the loopback TSA, unless done already for this URL and root."""
     done = STATE / f"demo-{DEMO_DB}.pki.json"
-    want = {"url": tsa.url, "root": hashlib.sha256(tsa.root_pem.encode()).hexdigest()}
+    want = {
+        "url": tsa.url,
+        "root": hashlib.sha256(tsa.root_pem.encode()).hexdigest(),
+        "seal": True,  # a marker from before sealing existed makes the set-up run again
+    }
     if done.exists() and json.loads(done.read_text()) == want:
         return
-    say("switching PKI signatures on for the demo company (CA, TSA, signer certificates)")
+    say("switching PKI on for the demo company (CA, TSA, signer certificates, report seal)")
     script = SETUP_PKI.format(url=tsa.url, root=tsa.root_pem)
     out = odoo_shell(odoo_root, cluster, wk_dir, script, **options)
     enrolled = out.split("MEDDEV-DONE", 1)[1].split()[0]
