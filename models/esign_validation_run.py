@@ -556,6 +556,19 @@ class EsignValidationRun(models.Model):
         return self.search([("state", "=", "approved")], limit=1, order="id desc")
 
     @api.model
+    def _action_validation_status(self):
+        """Reporting > Validation Status: the last approved run, with its "configuration changed
+        since validation" banner; the list of runs when none is approved yet."""
+        run = self._last_approved()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "meddev_esign.esign_validation_run_action"
+        )
+        if run:
+            action.update({"res_id": run.id, "view_mode": "form", "views": [(False, "form")]})
+        action["name"] = self.env._("Validation Status")
+        return action
+
+    @api.model
     def _configuration_changed_since_validation(self):
         """Whether a signing policy or access rule changed since the last approved run."""
         return bool(self._last_approved().config_changed)

@@ -283,6 +283,28 @@ class TestValidationRun(EsignCase):
         self.assertIn("[policies]", second.diff_text)
         self.assertIn("First run", self.env["esign.validation.run"].new({}).diff_text)
 
+    def test_reporting_shows_the_validation_status(self):
+        """Reporting > Validation Status opens the last approved run, whose banner says when
+        the configuration changed since; before any approval it lists the runs.
+
+        Verifies: R28
+        """
+        Run = self.env["esign.validation.run"].with_user(self.qa_manager)
+        action = Run._action_validation_status()
+        self.assertEqual(action["res_model"], "esign.validation.run")
+        self.assertFalse(action.get("res_id"))
+        run = self.execute()
+        self.sign(self.qa_manager, run)
+        self.sign(self.owner, run)
+        action = Run._action_validation_status()
+        self.assertEqual((action["res_id"], action["view_mode"]), (run.id, "form"))
+        self.assertFalse(Run.browse(action["res_id"]).config_changed)
+        self.mo_policy.author_may_not_sign = not self.mo_policy.author_may_not_sign
+        self.env.invalidate_all()
+        self.assertTrue(Run.browse(Run._action_validation_status()["res_id"]).config_changed)
+        menu = self.env.ref("meddev_esign.menu_esign_kpi_validation_status")
+        self.assertEqual(menu.parent_id, self.env.ref("meddev_esign.menu_esign_reporting"))
+
     def test_setting_change_is_listed_but_does_not_flag_the_approved_run(self):
         """Twin: a setting outside the signing matrix and the access rules is in the diff,
         without calling for a new validation."""
