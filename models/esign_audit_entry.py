@@ -57,6 +57,9 @@ GENERATED_COLUMNS = {
     "session_hash": ("varchar", "(payload::jsonb ->> 'session')::varchar"),
 }
 
+#: The reporting views that read the generated columns, in the order they are made.
+KPI_VIEWS_ON_ENTRIES = ("esign.kpi.request", "esign.kpi.cycle")
+
 #: ISO 8601 UTC text ("2026-11-26T22:52:55Z") to a timestamp. Declared IMMUTABLE so a
 #: generated column may use it: the payload's format is fixed, so the result never varies.
 UTC_FUNCTION_SQL = """
@@ -139,9 +142,21 @@ class EsignAuditEntry(models.Model):
         # Odoo created plain columns; make the searchable ones generated from the payload.
         # Dropping a column drops its index and the unique (chain, seq) constraint: Odoo
         # re-creates the indexes right after init(); the constraint is re-added here.
-        for column in self._plain_generated_columns():
+        plain = self._plain_generated_columns()
+        # Views that exist now and that dropping a column takes with it (not at install: they
+        # are made after this table, by their own init()).
+        views = [
+            name
+            for name in KPI_VIEWS_ON_ENTRIES
+            if plain and name in self.env and sql.table_kind(cr, self.env[name]._table)
+        ]
+        for column in plain:
             kind, expression = GENERATED_COLUMNS[column]
-            cr.execute(SQL("ALTER TABLE esign_audit_entry DROP COLUMN %s", SQL.identifier(column)))
+            # CASCADE: the reporting views read these columns (esign_kpi.py); they are made
+            # again below, once the columns are back.
+            cr.execute(
+                SQL("ALTER TABLE esign_audit_entry DROP COLUMN %s CASCADE", SQL.identifier(column))
+            )
             cr.execute(
                 SQL(
                     "ALTER TABLE esign_audit_entry ADD COLUMN %s %s"
@@ -151,6 +166,8 @@ class EsignAuditEntry(models.Model):
                     SQL(expression),
                 )
             )
+        for view_model in views:  # in dependency order
+            self.env[view_model].init()
         if not sql.constraint_definition(cr, self._table, "esign_audit_entry_chain_seq_unique"):
             cr.execute(
                 "ALTER TABLE esign_audit_entry ADD CONSTRAINT esign_audit_entry_chain_seq_unique"
