@@ -149,9 +149,12 @@ def _routes() -> list[dict]:
     return found
 
 
-#: Public protocol endpoints that a standard client calls without a browser session: an
-#: RFC 6960 OCSP client POSTs a DER request and cannot send a CSRF token. It reads only.
-CSRF_EXEMPT = {"/meddev_esign/ocsp/<int:company_id>"}
+#: Public endpoints that a client calls without a browser session, and that only read:
+#: - an RFC 6960 OCSP client POSTs a DER request and cannot send a CSRF token;
+#: - the verification upload takes a sealed PDF from anyone (an inspector, curl, a JSON
+#:   client), answers whether it is authentic, and stores nothing: a forged post gains nothing,
+#:   and a token would need a session for every anonymous visitor.
+CSRF_EXEMPT = {"/meddev_esign/ocsp/<int:company_id>", "/meddev_esign/verify"}
 
 
 def test_every_post_route_needs_a_csrf_token_unless_a_public_protocol_endpoint() -> None:
