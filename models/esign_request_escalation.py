@@ -13,6 +13,7 @@ request's steps, in the request list and in the "Overdue" filter.
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.osv.expression import AND as expression_and
 
 
 class EsignPolicyStepDue(models.Model):
@@ -63,12 +64,14 @@ class EsignRequestLineDue(models.Model):
 
     due_at = fields.Datetime(
         string="Due",
-        compute="_compute_due",
+        compute="_compute_due_at",
+        store=True,
         help="When this step's signatures are due: its working days counted from the moment "
-        "it became the step to sign.",
+        "it became the step to sign. Set when the step becomes the one to sign, so that lists "
+        "and the 'Overdue' filter read it from the database.",
     )
     overdue = fields.Boolean(
-        compute="_compute_due",
+        compute="_compute_overdue",
         search="_search_overdue",
         help="The step is still to sign and its due time has passed.",
     )
@@ -87,30 +90,42 @@ class EsignRequestLineDue(models.Model):
         )
         return max(signatures.mapped("signed_at"), default=request.create_date)
 
-    @api.depends("state", "step_id.due_days", "request_id.create_date")
-    def _compute_due(self):
-        now = fields.Datetime.now()
+    @api.depends("state", "step_id.due_days")
+    def _compute_due_at(self):
+        """Stored when the line becomes current (its state changes) or its step's due time
+        changes; a later change of the working-time calendar applies to steps that become
+        current after it."""
         for line in self:
             days = line.step_id.due_days
             if not days or line.state != "current":
                 line.due_at = False
-                line.overdue = False
                 continue
             company = line.request_id.company_id or self.env.company
             calendar = company.resource_calendar_id
             start = line._started_at()
             due = calendar.plan_days(days, start, compute_leaves=True) if calendar else False
             line.due_at = due or False
-            line.overdue = bool(due) and due < now
+
+    @api.depends("state", "due_at")
+    def _compute_overdue(self):
+        now = fields.Datetime.now()
+        for line in self:
+            line.overdue = bool(line.state == "current" and line.due_at and line.due_at < now)
+
+    def _overdue_domain(self):
+        return [
+            ("state", "=", "current"),
+            ("due_at", "!=", False),
+            ("due_at", "<", fields.Datetime.now()),
+        ]
 
     def _search_overdue(self, operator, value):
         if operator not in ("=", "!=") or not isinstance(value, bool):
             raise ValidationError(self.env._("Search 'Overdue' with = True or = False."))
-        candidates = self.search(
-            [("state", "=", "current"), ("step_id.due_days", ">", 0)]
-        ).filtered("overdue")
         wanted = (operator == "=") == value
-        return [("id", "in" if wanted else "not in", candidates.ids)]
+        if wanted:
+            return self._overdue_domain()
+        return ["!", *expression_and([self._overdue_domain()])]
 
 
 class EsignRequestDue(models.Model):
@@ -130,9 +145,9 @@ class EsignRequestDue(models.Model):
     def _search_overdue(self, operator, value):
         if operator not in ("=", "!=") or not isinstance(value, bool):
             raise ValidationError(self.env._("Search 'Overdue' with = True or = False."))
-        lines = self.env["esign.request.line"].search([("overdue", "=", True)])
         wanted = (operator == "=") == value
-        return [("id", "in" if wanted else "not in", lines.request_id.ids)]
+        overdue = [("line_ids", "any", self.env["esign.request.line"]._overdue_domain())]
+        return overdue if wanted else ["!", *overdue]
 
     def _esign_reminder_days(self):
         """Days between reminders: the shortest cadence of the steps now to sign, else the

@@ -30,6 +30,11 @@ class TestStepEscalation(EsignCase):
             "UPDATE esign_request SET create_date = %s WHERE id = %s", [MONDAY_9, self.request.id]
         )
         self.env.invalidate_all()
+        # The due time is stored when the step becomes current; the opening was moved back in
+        # time after that, so compute it again as if the request had opened on that Monday.
+        lines = self.request.line_ids
+        self.env.add_to_compute(lines._fields["due_at"], lines)
+        lines.flush_recordset(["due_at"])
 
     def _line(self, step):
         self.env.invalidate_all()
@@ -60,6 +65,13 @@ class TestStepEscalation(EsignCase):
             self.assertNotIn(
                 self.request, self.env["esign.request"].search([("overdue", "=", False)])
             )
+            # The due time is a stored column: lists and the filter read it in SQL.
+            lines = self.env["esign.request.line"].search(
+                [("due_at", "<", "2026-12-10 08:00:00"), ("request_id", "=", self.request.id)]
+            )
+            self.assertEqual(lines, self._line(self.review))
+            self.assertIn(lines, lines.search([("overdue", "!=", False)]))
+            self.assertNotIn(lines, lines.search([("overdue", "=", False)]))
             self.env["esign.request"]._cron_remind_overdue()
             escalation = self._escalations()
             self.assertEqual(escalation.user_id, self.qa2)
