@@ -54,6 +54,7 @@
         "reports/report_audit_integrity.xml",
         "reports/report_validation_run.xml",
         "reports/report_sealed.xml",
+        "reports/report_paper_signatures.xml",
         "views/esign_audit_views.xml",
         "views/esign_qms_views.xml",
         "views/esign_menus.xml",

@@ -126,6 +126,7 @@ class EsignSignableUi(models.AbstractModel):
 
     @api.depends_context("uid", "tz", "lang")
     def _compute_esign_panel(self):
+        papers = self.filtered("id")._esign_paper_signatures()
         for rec in self:
             if not rec.id:
                 rec.esign_panel_html = False
@@ -147,13 +148,28 @@ class EsignSignableUi(models.AbstractModel):
             history = rec.sudo().esign_request_ids.filtered(
                 lambda r: r.state in ("rejected", "cancelled")
             )
-            if not blocks and not history:
+            paper = papers.filtered(lambda p, rec=rec: p.res_id == rec.id)
+            if not blocks and not history and not paper:
                 rec.esign_panel_html = False
                 continue
             rec.esign_panel_html = self.env["ir.qweb"]._render(
                 "meddev_esign.esign_panel",
-                {"blocks": blocks, "history": history, "record": rec},
+                {"blocks": blocks, "history": history, "record": rec, "paper": paper},
             )
+
+    def _esign_paper_signatures(self):
+        """The wet-ink signatures migrated from these records' paper originals (read for the
+        panel and the printouts of whoever may read the record; they are never e-signatures)."""
+        if not self.ids:
+            return self.env["esign.migrated.signature"]
+        return (
+            self.env["esign.migrated.signature"]
+            .sudo()
+            .search(
+                [("res_model", "=", self._name), ("res_id", "in", self.ids)],
+                order="signed_on, id",
+            )
+        )
 
     def _esign_panel_block(self, policy, request):
         """Data for one policy's table in the panel: steps, signatures, who is pending."""

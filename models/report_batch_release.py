@@ -36,6 +36,7 @@ class ReportBatchReleaseCertificate(models.AbstractModel):
             "udi": self._udi_print(lot),
             "quantity": self._produced_qty(lot, productions),
             "signatures": self._signatures(lot, productions),
+            "paper": lot._esign_paper_signatures() | productions._esign_paper_signatures(),
         }
 
     @api.model

@@ -164,3 +164,28 @@ class TestMigrationImport(EsignCase):
         self.assertIn(b"1 signature(s)", html)
         self.assertIn(b"Differs from its hash", html)
         self.assertIn(row.scan_sha256.encode(), html)
+
+    def test_paper_signatures_show_on_the_panel_and_the_certificate_not_as_esignatures(self):
+        other_lot = self._make_lot("PAPER-2019-002")
+        self._wizard(
+            HEADER + f"lot,{self.old_lot.name},Wang Fang,2018-06-04,released,p1.pdf\n"
+        ).action_import()
+        self.env.invalidate_all()
+        panel = str(self.old_lot.with_user(self.qa).esign_panel_html)
+        self.assertIn("Paper signatures", panel)
+        self.assertIn("Wang Fang", panel)
+        self.assertIn("Migrated, paper original", panel)
+        self.assertIn("Matches its hash", panel)
+        html = self.env["ir.actions.report"]._render_qweb_html(
+            "meddev_esign.action_report_batch_release", self.old_lot.ids
+        )[0].decode()
+        self.assertIn("Paper signatures (migrated, paper original)", html)
+        self.assertIn(hashlib.sha256(SCAN_1).hexdigest(), html)
+        # Never an e-signature: the electronic block still says there is none.
+        self.assertIn("No electronic signature.", html)
+        # The twin: a lot with no paper history shows no paper block anywhere.
+        self.assertNotIn("Paper signatures", str(other_lot.esign_panel_html or ""))
+        html = self.env["ir.actions.report"]._render_qweb_html(
+            "meddev_esign.action_report_batch_release", other_lot.ids
+        )[0].decode()
+        self.assertNotIn("Paper signatures", html)
