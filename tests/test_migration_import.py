@@ -176,16 +176,20 @@ class TestMigrationImport(EsignCase):
         self.assertIn("Wang Fang", panel)
         self.assertIn("Migrated, paper original", panel)
         self.assertIn("Matches its hash", panel)
-        html = self.env["ir.actions.report"]._render_qweb_html(
-            "meddev_esign.action_report_batch_release", self.old_lot.ids
-        )[0].decode()
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("meddev_esign.action_report_batch_release", self.old_lot.ids)[0]
+            .decode()
+        )
         self.assertIn("Paper signatures (migrated, paper original)", html)
         self.assertIn(hashlib.sha256(SCAN_1).hexdigest(), html)
         # Never an e-signature: the electronic block still says there is none.
         self.assertIn("No electronic signature.", html)
         # The twin: a lot with no paper history shows no paper block anywhere.
         self.assertNotIn("Paper signatures", str(other_lot.esign_panel_html or ""))
-        html = self.env["ir.actions.report"]._render_qweb_html(
-            "meddev_esign.action_report_batch_release", other_lot.ids
-        )[0].decode()
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("meddev_esign.action_report_batch_release", other_lot.ids)[0]
+            .decode()
+        )
         self.assertNotIn("Paper signatures", html)
