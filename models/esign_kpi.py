@@ -302,6 +302,12 @@ class EsignKpiPaperless(models.Model):
 
     company_id = fields.Many2one("res.company", readonly=True)
     month = fields.Date(readonly=True, help="The month the signatures were made in.")
+    origin = fields.Selection(
+        [("electronic", "Electronic"), ("paper", "Paper (migrated)")],
+        readonly=True,
+        help="Electronic signatures made here, or wet-ink signatures migrated from paper.",
+    )
+    signature_count = fields.Integer(string="Signatures", readonly=True)
     electronic_count = fields.Integer(string="Electronic Signatures", readonly=True)
     paper_count = fields.Integer(
         string="Paper Signatures (migrated)",
@@ -312,10 +318,13 @@ class EsignKpiPaperless(models.Model):
         string="Paperless Ratio (%)",
         readonly=True,
         aggregator="avg",
-        help="Electronic signatures as a share of all signatures of the month.",
+        help="Electronic signatures as a share of all signatures of the month (the same on the "
+        "month's electronic and paper rows).",
     )
 
     def init(self):
+        # One row per company, month and origin, so that a chart stacks electronic against
+        # paper; each row also carries the month's ratio.
         tools.drop_view_if_exists(self.env.cr, self._table)
         self.env.cr.execute(
             SQL(
@@ -323,21 +332,23 @@ class EsignKpiPaperless(models.Model):
                 CREATE VIEW %(view)s AS (
                     WITH counts AS (
                         SELECT company_id, date_trunc('month', signed_at)::date AS month,
-                               count(*) AS electronic_count, 0 AS paper_count
+                               'electronic'::varchar AS origin, count(*)::int AS n
                           FROM esign_signature GROUP BY 1, 2
                         UNION ALL
-                        SELECT company_id, date_trunc('month', signed_on)::date, 0, count(*)
+                        SELECT company_id, date_trunc('month', signed_on)::date,
+                               'paper'::varchar, count(*)::int
                           FROM esign_migrated_signature GROUP BY 1, 2
                     )
-                    SELECT row_number() OVER (ORDER BY month, company_id) AS id,
-                           company_id, month,
-                           sum(electronic_count)::int AS electronic_count,
-                           sum(paper_count)::int AS paper_count,
-                           100.0 * sum(electronic_count)
-                               / NULLIF(sum(electronic_count) + sum(paper_count), 0)
+                    SELECT row_number() OVER (ORDER BY month, company_id, origin) AS id,
+                           company_id, month, origin,
+                           n AS signature_count,
+                           CASE WHEN origin = 'electronic' THEN n ELSE 0 END AS electronic_count,
+                           CASE WHEN origin = 'paper' THEN n ELSE 0 END AS paper_count,
+                           100.0 * sum(n) FILTER (WHERE origin = 'electronic')
+                                   OVER (PARTITION BY company_id, month)
+                               / sum(n) OVER (PARTITION BY company_id, month)
                                AS paperless_ratio
                       FROM counts
-                     GROUP BY company_id, month
                 )
                 """,
                 view=SQL.identifier(self._table),

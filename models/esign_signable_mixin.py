@@ -430,7 +430,9 @@ class EsignSignableMixin(models.AbstractModel):
                         "%(records)s is signed or released: a change to %(fields)s needs a "
                         "reason for change. Enter it in 'Reason for Change' and save again.",
                         records=", ".join(needing.mapped("display_name")),
-                        fields=", ".join(sorted(self._fields[f].string for f in signed)),
+                        fields=", ".join(
+                            sorted(self._fields[f]._description_string(self.env) for f in signed)
+                        ),
                     )
                 )
         # One hash per trigger the record has requests for, under each version its signatures

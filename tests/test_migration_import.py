@@ -5,6 +5,7 @@ import hashlib
 import io
 import zipfile
 
+from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
@@ -193,3 +194,34 @@ class TestMigrationImport(EsignCase):
             .decode()
         )
         self.assertNotIn("Paper signatures", html)
+
+    def test_paperless_rows_stack_electronic_against_paper(self):
+        """Each month has one row per origin, so the chart stacks electronic on paper, and both
+        rows carry the month's ratio."""
+        today = fields.Date.context_today(self.env["res.users"])
+        self._wizard(
+            HEADER + f"lot,{self.old_lot.name},Wang Fang,{today},released,p1.pdf\n"
+        ).action_import()
+        self.sign(self.qe, self._make_mo())
+        self.env.flush_all()
+        self.env.invalidate_all()
+        rows = self.env["esign.kpi.paperless"].search(
+            [("month", "=", today.replace(day=1)), ("company_id", "=", self.env.company.id)]
+        )
+        self.assertEqual(set(rows.mapped("origin")), {"electronic", "paper"})
+        paper = rows.filtered(lambda r: r.origin == "paper")
+        electronic = rows - paper
+        self.assertEqual(
+            (paper.signature_count, paper.paper_count, paper.electronic_count), (1, 1, 0)
+        )
+        self.assertEqual(electronic.signature_count, electronic.electronic_count)
+        ratio = 100.0 * electronic.signature_count / (electronic.signature_count + 1)
+        self.assertAlmostEqual(paper.paperless_ratio, ratio, places=6)
+        self.assertAlmostEqual(electronic.paperless_ratio, ratio, places=6)
+        groups = self.env["esign.kpi.paperless"].read_group(
+            [("id", "in", rows.ids)], ["signature_count:sum"], ["origin"]
+        )
+        self.assertEqual(
+            {g["origin"]: g["signature_count"] for g in groups},
+            {"paper": 1, "electronic": electronic.signature_count},
+        )

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .cluster import PORT_ATTEMPTS, Cluster, port_is_free
 from .common import MODULE, ROOT, STATE, DevError, run, say
+from .demo_history import history_script
 from .install import bootstrap
 from .odoo import fetch_odoo, find_odoo, odoo_command, prefork_args, stop
 from .tsa import DemoTsa, report_death
@@ -277,6 +278,14 @@ def setup_pki(
     done.write_text(json.dumps(want))
 
 
+def sign_history(odoo_root: Path, cluster: Cluster, wk_dir: Path | None, options: dict) -> None:
+    """Sign the demo's month of change requests (once: the script finds them made before)."""
+    out = odoo_shell(odoo_root, cluster, wk_dir, history_script(), **options)
+    made = int(out.split("MEDDEV-DONE", 1)[1].split()[0])
+    if made:
+        say(f"signed this month's demo history: {made} e-signatures on five change requests")
+
+
 def _probe_host() -> str:
     return "127.0.0.1" if HTTP_INTERFACE in ("", "0.0.0.0") else HTTP_INTERFACE
 
@@ -362,6 +371,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if build_database(odoo_root, cluster, wk_dir, options):
             (STATE / f"demo-{DEMO_DB}.pki.json").unlink(missing_ok=True)
         setup_pki(odoo_root, cluster, wk_dir, tsa, options)
+        sign_history(odoo_root, cluster, wk_dir, options)
         argv, env = odoo_command(
             odoo_root, cluster, wk_dir, "-d", DEMO_DB, f"--db-filter=^{DEMO_DB}$", **options
         )
