@@ -19,6 +19,8 @@ from . import (
     esign_quality_record,
     esign_request,
     esign_request_escalation,
+    esign_request_rejection,
+    esign_request_signing,
     esign_request_todos,
     esign_signable_mixin,
     esign_signable_mixin_chatter,
@@ -52,6 +54,8 @@ from . import (
     esign_deviation,
     esign_supplier_qualification,
     esign_validation_run,
+    esign_validation_run_config,
+    esign_validation_run_iq,
 )
 
 # isort: split

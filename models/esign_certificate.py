@@ -173,8 +173,38 @@ class EsignCertificate(models.Model):
                     user=user.name,
                 )
             )
+        identity = pki.SignerIdentity(name=user.name, login=user.login, email=user.email or None)
+
+        def issue(authority, public, **where):
+            return pki.issue_signer_certificate(authority, identity, public, **where)
+
+        vals = self._issue_under_ca(company, "esign.certificate", issue, previous)
+        return self.sudo().create(
+            {
+                **vals,
+                "user_id": user.id,
+                "identity_method": identity_method,
+                "identity_evidence": identity_evidence,
+            }
+        )
+
+    @api.model
+    def _issue_under_ca(self, company, key_prefix, issue, previous=None):
+        """Make a new key in ``company``'s keystore and its certificate under the company CA.
+
+        ``previous`` is renewed (same subject, the new key); otherwise ``issue(authority,
+        public_key, valid_for=, crl_url=, ocsp_url=)`` issues a new certificate. A
+        :class:`pki.PkiError` becomes the keystore's translated user error.
+
+        :return: the values of the new certificate record, but for its holder and identity.
+        """
         ca = self.env["esign.ca"]._for_company(company)
-        key_ref = f"esign.certificate/{uuid.uuid4()}"
+        key_ref = f"{key_prefix}/{uuid.uuid4()}"
+        where = {
+            "valid_for": timedelta(days=company.esign_certificate_days or 730),
+            "crl_url": ca.crl_url,
+            "ocsp_url": ca.ocsp_url,
+        }
         # The CA key first: a wrong master key or an absent token fails before a key is made.
         with ca._authority() as authority:
             public, key_vals = keystores.new_key(
@@ -186,44 +216,28 @@ class EsignCertificate(models.Model):
                         authority,
                         pki.load_certificate(previous.certificate_pem.encode()),
                         public_key=public,
-                        valid_for=timedelta(days=company.esign_certificate_days or 730),
-                        crl_url=ca.crl_url,
-                        ocsp_url=ca.ocsp_url,
+                        **where,
                     )
                 else:
-                    cert = pki.issue_signer_certificate(
-                        authority,
-                        pki.SignerIdentity(
-                            name=user.name, login=user.login, email=user.email or None
-                        ),
-                        public,
-                        valid_for=timedelta(days=company.esign_certificate_days or 730),
-                        crl_url=ca.crl_url,
-                        ocsp_url=ca.ocsp_url,
-                    )
+                    cert = issue(authority, public, **where)
             except pki.PkiError as exc:
                 raise keystores.user_error(self.env, exc) from exc
-        return self.sudo().create(
-            {
-                "user_id": user.id,
-                "company_id": company.id,
-                "ca_id": ca.id,
-                "serial": f"{cert.serial_number:x}",
-                "fingerprint": pki.fingerprint(cert),
-                "subject": cert.subject.rfc4514_string(),
-                "not_before": to_naive(cert.not_valid_before_utc),
-                "not_after": to_naive(cert.not_valid_after_utc),
-                "certificate_pem": pki.certificate_to_pem(cert).decode(),
-                "key_type": company.esign_key_type,
-                "key_ref": key_ref,
-                "identity_method": identity_method,
-                "identity_evidence": identity_evidence,
-                "identity_verified_by_id": self.env.user.id,
-                "identity_verified_at": fields.Datetime.now(),
-                "previous_id": previous.id if previous else False,
-                **key_vals,
-            }
-        )
+        return {
+            "company_id": company.id,
+            "ca_id": ca.id,
+            "serial": f"{cert.serial_number:x}",
+            "fingerprint": pki.fingerprint(cert),
+            "subject": cert.subject.rfc4514_string(),
+            "not_before": to_naive(cert.not_valid_before_utc),
+            "not_after": to_naive(cert.not_valid_after_utc),
+            "certificate_pem": pki.certificate_to_pem(cert).decode(),
+            "key_type": company.esign_key_type,
+            "key_ref": key_ref,
+            "identity_verified_by_id": self.env.user.id,
+            "identity_verified_at": fields.Datetime.now(),
+            "previous_id": previous.id if previous else False,
+            **key_vals,
+        }
 
     def action_renew(self):
         """Renew with a new key (rotation); the old certificate is superseded, not voided."""
@@ -316,58 +330,23 @@ class EsignCertificate(models.Model):
                     company=company.name,
                 )
             )
-        ca = self.env["esign.ca"]._for_company(company)
-        key_ref = f"esign.certificate/seal/{uuid.uuid4()}"
-        valid_for = timedelta(days=company.esign_certificate_days or 730)
-        with ca._authority() as authority:
-            public, key_vals = keystores.new_key(
-                self.env, company.esign_keystore, company.esign_key_type, key_ref
-            )
-            try:
-                if previous:
-                    cert = pki.renew_certificate(
-                        authority,
-                        pki.load_certificate(previous.certificate_pem.encode()),
-                        public_key=public,
-                        valid_for=valid_for,
-                        crl_url=ca.crl_url,
-                        ocsp_url=ca.ocsp_url,
-                    )
-                else:
-                    cert = pki.issue_seal_certificate(
-                        authority,
-                        self.env._("%(company)s e-Seal", company=company.name),
-                        public,
-                        valid_for=valid_for,
-                        crl_url=ca.crl_url,
-                        ocsp_url=ca.ocsp_url,
-                    )
-            except pki.PkiError as exc:
-                raise keystores.user_error(self.env, exc) from exc
+        seal_name = self.env._("%(company)s e-Seal", company=company.name)
+
+        def issue(authority, public, **where):
+            return pki.issue_seal_certificate(authority, seal_name, public, **where)
+
+        vals = self._issue_under_ca(company, "esign.certificate/seal", issue, previous)
         return self.sudo().create(
             {
+                **vals,
                 "purpose": "seal",
                 "user_id": False,
-                "company_id": company.id,
-                "ca_id": ca.id,
-                "serial": f"{cert.serial_number:x}",
-                "fingerprint": pki.fingerprint(cert),
-                "subject": cert.subject.rfc4514_string(),
-                "not_before": to_naive(cert.not_valid_before_utc),
-                "not_after": to_naive(cert.not_valid_after_utc),
-                "certificate_pem": pki.certificate_to_pem(cert).decode(),
-                "key_type": company.esign_key_type,
-                "key_ref": key_ref,
                 "identity_method": "company_seal",
                 "identity_evidence": self.env._(
                     "Seal of %(company)s, issued by %(admin)s.",
                     company=company.name,
                     admin=self.env.user.name,
                 ),
-                "identity_verified_by_id": self.env.user.id,
-                "identity_verified_at": fields.Datetime.now(),
-                "previous_id": previous.id if previous else False,
-                **key_vals,
             }
         )
 
