@@ -91,7 +91,61 @@ def _pkcs12(env) -> bytes:
     )
 
 
-def measure(env, rounds: int, warmup: int, tsa_url: str, tsa_root_pem: str, master_key: str):
+def profile_seal(env, report, lot, pdf, rounds: int) -> str:
+    """cProfile of ``rounds`` seals of ``pdf`` in this Odoo process, with the SQL statements
+    per seal: the top functions by cumulative and by own time, as text."""
+    import cProfile  # noqa: PLC0415
+    import io  # noqa: PLC0415
+    import logging  # noqa: PLC0415
+    import pstats  # noqa: PLC0415
+
+    Print = env["esign.print"]
+
+    class Collect(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.DEBUG)
+            self.lines = []
+
+        def emit(self, record):
+            self.lines.append(record.getMessage()[:160])
+
+    sql_logger = logging.getLogger("odoo.sql_db")
+    collect, level = Collect(), sql_logger.level
+    sql_logger.addHandler(collect)
+    sql_logger.setLevel(logging.DEBUG)
+    sql_logger.propagate, propagate = False, sql_logger.propagate
+    try:
+        Print._seal_report(report, lot, pdf)
+    finally:
+        sql_logger.removeHandler(collect)
+        sql_logger.setLevel(level)
+        sql_logger.propagate = propagate
+    statements = [line for line in collect.lines if "query:" in line]
+    queries = env.cr.sql_log_count
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(rounds):
+        Print._seal_report(report, lot, pdf)
+    profiler.disable()
+    per_seal = (env.cr.sql_log_count - queries) / rounds
+    out = io.StringIO()
+    out.write(f"SQL statements per seal: {per_seal:.1f}\n")
+    out.writelines(f"  {line}\n" for line in statements)
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(45)
+    stats.sort_stats("tottime").print_stats(25)
+    return out.getvalue()
+
+
+def measure(  # noqa: PLR0913
+    env,
+    rounds: int,
+    warmup: int,
+    tsa_url: str,
+    tsa_root_pem: str,
+    master_key: str,
+    profile: int = 0,
+):
     """Run inside ``odoo shell``: see the module docstring."""
     from odoo.tools import config  # noqa: PLC0415
 
@@ -165,6 +219,10 @@ def measure(env, rounds: int, warmup: int, tsa_url: str, tsa_root_pem: str, mast
         seal_only += timed(lambda: env["esign.print"]._seal_report(report, lot, plain_pdf), 1)
         oca_only += timed(lambda: PdfSigner(plain_pdf, oca_cert).sign_pdf(), 1)
     mode("sealed")
+    seal_sql = env.cr.sql_log_count
+    env["esign.print"]._seal_report(report, lot, plain_pdf)
+    seal_sql = env.cr.sql_log_count - seal_sql
+    profile_text = profile_seal(env, report, lot, plain_pdf, profile) if profile else ""
     sealed_pdf = render(lot)
     timed(lambda: verify.check_pdf(env, sealed_pdf), warmup)
     verify_only = timed(lambda: verify.check_pdf(env, sealed_pdf), rounds)
@@ -189,6 +247,8 @@ def measure(env, rounds: int, warmup: int, tsa_url: str, tsa_root_pem: str, mast
         "fifty_sealed_bytes": len(many_pdf),
         "sealed_bytes": len(sealed_pdf),
         "plain_bytes": len(plain_pdf),
+        "seal_sql_statements": seal_sql,
+        "profile": profile_text,
     }
 
 
@@ -250,6 +310,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--profile", type=int, default=0, help="also cProfile this many seals and print it"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     parser.add_argument(
         "--reuse", action="store_true", help="measure on the kept database, no new install"
@@ -293,7 +356,7 @@ def main() -> int:
             install(dev, odoo_root, cluster, extra)
         call = (
             f"measure(env, {args.rounds}, {args.warmup}, {tsa_url!r}, "
-            f"{tsa.root_pem!r}, {pki.generate_master_key()!r})"
+            f"{tsa.root_pem!r}, {pki.generate_master_key()!r}, {args.profile})"
         )
         script = (
             "import sys\n"
@@ -331,6 +394,7 @@ def main() -> int:
         ("seal overhead (our hook alone)", f"{result['seal_overhead_ms']} ms"),
         ("OCA overhead (its signer alone)", f"{result['oca_overhead_ms']} ms"),
         ("OCA overhead / ours", f"{ratio:.1f}x"),
+        ("SQL statements per seal", str(result["seal_sql_statements"])),
         ("upload verification, server side", f"{result['verify_ms']} ms"),
         ("50 certificates in one PDF, unsealed", f"{result['fifty_plain_ms']} ms"),
         ("50 certificates in one PDF, sealed", f"{result['fifty_sealed_ms']} ms"),
@@ -343,6 +407,8 @@ def main() -> int:
     for label, value in rows:
         print(f"  {label:<40} {value}")
     print(f"  (the verified copy was: {result['verify_answer']})")
+    if result["profile"]:
+        print(result["profile"])
     results = HERE / "results"
     results.mkdir(exist_ok=True)
     (results / "seal_report_latest.json").write_text(json.dumps(result, indent=2))

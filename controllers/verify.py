@@ -190,6 +190,8 @@ def check_pdf(env, data):
                         "name": item["name"],
                         "print_number": item["print_number"],
                         "newer_print": item["newer_print"],
+                        # The file is unchanged; each e-signature it shows may not be.
+                        "signatures": item["signatures"],
                     }
                     for item in view["records"]
                 ],

@@ -16,6 +16,8 @@ from . import (
     esign_migrated_signature,
     esign_policy,
     esign_print,
+    esign_print_evidence,
+    esign_print_verify,
     esign_quality_record,
     esign_request,
     esign_request_escalation,

@@ -13,6 +13,10 @@ A sealed report (:func:`services.pdf_seal.seal_pdf`) carries, as PDF embedded fi
     meddev-esign/signature-<seq>/signature.p7s   (PKI signatures only)
     meddev-esign/signature-<seq>/timestamp.tsr   (when stored apart from the CMS)
 
+A print of several records (or of a lot with the manufacturing orders it prints signatures
+of) has the first record's files as above and each further record's, laid out the same way,
+in ``meddev-esign/record-<n>/`` (n = 2, 3, ...).
+
 A signature made without PKI has ``manifest.json`` and, while the record still matches what
 was signed, ``snapshot.json``. :func:`check_evidence` checks them all with no server: each
 snapshot against its content hash, each CMS with :func:`services.pki_verify.verify_signature`
@@ -86,6 +90,7 @@ _DESCRIPTIONS = {
 }
 
 _SIGNATURE_DIR = re.compile(r"signature-(?P<seq>[1-9][0-9]{0,5})/(?P<file>[a-z0-9.\-]+)")
+_RECORD_DIR = re.compile(r"record-(?P<n>[2-9]|[1-9][0-9]{1,4})/(?P<rest>.+)", re.DOTALL)
 _HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -314,11 +319,48 @@ def _check_cms(
 def check_evidence(files: Mapping[str, bytes]) -> list[Check]:
     """Check the evidence embedded in a sealed report, offline.
 
+    A print of several records (or of a lot with the manufacturing orders behind it) holds the
+    first record's evidence at the top of :data:`PREFIX` and each further record's in
+    ``record-<n>/`` (n = 2, 3, ...), laid out the same way; every folder is checked, and the
+    findings of record n are named ``"record <n>: ..."``.
+
     :param files: The embedded files by name, with or without :data:`PREFIX` (e.g.
         :attr:`services.pdf_verify.PdfVerdict.embedded`).
     :return: One :class:`Check` per finding; never raises for malformed input.
     """
     found = strip_prefix(files) if any(str(n).startswith(PREFIX) for n in files) else dict(files)
+    top: dict[str, bytes] = {}
+    records: dict[int, dict[str, bytes]] = {}
+    strays: list[str] = []
+    for name, data in found.items():
+        match = _RECORD_DIR.fullmatch(str(name))
+        if match:
+            records.setdefault(int(match["n"]), {})[match["rest"]] = data
+        elif str(name).startswith("record-"):
+            strays.append(str(name))
+        else:
+            top[name] = data
+    checks = _check_record(top)
+    gaps = sorted(set(range(2, max(records, default=1) + 1)) - set(records))
+    if strays or gaps:
+        problems = []
+        if gaps:
+            problems.append("missing record folder(s) " + ", ".join(f"record-{n}/" for n in gaps))
+        if strays:
+            problems.append("unexpected file(s) " + ", ".join(sorted(strays)[:5]))
+        checks.append(Check("evidence folders", False, "; ".join(problems).capitalize() + "."))
+    for number in sorted(records):
+        label = f"record {number}: "
+        try:
+            found_checks = _check_record(records[number])
+        except Exception as exc:  # noqa: BLE001 - hostile evidence must not crash a verifier
+            found_checks = [Check("evidence record", False, f"Cannot be checked: {exc}")]
+        checks.extend(Check(label + check.name, check.ok, check.detail) for check in found_checks)
+    return checks
+
+
+def _check_record(found: Mapping[str, bytes]) -> list[Check]:
+    """The findings of one record's evidence folder (names relative to the folder)."""
     checks: list[Check] = []
     record = _load_json(found.get("record.json"))
     if not isinstance(record, Mapping) or record.get("format") != RECORD_FORMAT:

@@ -53,7 +53,13 @@ from pyhanko_certvalidator.errors import (
 )
 
 from .pdf_seal_stamp import cjk_font_path, given_box, stamp_box, stamp_style
-from .pdf_seal_tsa import FailoverTimeStamper, seal_signer, token_time, tsa_failure
+from .pdf_seal_tsa import (
+    FailoverTimeStamper,
+    seal_signer,
+    token_time,
+    tsa_certificates,
+    tsa_failure,
+)
 from .pki_errors import PkiError, SealError
 
 __all__ = [
@@ -65,6 +71,7 @@ __all__ = [
     "Stamp",
     "cjk_font_path",
     "seal_pdf",
+    "tsa_certificates",
 ]
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
@@ -100,8 +107,10 @@ class Stamp:
         ``.ttc`` collection, whose Simplified Chinese face is used); needed when the lines are
         not Latin-1. ``None`` uses the PDF standard font Courier.
     :param box: Where on the last page, ``(x1, y1, x2, y2)`` in PDF points from the bottom
-        left corner; ``None`` puts a 250 x 72 pt stamp in the bottom right corner, 18 pt from
-        the edges (move it when the report's footer is there).
+        left corner; ``None`` puts a 250 x 72 pt stamp at the right, 18 pt from the edges.
+    :param bottom: With no ``box``: the stamp's bottom edge, in points above the page's, e.g.
+        the report's bottom margin, so that the stamp sits above the report's footer (in the
+        room the report left blank for it) instead of over it; ``None``: 18 pt.
     """
 
     lines: tuple[str, ...]
@@ -109,6 +118,7 @@ class Stamp:
     no_trusted_time_line: str
     font_path: str | None = None
     box: tuple[float, float, float, float] | None = None
+    bottom: float | None = None
 
 
 @dataclass(frozen=True)
@@ -394,7 +404,7 @@ def _sign_with(  # noqa: PLR0913
         field_spec = fields.SigFieldSpec(
             sig_field_name=options.field_name,
             on_page=-1,
-            box=stamp_box(writer) if stamp.box is None else given_box(stamp.box),
+            box=stamp_box(writer, stamp.bottom) if stamp.box is None else given_box(stamp.box),
         )
     else:
         field_spec = fields.SigFieldSpec(sig_field_name=options.field_name)

@@ -228,10 +228,24 @@ def given_box(box: Sequence[float]) -> tuple[int, int, int, int]:
     return x1, y1, x2, y2
 
 
-def stamp_box(writer: IncrementalPdfFileWriter) -> tuple[int, int, int, int]:
-    """The stamp's rectangle: the bottom right corner of the last page."""
-    left, bottom, right, _top = _page_box(writer)
+def stamp_box(
+    writer: IncrementalPdfFileWriter, bottom: float | None = None
+) -> tuple[int, int, int, int]:
+    """The stamp's rectangle: the right of the last page, ``bottom`` points above its bottom
+    edge (the report's bottom margin, where its footer is drawn), else 18 pt from the edge.
+
+    :raises SealError: ``"bad_input"`` when ``bottom`` is negative or leaves no room.
+    """
+    left, low, right, top = _page_box(writer)
+    if bottom is None:
+        y1 = low + _STAMP_MARGIN
+    else:
+        try:
+            y1 = low + float(bottom)
+        except (TypeError, ValueError) as exc:
+            raise SealError("bad_input", f"The stamp's bottom {bottom!r} is no number.") from exc
+        if float(bottom) < 0 or y1 + _STAMP_HEIGHT > top:
+            raise SealError("bad_input", f"The stamp's bottom {bottom!r} is off the page.")
     x2 = right - _STAMP_MARGIN
     x1 = max(left + _STAMP_MARGIN, x2 - _STAMP_WIDTH)
-    y1 = bottom + _STAMP_MARGIN
-    return int(x1), int(y1), int(x2), int(y1 + _STAMP_HEIGHT)
+    return int(x1), int(round(y1)), int(x2), int(round(y1)) + int(_STAMP_HEIGHT)

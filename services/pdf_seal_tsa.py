@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import threading
 from collections.abc import Sequence
@@ -16,6 +18,7 @@ from typing import Any
 
 import requests
 from asn1crypto import algos, cms, tsp
+from cryptography import x509
 from pyhanko.sign import signers
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, dummy_digest
@@ -131,6 +134,46 @@ class FailoverTimeStamper(TimeStamper):
         if not failures:
             raise NoTsaAnswered("No timestamp authority (TSA) URL is configured.")
         raise NoTsaAnswered("No timestamp authority answered: " + "; ".join(failures) + ".")
+
+
+@functools.lru_cache(maxsize=MAX_TSA_CACHE)
+def _token_certificates(token_der: bytes) -> tuple[x509.Certificate, ...]:
+    token = cms.ContentInfo.load(token_der)
+    found = []
+    for choice in token["content"]["certificates"] or ():
+        if choice.name == "certificate":
+            found.append(x509.load_der_x509_certificate(choice.chosen.dump()))
+    return tuple(found)
+
+
+def tsa_certificates(urls: Sequence[str], timeout: float) -> tuple[x509.Certificate, ...]:
+    """The certificates the TSAs of ``urls`` put in their tokens (the TSA's own and its chain).
+
+    They come from the token kept to size the next seal with the same TSAs; when none is kept
+    yet, that token is fetched now (pyHanko would fetch it while signing anyway, and then the
+    seal reuses it). A seal needs them before signing: the CRLs of the TSA's certificates go
+    into the seal's validation data, so the TSA's revocation status is in the file without an
+    administrator pasting the TSA's certificate. Empty when no TSA answers (the seal reports
+    that itself).
+    """
+    urls = tuple(urls)
+    if not urls:
+        return ()
+    dummy = _DUMMIES.get(urls)
+    if dummy is None:
+        stamper = FailoverTimeStamper(urls, timeout)
+        try:
+            asyncio.run(stamper.async_dummy_response("sha256"))
+        except (TimestampRequestError, ValueError):
+            return ()
+        stamper.remember_dummy()
+        dummy = _DUMMIES.get(urls)
+    if dummy is None:
+        return ()
+    try:
+        return _token_certificates(dummy.dump())
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return ()
 
 
 def tsa_failure(exc: BaseException) -> NoTsaAnswered | None:

@@ -21,6 +21,7 @@ from . import (
     test_release_certificate,
     test_scenario_change_tour,
     test_scenario_tours,
+    test_seal_layout,
     test_sealed_reports,
     test_session_window,
     test_signature_chain,

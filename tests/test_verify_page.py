@@ -110,6 +110,49 @@ class TestVerifyPage(SealSetup, HttpCase):
         self.assertIn("A newer print of this record exists", page)
         self.assertIn("Certificate revoked", page)
 
+    def test_record_changed_since_signing_is_told_by_page_and_upload(self):
+        """Sign, print, then change a signed field with a reason: the signature no longer
+        counts, and the page and the upload of the (unaltered) copy say so for it.
+
+        Verifies: R10, R11, R24
+        """
+        pdf, printed = self.print_lot(user=self.auditor)
+        # The twin before the change: the same copy, the signature valid.
+        answer = self.upload(pdf, json_answer=True).json()
+        self.assertEqual(answer["status"], "authentic")
+        self.assertEqual([sig["state"] for sig in answer["records"][0]["signatures"]], ["valid"])
+        page = self.url_open(self.token_path(printed)).text
+        self.assertNotIn("Changed since signing", page)
+        self.assertIn("Valid", page)
+
+        self.lot.with_context(esign_change_reason="Relabelled after printing").ref = "VP-REF-2"
+        self.env.flush_all()
+        self.signature.invalidate_recordset(["status"])
+        self.assertEqual(self.signature.status, "changed")
+        page = self.url_open(self.token_path(printed)).text
+        self.assertIn("Changed since signing", page)
+        self.assertIn("Verify Page Releaser", page)
+        answer = self.upload(pdf, json_answer=True).json()
+        # The file is the sealed one; the signature it shows no longer counts.
+        self.assertEqual(answer["status"], "authentic")
+        signature = answer["records"][0]["signatures"][0]
+        self.assertEqual(signature["state"], "changed")
+        self.assertEqual(signature["name"], "Verify Page Releaser")
+        html = self.upload(pdf).text
+        self.assertIn("Authentic: unchanged since printed on", html)
+        self.assertIn("Changed since signing", html)
+
+    def test_revoked_certificate_is_told_by_the_upload(self):
+        """Verifies: R7, R24"""
+        pdf, _printed = self.print_lot()
+        answer = self.upload(pdf, json_answer=True).json()
+        self.assertEqual(answer["records"][0]["signatures"][0]["state"], "valid")
+        self.assertNotIn("Certificate revoked", self.upload(pdf).text)
+        self.ra_cert.with_user(self.admin)._revoke("key_compromise")
+        answer = self.upload(pdf, json_answer=True).json()
+        self.assertEqual(answer["records"][0]["signatures"][0]["state"], "revoked")
+        self.assertIn("Certificate revoked", self.upload(pdf).text)
+
     def test_unknown_and_malformed_tokens_get_the_same_answer(self):
         self.print_lot()
         unknown = self.url_open(VERIFY + "/" + "A" * 43)

@@ -187,3 +187,56 @@ def test_random_mutations_never_raise(files: dict[str, bytes]) -> None:
         mutated[name] = bytes(data)
         checks = check_evidence(mutated)
         assert checks and all(check.detail for check in checks)
+
+
+# --- Prints of several records: record-<n>/ folders ---------------------------------------
+
+
+def _in_folder(items: list[EmbeddedFile], folder: str) -> dict[str, bytes]:
+    """One record's evidence moved under ``folder``, as a print of several records has it."""
+    return {PREFIX + folder + item.name[len(PREFIX) :]: item.data for item in items}
+
+
+@pytest.fixture(scope="module")
+def two_records(pki: SealPki, files: dict[str, bytes]) -> dict[str, bytes]:
+    return {**files, **_in_folder(evidence(pki), "record-2/")}
+
+
+def test_every_record_of_a_multi_record_print_is_checked(
+    two_records: dict[str, bytes], files: dict[str, bytes]
+) -> None:
+    checks = check_evidence(two_records)
+    assert not _failed(checks), _failed(checks)
+    names = [check.name for check in checks]
+    first = [check.name for check in check_evidence(files)]
+    assert names[: len(first)] == first  # the first record's findings keep their names
+    assert names[len(first) :] == [f"record 2: {name}" for name in first]
+    assert check_evidence(strip_prefix(two_records)) == checks
+
+
+def test_altered_snapshot_in_a_later_record(pki: SealPki, files: dict[str, bytes]) -> None:
+    """The tamper twin: only the second record's first snapshot was altered."""
+    tampered = {**files, **_in_folder(evidence(pki, tamper_snapshot=True), "record-2/")}
+    failed = _failed(check_evidence(tampered))
+    assert set(failed) == {"record 2: signature 1 snapshot", "record 2: signature 1 CAdES"}
+    assert "content was altered" in failed["record 2: signature 1 snapshot"]
+
+
+def test_later_record_without_its_record_json_or_with_a_broken_chain(
+    pki: SealPki, two_records: dict[str, bytes], files: dict[str, bytes]
+) -> None:
+    no_record = {k: v for k, v in two_records.items() if k != PREFIX + "record-2/record.json"}
+    assert list(_failed(check_evidence(no_record))) == ["record 2: evidence record"]
+    broken = {**files, **_in_folder(evidence(pki, break_chain=True), "record-2/")}
+    assert "record 2: signature chain" in _failed(check_evidence(broken))
+
+
+def test_missing_or_stray_record_folders(pki: SealPki, files: dict[str, bytes]) -> None:
+    gap = {**files, **_in_folder(evidence(pki), "record-3/")}
+    failed = _failed(check_evidence(gap))
+    assert list(failed) == ["evidence folders"]
+    assert "record-2/" in failed["evidence folders"]
+    stray = {**files, PREFIX + "record-1/record.json": b"{}", PREFIX + "record-x": b""}
+    failed = _failed(check_evidence(stray))
+    assert list(failed) == ["evidence folders"]
+    assert "record-1/record.json" in failed["evidence folders"]

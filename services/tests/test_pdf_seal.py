@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from asn1crypto import x509 as asn1_x509
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from pki_fixtures import softhsm_token
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -568,3 +569,37 @@ def test_stamp_box_can_be_moved(pki: SealPki) -> None:
                 stamp=Stamp(("x",), "https://x", "none", box=box),
             )
         assert caught.value.code == "bad_input"
+
+
+def test_stamp_above_the_report_footer(pki: SealPki) -> None:
+    """The stamp sits ``bottom`` points up (above a footer in the report's bottom margin)."""
+    above = Stamp(("ACME Medical",), "https://erp.example.com/v/x", "none", bottom=56.7)
+    result = seal_pdf(report_pdf(), pki.signer, pki.options("B-B"), stamp=above)
+    widget = PdfFileReader(io.BytesIO(result.pdf)).embedded_signatures[0].sig_field
+    assert [float(value) for value in widget["/Rect"]] == [327, 57, 577, 129]
+    # Twins: a bottom off the page or not a number is refused, nothing sealed.
+    for bottom in (-1, 800, "low"):
+        with pytest.raises(SealError) as caught:
+            seal_pdf(
+                report_pdf(),
+                pki.signer,
+                pki.options("B-B"),
+                stamp=Stamp(("x",), "https://x", "none", bottom=bottom),
+            )
+        assert caught.value.code == "bad_input"
+
+
+def test_tsa_certificates_come_from_the_tsa_itself(pki: SealPki) -> None:
+    """The TSA's own certificate (whose CRL the seal then embeds) is learnt from its token, so
+    an administrator needs to configure only the TSA's root."""
+    from services.pdf_seal import tsa_certificates  # noqa: PLC0415
+
+    found = tsa_certificates((pki.tsa.down_url, pki.tsa.url), 5.0)
+    assert pki.tsa.tsa_certificate in found
+    points = pki.tsa.tsa_certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+    assert points.value  # its CRL can be found from it
+    assert tsa_certificates((pki.tsa.url,), 5.0) == tsa_certificates((pki.tsa.url,), 5.0)
+    # Twins: no TSA answers, or none is configured: nothing learnt, nothing raised.
+    assert tsa_certificates((pki.tsa.down_url,), 1.0) == ()
+    assert tsa_certificates((pki.tsa.garbage_url,), 1.0) == ()
+    assert tsa_certificates((), 1.0) == ()
