@@ -525,6 +525,7 @@ class EsignPolicy(models.Model):
                 author_may_not_sign=self.author_may_not_sign,
                 one_step_per_person=self.one_step_per_person,
                 version=self.version,
+                skipped_step_ids=frozenset((step_records - steps).ids),
             )
 
         if len(shared) == len(step_records):  # signers do not depend on the record
