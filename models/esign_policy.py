@@ -228,12 +228,14 @@ class EsignPolicy(models.Model):
         for policy in self:
             policy.reject_state_id = by_key.get(policy.reject_state, False)
 
-    @api.onchange("trigger_id", "reject_state_id")
+    @api.onchange("trigger_id", "reject_state_id", "model_id")
     def _onchange_choices(self):
-        """The form picks the filtered choices; the policy keeps their plain values."""
+        """The form picks the filtered choices; the policy keeps their plain values. Another
+        model empties the choices that were the former model's."""
         for policy in self:
             policy.trigger = policy.trigger_id.code or False
-            policy.reject_state = policy.reject_state_id and policy.reject_state_id._esign_key()
+            state = policy.reject_state_id
+            policy.reject_state = state._esign_key() if state else False
 
     @api.model
     def _esign_choice_values(self, vals):

@@ -258,6 +258,14 @@ class TestMatrixForm(MatrixCase):
             form.trigger_id = self.env["esign.policy.trigger"].search(
                 [("model", "=", "purchase.order")]
             )
+            # Another model: the former model's signing point is no longer offered nor kept.
+            form.model_id = self.env["ir.model"]._get("stock.lot")
+            self.assertFalse(form.trigger_id)
+            self.assertFalse(form.trigger)
+            form.model_id = self.env["ir.model"]._get("purchase.order")
+            form.trigger_id = self.env["esign.policy.trigger"].search(
+                [("model", "=", "purchase.order")]
+            )
             with form.step_ids.new() as step:
                 step.name = "Finance approval"
                 step.meaning_id = self.approved
