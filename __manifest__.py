@@ -38,6 +38,7 @@
         "data/esign_audit_data.xml",
         "data/esign_pki_data.xml",
         "data/esign_validation_data.xml",
+        "data/esign_policy_choice_data.xml",
         "views/esign_panel_templates.xml",
         "views/esign_form_templates.xml",
         "views/esign_meaning_views.xml",

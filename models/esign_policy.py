@@ -2,10 +2,11 @@ import functools
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
-from odoo.tools import SQL
+from odoo.osv import expression
 from odoo.tools.safe_eval import safe_eval
 
 from ..services import policy as policy_engine
+from .esign_policy_step import VIA_POLICY
 
 # Changing any of these makes a new policy version; signatures keep the version they used.
 VERSIONED_FIELDS = {
@@ -36,7 +37,8 @@ class EsignPolicy(models.Model):
     There is one active policy per (model, trigger, company). The trigger is a gated business
     action that the host model declares in ``_esign_triggers`` (for example ``done`` on a
     manufacturing order). Steps with the same sequence form a stage signed in parallel; stages
-    are signed in order.
+    are signed in order. A step with a condition is needed only by the records matching it, so
+    "above 50,000 the finance manager signs too" is one more step of the same policy.
     """
 
     _name = "esign.policy"
@@ -45,12 +47,22 @@ class EsignPolicy(models.Model):
     _inherit = ["mail.thread"]
     _order = "model, trigger, id"
 
-    name = fields.Char(required=True, translate=True, tracking=True)
-    active = fields.Boolean(default=True, tracking=True)
+    name = fields.Char(
+        required=True,
+        translate=True,
+        tracking=True,
+        help="A name people recognise in lists and on signatures, e.g. 'Purchase approval'.",
+    )
+    active = fields.Boolean(
+        default=True,
+        tracking=True,
+        help="Archived policies gate nothing; their signatures stay as they were.",
+    )
     company_id = fields.Many2one(
         "res.company",
         default=lambda self: self.env.company,
-        help="Leave empty to apply the policy to every company.",
+        help="The company whose records this policy covers. Leave empty to apply the policy "
+        "to every company.",
     )
     model_id = fields.Many2one(
         "ir.model",
@@ -67,6 +79,15 @@ class EsignPolicy(models.Model):
         required=True,
         tracking=True,
         help="The business action that cannot happen until this policy's signatures exist.",
+    )
+    trigger_id = fields.Many2one(
+        "esign.policy.trigger",
+        string="Signing Point",
+        compute="_compute_trigger_id",
+        readonly=False,
+        domain="[('model', '=', model)]",
+        help="The business action that waits for the signatures, e.g. confirming a purchase "
+        "order. Only the actions of the chosen document model are offered.",
     )
     domain = fields.Char(
         string="Applies When",
@@ -114,6 +135,16 @@ class EsignPolicy(models.Model):
         "Empty: the default that the document model declares for this action (for example a "
         "rejected CAPA plan returns to Investigation), or no change of state.",
     )
+    reject_state_id = fields.Many2one(
+        "esign.policy.state",
+        string="Return To on Rejection",
+        compute="_compute_reject_state_id",
+        readonly=False,
+        domain="[('model', '=', model)]",
+        help="Where the record goes back to when a signer rejects it, among the states of "
+        "the chosen document model. Empty: the model's usual state for this action, or it "
+        "keeps its state.",
+    )
     version = fields.Integer(
         default=1,
         readonly=True,
@@ -121,7 +152,10 @@ class EsignPolicy(models.Model):
         help="Goes up whenever the rules change. Each signature records the version it was "
         "made under.",
     )
-    request_count = fields.Integer(compute="_compute_request_count")
+    request_count = fields.Integer(
+        compute="_compute_request_count",
+        help="How many signing requests this policy has opened, in any state.",
+    )
 
     _sql_constraints = [
         (
@@ -149,20 +183,72 @@ class EsignPolicy(models.Model):
         )
 
     @api.model
-    def _selection_reject_state(self):
-        """Every state of every signable model, as 'model:value', labelled 'Model: State'."""
-        options = []
+    def _esign_states(self):
+        """[(model, value, label)] of every state of every signable model."""
+        states = []
         for model_name in self._esign_signable_models():
             model = self.env[model_name]
             field = model._fields.get(model._esign_state_field)
             if field is None or field.type != "selection":
                 continue
-            label = self.env["ir.model"]._get(model_name).name or model._description
-            options.extend(
-                (f"{model_name}:{value}", f"{label}: {name}")
-                for value, name in field._description_selection(self.env)
+            states.extend(
+                (model_name, value, name) for value, name in field._description_selection(self.env)
             )
+        return states
+
+    @api.model
+    def _selection_reject_state(self):
+        """Every state of every signable model, as 'model:value', labelled 'Model: State'."""
+        labels = {}
+        options = []
+        for model_name, value, name in self._esign_states():
+            if model_name not in labels:
+                model = self.env[model_name]
+                labels[model_name] = (
+                    self.env["ir.model"]._get(model_name).name or model._description
+                )
+            options.append((f"{model_name}:{value}", f"{labels[model_name]}: {name}"))
         return options
+
+    @api.depends("model", "trigger")
+    def _compute_trigger_id(self):
+        choices = (
+            self.env["esign.policy.trigger"].sudo().search([("model", "in", self.mapped("model"))])
+        )
+        by_key = {(choice.model, choice.code): choice.id for choice in choices}
+        for policy in self:
+            policy.trigger_id = by_key.get((policy.model, policy.trigger), False)
+
+    @api.depends("model", "reject_state")
+    def _compute_reject_state_id(self):
+        choices = (
+            self.env["esign.policy.state"].sudo().search([("model", "in", self.mapped("model"))])
+        )
+        by_key = {choice._esign_key(): choice.id for choice in choices}
+        for policy in self:
+            policy.reject_state_id = by_key.get(policy.reject_state, False)
+
+    @api.onchange("trigger_id", "reject_state_id", "model_id")
+    def _onchange_choices(self):
+        """The form picks the filtered choices; the policy keeps their plain values. Another
+        model empties the choices that were the former model's."""
+        for policy in self:
+            policy.trigger = policy.trigger_id.code or False
+            state = policy.reject_state_id
+            policy.reject_state = state._esign_key() if state else False
+
+    @api.model
+    def _esign_choice_values(self, vals):
+        """``vals`` with the form's choice records turned into the stored plain values."""
+        vals = dict(vals)
+        if "trigger_id" in vals:
+            choice = self.env["esign.policy.trigger"].sudo().browse(vals.pop("trigger_id"))
+            if choice:
+                vals["trigger"] = choice.code
+        if "reject_state_id" in vals:
+            choice = self.env["esign.policy.state"].sudo().browse(vals.pop("reject_state_id"))
+            vals["reject_state"] = choice._esign_key() if choice else False
+        return vals
 
     @api.constrains("reject_state", "model_id")
     def _check_reject_state(self):
@@ -202,22 +288,27 @@ class EsignPolicy(models.Model):
     @api.constrains("model_id", "trigger", "company_id", "active")
     def _check_unique_trigger(self):
         for policy in self.filtered("active"):
-            clash = self.search_count(
+            clash = self.search(
                 [
                     ("id", "!=", policy.id),
                     ("model_id", "=", policy.model_id.id),
                     ("trigger", "=", policy.trigger),
                     ("company_id", "in", [policy.company_id.id, False]),
-                ]
+                ],
+                limit=1,
             )
             if clash:
                 raise ValidationError(
                     self.env._(
-                        "Only one active signing policy may gate %(action)s on %(model)s.",
+                        "Only one active signing policy may gate %(action)s on %(model)s, and "
+                        "%(other)s already does. To ask more signatures of some records only "
+                        "(e.g. orders over 50,000 also need the finance manager), open %(other)s "
+                        "and add a step with a 'Needed When' condition instead.",
                         action=dict(self._fields["trigger"]._description_selection(self.env)).get(
                             policy.trigger, policy.trigger
                         ),
                         model=policy.model_id.name,
+                        other=clash.display_name,
                     )
                 )
             model = self.env.get(policy.model)
@@ -244,6 +335,7 @@ class EsignPolicy(models.Model):
                             error=exc,
                         )
                     ) from exc
+            policy.step_ids._check_condition()  # the model may have changed under them
 
     @api.constrains("step_ids")
     def _check_steps(self):
@@ -267,23 +359,55 @@ class EsignPolicy(models.Model):
         """
         return tuple(self.sudo().search([("model", "=", model_name), ("active", "=", True)]).ids)
 
+    @api.model
+    @tools.ormcache("policy_id")
+    def _esign_step_conditions(self, policy_id):
+        """The condition text of each step of a policy ('' for none), cached like
+        ``_esign_active_ids``: whether a policy gates a record is asked on every write."""
+        steps = (
+            self.env["esign.policy.step"]
+            .sudo()
+            .search_fetch([("policy_id", "=", policy_id)], ["condition"])
+        )
+        return tuple(step.condition if self._eval_domain(step.condition) else "" for step in steps)
+
     @api.model_create_multi
     def create(self, vals_list):
-        policies = super().create(vals_list)
+        vals_list = [self._esign_choice_values(vals) for vals in vals_list]
+        # The steps made with the policy are its version 1, not a change of it.
+        policies = super(EsignPolicy, self.with_context(**{VIA_POLICY: True})).create(vals_list)
+        policies = policies.with_env(self.env)
         self.env.registry.clear_cache()  # _esign_active_ids
         policies._open_pending_requests()
         return policies
 
     def write(self, vals):
+        vals = self._esign_choice_values(vals)
         self.env.registry.clear_cache()  # _esign_active_ids
+        # Steps written through the policy: the policy counts the version once, here.
+        this = self.with_context(**{VIA_POLICY: True}) if "step_ids" in vals else self
         if VERSIONED_FIELDS.intersection(vals) and not self.env.context.get("esign_no_version"):
-            for policy in self:
+            for policy in this:
                 super(EsignPolicy, policy).write({**vals, "version": policy.version + 1})
         else:
-            super().write(vals)
+            super(EsignPolicy, this).write(vals)
         if SCOPE_FIELDS.intersection(vals):
             self._open_pending_requests()
         return True
+
+    def _cover_domain(self):
+        """The domain of the records this policy gates now: its applicability and
+        prerequisites, its company, and, when every step has a condition, at least one of
+        them (a record that needs no step needs no signature)."""
+        self.ensure_one()
+        domain = self._eval_domain(self.domain) + self._eval_domain(self.prerequisite_domain)
+        records = self.env[self.model]
+        if self.company_id and "company_id" in records._fields:
+            domain.append(("company_id", "in", [self.company_id.id, False]))
+        conditions = [self._eval_domain(step.condition) for step in self.step_ids]
+        if conditions and all(conditions):
+            domain = expression.AND([domain, expression.OR(conditions)])
+        return domain
 
     def _open_pending_requests(self):
         """Open the requests of records that this policy gates from now on.
@@ -299,13 +423,8 @@ class EsignPolicy(models.Model):
                 self.env[policy.model], "_esign_ensure_requests"
             ):
                 continue
-            domain = self._eval_domain(policy.domain) + self._eval_domain(
-                policy.prerequisite_domain
-            )
             records = self.env[policy.model].sudo()
-            if policy.company_id and "company_id" in records._fields:
-                domain.append(("company_id", "in", [policy.company_id.id, False]))
-            records.search(domain)._esign_ensure_requests()
+            records.search(policy._cover_domain())._esign_ensure_requests()
 
     def unlink(self):
         self.env.registry.clear_cache()  # _esign_active_ids
@@ -318,10 +437,17 @@ class EsignPolicy(models.Model):
 
     # ------------------------------------------------------------------ engine glue
     def _applies_to(self, record):
-        """True when this policy gates ``record`` (its applicability domain matches)."""
+        """True when this policy gates ``record``: its applicability domain matches, and at
+        least one of its steps is needed (a step without condition, or one that matches)."""
         self.ensure_one()
         domain = self._eval_domain(self.domain)
-        return bool(record.filtered_domain(domain)) if domain else True
+        if domain and not record.filtered_domain(domain):
+            return False
+        conditions = self._esign_step_conditions(self.id)
+        if not conditions or not all(conditions):
+            return True
+        matched = record.sudo()
+        return any(matched.filtered_domain(self._eval_domain(text)) for text in conditions)
 
     def _prerequisites_met(self, record):
         self.ensure_one()
@@ -349,14 +475,30 @@ class EsignPolicy(models.Model):
         The steps are read once, and a step's signers once when they do not depend on the
         record (a group or named users): many records signed at once (a bulk release) then
         share one spec. Only a step whose signer is a user field of the record is resolved
-        per record.
+        per record. A step with a condition is left out of the spec of the records that do
+        not match it; its condition is checked once for all ``records``.
         """
         self.ensure_one()
         # One query for the steps and their columns (self.step_ids would take two).
         step_records = self.env["esign.policy.step"].search_fetch(
             [("policy_id", "=", self.id)],
-            ["sequence", "name", "meaning_id", "mode", "k", "signer_type", "group_id"],
+            [
+                "sequence",
+                "name",
+                "meaning_id",
+                "mode",
+                "k",
+                "signer_type",
+                "group_id",
+                "condition",
+            ],
         )
+        # {step id: ids of the records that need it}, for the steps with a condition.
+        needed_by = {
+            step.id: frozenset(step._matching(records).ids)
+            for step in step_records
+            if self._eval_domain(step.condition)
+        }
         shared = {
             step.id: frozenset(step._eligible_users(records[:1]).ids)
             for step in step_records
@@ -364,6 +506,9 @@ class EsignPolicy(models.Model):
         }
 
         def build(record):
+            steps = step_records.filtered(
+                lambda step: step.id not in needed_by or record.id in needed_by[step.id]
+            )
             return policy_engine.PolicySpec(
                 steps=tuple(
                     policy_engine.StepSpec(
@@ -377,16 +522,24 @@ class EsignPolicy(models.Model):
                         if step.id in shared
                         else frozenset(step._eligible_users(record).ids),
                     )
-                    for step in step_records
+                    for step in steps
                 ),
                 author_may_not_sign=self.author_may_not_sign,
                 one_step_per_person=self.one_step_per_person,
                 version=self.version,
+                skipped_step_ids=frozenset((step_records - steps).ids),
             )
 
-        if len(shared) == len(step_records):  # nothing depends on the record
-            spec = build(records[:1])
-            return dict.fromkeys(records.ids, spec)
+        if len(shared) == len(step_records):  # signers do not depend on the record
+            # One spec per set of needed steps: without conditions, one for all records.
+            by_steps = {}
+            specs = {}
+            for record in records:
+                key = frozenset(sid for sid, ids in needed_by.items() if record.id in ids)
+                if key not in by_steps:
+                    by_steps[key] = build(record)
+                specs[record.id] = by_steps[key]
+            return specs
         return {record.id: build(record) for record in records}
 
     def action_view_requests(self):
@@ -398,88 +551,3 @@ class EsignPolicy(models.Model):
             "view_mode": "list,form",
             "domain": [("policy_id", "=", self.id)],
         }
-
-
-class EsignPolicyStep(models.Model):
-    """One step of a signing policy: a meaning, who may sign, and how many must."""
-
-    _name = "esign.policy.step"
-    _esign_audit = "config"
-    _description = "Signing Policy Step"
-    _order = "policy_id, sequence, id"
-
-    policy_id = fields.Many2one("esign.policy", required=True, ondelete="cascade", index=True)
-    sequence = fields.Integer(
-        default=10,
-        help="Steps with the same sequence form one stage and are signed in parallel; "
-        "stages are signed in order.",
-    )
-    name = fields.Char(required=True, translate=True)
-    meaning_id = fields.Many2one("esign.meaning", required=True, ondelete="restrict")
-    mode = fields.Selection(
-        [("all", "All signers"), ("k_of_n", "Any k of n")],
-        required=True,
-        default="all",
-        help="All signers: everyone eligible must sign. Any k of n: the step is done once k "
-        "different eligible people have signed.",
-    )
-    k = fields.Integer(
-        string="k", default=1, help="How many signatures an 'any k of n' step needs."
-    )
-    signer_type = fields.Selection(
-        [("users", "Named users"), ("group", "A group"), ("field", "A user field of the record")],
-        required=True,
-        default="group",
-    )
-    user_ids = fields.Many2many("res.users", string="Signers", domain=[("share", "=", False)])
-    group_id = fields.Many2one("res.groups", string="Signer Group")
-    user_field_id = fields.Many2one(
-        "ir.model.fields",
-        string="Signer Field",
-        ondelete="cascade",
-        domain="[('model_id', '=', parent.model_id), ('relation', '=', 'res.users'), "
-        "('ttype', 'in', ('many2one', 'many2many'))]",
-        help="The record field that names the signer, e.g. the responsible user.",
-    )
-
-    @api.constrains("mode", "k", "signer_type", "user_ids", "group_id", "user_field_id")
-    def _check_signers(self):
-        for step in self:
-            if step.signer_type == "users" and not step.user_ids:
-                raise ValidationError(self.env._("Step %(step)s names no signer.", step=step.name))
-            if step.signer_type == "group" and not step.group_id:
-                raise ValidationError(
-                    self.env._("Step %(step)s needs a signer group.", step=step.name)
-                )
-            if step.signer_type == "field" and not step.user_field_id:
-                raise ValidationError(
-                    self.env._("Step %(step)s needs a signer field.", step=step.name)
-                )
-            if step.mode == "k_of_n" and step.k < 1:
-                raise ValidationError(
-                    self.env._("Step %(step)s needs k of at least 1.", step=step.name)
-                )
-
-    def _eligible_users(self, record):
-        """The active internal users who may sign this step on ``record``."""
-        self.ensure_one()
-        if self.signer_type == "group":
-            # groups_id holds implied groups too, so members of sub-groups are included. One
-            # statement on the membership table (this runs for every signature): the same rows
-            # as a search on groups_id, active and share, without building an ORM query.
-            users = self.env["res.users"].sudo()
-            users.flush_model(["active", "share", "groups_id"])
-            self.env.cr.execute(
-                SQL(
-                    "SELECT u.id FROM res_users u JOIN res_groups_users_rel m ON m.uid = u.id"
-                    " WHERE m.gid = %s AND u.active AND u.share IS NOT TRUE ORDER BY u.id",
-                    self.group_id.id,
-                )
-            )
-            return users.browse([row[0] for row in self.env.cr.fetchall()])
-        if self.signer_type == "users":
-            users = self.user_ids
-        else:
-            # The field's name is configuration any signer may use, not something to guard.
-            users = record.sudo()[self.sudo().user_field_id.name]
-        return users.filtered(lambda u: u.active and not u.share)

@@ -17,6 +17,13 @@ Two policy-wide segregation-of-duties (SoD) switches bar users:
 * ``one_step_per_person``: a user holding a valid signature on one step may
   sign no other step of the same request.
 
+A step may be needed by some records only (a condition such as "amount over
+50,000", checked by the caller on the record): the caller builds each record's
+spec with the steps that record needs, and names the others in
+``skipped_step_ids``. A skipped step is not part of the request: nobody may
+sign it, and it counts for nothing. A record whose every step is skipped has
+nothing to sign: its request is complete.
+
 The rules are enforced when a user signs (:func:`check_can_sign`). When
 counting, a valid signature by an eligible user always counts; signatures on
 steps that are not in the policy are ignored.
@@ -98,12 +105,15 @@ class PolicySpec:
     :param author_may_not_sign: SoD: the record's authors may sign no step.
     :param one_step_per_person: SoD: a user may sign only one step per request.
     :param version: The policy's version number, carried for the caller.
+    :param skipped_step_ids: Steps of the policy that this record does not
+        need (their condition does not hold); they are not in ``steps``.
     """
 
     steps: tuple[StepSpec, ...]
     author_may_not_sign: bool = False
     one_step_per_person: bool = False
     version: int = 1
+    skipped_step_ids: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -206,12 +216,13 @@ def validate_policy(policy: PolicySpec) -> None:
     """Refuse a policy that could not be applied safely.
 
     :param policy: The policy.
-    :raises PolicyConfigError: If it has no steps, two steps share an id, or
+    :raises PolicyConfigError: If it has no steps (and skipped none for the
+        record), two steps share an id, or
         a step has an unknown mode, no eligible user, a ``k`` in mode
         ``"all"``, or in mode ``"k_of_n"`` a ``k`` below 1, missing, or above
         the number of eligible users.
     """
-    if not policy.steps:
+    if not policy.steps and not policy.skipped_step_ids:
         raise PolicyConfigError("no_steps", "A signing policy needs at least one step.")
     seen: set[int] = set()
     for step in policy.steps:

@@ -17,6 +17,8 @@ from . import (
     test_migration_import,
     test_migrations,
     test_pki,
+    test_policy_matrix,
+    test_policy_matrix_tour,
     test_qms,
     test_release_certificate,
     test_scenario_change_tour,
