@@ -191,8 +191,12 @@ class TestDelegation(EsignCase):
         behalf of QA."""
         self.delegate(self.qa, self.supervisor)  # the supervisor makes the MOs
         mo = self.reviewed_mo()
-        error = self.refused(self.sign, self.supervisor, mo)
-        self.assertIn("author", str(error))
+        self.refused(self.sign, self.supervisor, mo)  # no Sign button, no wizard
+        request = self.env["esign.request"]._for_record(mo, self.mo_policy)
+        approval = self.mo_policy.step_ids.filtered(lambda s: s.sequence == 20)
+        with self.assertRaises(UserError) as caught:  # nor a direct call
+            request._check_signable(mo, approval, self.supervisor)
+        self.assertIn("author", str(caught.exception))
         self.assertFalse(self.signatures(mo).filtered("on_behalf_of_id"))
 
     def test_one_step_per_person_counts_delegate_and_delegator(self):
@@ -304,3 +308,23 @@ class TestDelegation(EsignCase):
         self.assertNotIn(delegation, Delegation.with_user(self.outsider).search([]))
         with self.assertRaises(AccessError):
             delegation.with_user(self.outsider).read(["delegate_id"])
+
+    def test_demo_release_authority_on_leave(self):
+        """Verifies: R10, R20
+        The demo: the release authority is on leave, her deputy released a lot on her
+        behalf, and the lot's panel says so."""
+        delegation = self.env.ref(
+            "meddev_esign.demo_delegation_release_leave", raise_if_not_found=False
+        )
+        if not delegation:  # a database without demo data has nothing to show
+            return
+        self.assertEqual(delegation.state, "active")
+        self.assertTrue(delegation.in_force)
+        lot = self.env.ref("meddev_esign.demo_lot_pump_delegated")
+        self.assertEqual(lot.esign_release_state, "released")
+        sig = self.signatures(lot)
+        self.assertEqual(sig.user_id, delegation.delegate_id)
+        self.assertEqual(sig.on_behalf_of_id, delegation.delegator_id)
+        self.assertIn("on behalf of", str(lot.esign_panel_html))
+        deputy = self.env.ref("meddev_esign.demo_user_deputy_release_authority")
+        self.assertEqual(deputy.company_ids, self.env.ref("base.main_company"))
