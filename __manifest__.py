@@ -39,6 +39,7 @@
         "data/esign_pki_data.xml",
         "data/esign_validation_data.xml",
         "data/esign_policy_choice_data.xml",
+        "data/esign_delegation_data.xml",
         "views/esign_panel_templates.xml",
         "views/esign_form_templates.xml",
         "views/esign_meaning_views.xml",
@@ -59,6 +60,7 @@
         "views/esign_audit_views.xml",
         "views/esign_qms_views.xml",
         "views/esign_menus.xml",
+        "views/esign_delegation_views.xml",
         "views/esign_kpi_views.xml",
         "views/esign_migration_views.xml",
         "views/esign_escalation_views.xml",
@@ -74,6 +76,7 @@
         "demo/esign_demo_qms.xml",
         "demo/esign_demo_audit.xml",
         "demo/esign_demo_paper_history.xml",
+        "demo/esign_demo_delegation.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -64,5 +64,9 @@ from . import (
 )
 
 # isort: split
+# Delegation: a signable record, and its hooks into the request, the signature and the mixin.
+from . import esign_delegation, esign_delegation_demo, esign_delegation_signing
+
+# isort: split
 # The reporting views read the tables of the models above: their init() comes last.
 from . import esign_kpi
