@@ -38,6 +38,7 @@
         "data/esign_audit_data.xml",
         "data/esign_pki_data.xml",
         "data/esign_validation_data.xml",
+        "data/esign_config_change_data.xml",
         "views/esign_panel_templates.xml",
         "views/esign_form_templates.xml",
         "views/esign_meaning_views.xml",
@@ -63,6 +64,7 @@
         "views/esign_validation_views.xml",
         "views/esign_print_views.xml",
         "views/esign_verify_templates.xml",
+        "views/esign_config_change_views.xml",
     ],
     "demo": [
         "demo/esign_demo_users.xml",
@@ -72,6 +74,7 @@
         "demo/esign_demo_qms.xml",
         "demo/esign_demo_audit.xml",
         "demo/esign_demo_paper_history.xml",
+        "demo/esign_demo_config_change.xml",
     ],
     "assets": {
         "web.assets_backend": [

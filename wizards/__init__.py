@@ -5,4 +5,5 @@ from . import (
     esign_migration_import,
     esign_reject_wizard,
     esign_sign_wizard,
+    esign_sign_wizard_config,  # after the sign wizard it extends
 )
