@@ -118,6 +118,7 @@ class TestAuditTrail(EsignCase):
 
     def test_configuration_changes_are_audited(self):
         """Verifies: R28"""
+        # As applied (an approved configuration change applies under sudo, as its approver).
         self.mo_policy.with_user(self.esign_admin).sudo().write({"name": "MO review v2"})
         entry = self.entries(self.mo_policy)[-1]
         self.assertEqual(entry.operation, "config")

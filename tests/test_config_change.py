@@ -95,7 +95,7 @@ class TestConfigChange(EsignCase):
         """Verifies: R28, R12"""
         with self.assertRaises(AccessError):
             self.mo_policy.with_user(self.qe).write({"reminder_days": 9})
-        self.assertFalse(self.pending())
+        self.assertFalse(self.pending(self.mo_policy))
 
     def test_meaning_step_groups_and_pki_settings_captured(self):
         """Verifies: R28"""
@@ -247,3 +247,18 @@ class TestConfigChange(EsignCase):
         self.assertNotEqual(label, "Remind After (days)")
         self.assertIn(label, zh.diff_html)
         self.assertIn("Remind After (days)", change.with_context(lang="en_US").diff_html)
+
+    def test_demo_has_an_approved_and_a_pending_policy_change(self):
+        """Verifies: R28"""
+        admin = self.env.ref("base.user_admin")
+        purchase = self.env.ref("meddev_esign.demo_policy_po_approval")
+        approved = self.Change.search([("policy_id", "=", purchase.id)])
+        self.assertEqual(approved.mapped("state"), ["applied"])
+        self.assertEqual(approved.proposer_id, admin)
+        self.assertEqual(approved.approver_id, self.env.ref("meddev_esign.demo_user_it_admin"))
+        self.assertIn("quotation", purchase.prerequisite_message)
+        review = self.env.ref("meddev_esign.demo_policy_mo_review")
+        waiting = self.Change.search([("policy_id", "=", review.id)])
+        self.assertEqual(waiting.mapped("state"), ["pending"])
+        self.assertEqual(review.reminder_days, 2, "the pending change is not in force")
+        self.assertIn("QA approval of the batch record", waiting.diff_html)
