@@ -40,6 +40,7 @@
         "data/esign_validation_data.xml",
         "data/esign_policy_choice_data.xml",
         "data/esign_delegation_data.xml",
+        "data/esign_config_change_data.xml",
         "views/esign_panel_templates.xml",
         "views/esign_form_templates.xml",
         "views/esign_meaning_views.xml",
@@ -67,6 +68,7 @@
         "views/esign_validation_views.xml",
         "views/esign_print_views.xml",
         "views/esign_verify_templates.xml",
+        "views/esign_config_change_views.xml",
     ],
     "demo": [
         "demo/esign_demo_users.xml",
@@ -77,6 +79,7 @@
         "demo/esign_demo_audit.xml",
         "demo/esign_demo_paper_history.xml",
         "demo/esign_demo_delegation.xml",
+        "demo/esign_demo_config_change.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -68,5 +68,9 @@ from . import (
 from . import esign_delegation, esign_delegation_demo, esign_delegation_signing
 
 # isort: split
+# Change control of the configuration: a signable record, and the capture on the models above.
+from . import esign_config_capture, esign_config_change, esign_config_diff
+
+# isort: split
 # The reporting views read the tables of the models above: their init() comes last.
 from . import esign_kpi

@@ -5,6 +5,8 @@ from . import (
     test_audit_tour,
     test_auditor_access,
     test_concurrency,
+    test_config_change,
+    test_config_change_tour,
     test_delegation,
     test_demo_company,
     test_escalation,

@@ -118,7 +118,8 @@ class TestAuditTrail(EsignCase):
 
     def test_configuration_changes_are_audited(self):
         """Verifies: R28"""
-        self.mo_policy.with_user(self.esign_admin).write({"name": "MO review v2"})
+        # As applied (an approved configuration change applies under sudo, as its approver).
+        self.mo_policy.with_user(self.esign_admin).sudo().write({"name": "MO review v2"})
         entry = self.entries(self.mo_policy)[-1]
         self.assertEqual(entry.operation, "config")
         self.assertIn(["__action__", None, "write"], self.payload(entry)["changes"])
@@ -145,7 +146,9 @@ class TestAuditTrail(EsignCase):
         self.env.cr.postrollback.data.pop("esign_audit_heads", None)
         chain = self.env["esign.audit.chain"].sudo()._for_company(self.env.company)
         self.assertTrue(chain._holds_entry_table())
-        self.mo_policy.with_user(self.esign_admin).write({"name": "MO review during update"})
+        self.mo_policy.with_user(self.esign_admin).sudo().write(
+            {"name": "MO review during update"}
+        )
         entry = self.entries(self.mo_policy)[-1]
         self.assertIn(["name", "Test MO review", "MO review during update"],
                       self.payload(entry)["changes"])  # fmt: skip

@@ -193,7 +193,8 @@ class TestSealedReports(SealSetup, EsignCase):
             seal.flush_recordset()
 
     def test_seal_settings_are_audited(self):
-        self.company.with_user(self.esign_admin).write(
+        # As applied (an approved configuration change applies under sudo, as its approver).
+        self.company.with_user(self.esign_admin).sudo().write(
             {"esign_seal_level": "B-LTA", "esign_seal_tsa_required": False}
         )
         entry = self.env["esign.audit.entry"].search(

@@ -5,5 +5,6 @@ from . import (
     esign_migration_import,
     esign_reject_wizard,
     esign_sign_wizard,
+    esign_sign_wizard_config,  # after the sign wizard it extends
     esign_sign_wizard_delegation,  # after the wizard it extends
 )
