@@ -53,6 +53,13 @@ class TestPolicyMatrixTour(HttpCase):
                 ],
             }
         )
+        cls.second_admin = new_test_user(
+            env,
+            login="tour_matrix_admin_2",
+            password=TOUR_PASSWORD,
+            name="Tour Matrix Second Admin",
+            groups="meddev_esign.group_esign_admin",
+        )
         cls.partner = env["res.partner"].create({"name": "Tour Matrix Supplier"})
         cls.item = env["product.product"].create(
             {"name": "Tour Matrix Item", "supplier_taxes_id": []}
@@ -89,10 +96,27 @@ class TestPolicyMatrixTour(HttpCase):
         request = small.esign_request_ids.filtered(lambda r: r.policy_id == self.policy)
         self.assertNotIn("Finance approval", request.line_ids.mapped("name"))
 
+    def _approve_pending_change(self):
+        """Change control: the administrator's save is held as a pending configuration change,
+        with the old rules in force, until a second administrator signs it Approved."""
+        change = self.env["esign.config.change"].search(
+            [("policy_id", "=", self.policy.id), ("state", "=", "pending")]
+        )
+        self.assertEqual(len(change), 1)
+        self.assertEqual(change.proposer_id, self.admin)
+        self.assertFalse(self.policy.step_ids.filtered(lambda s: s.name == "Finance approval"))
+        wizards = self.env["esign.sign.wizard"].with_user(self.second_admin)
+        action = wizards._action_open(change.with_user(self.second_admin))
+        wizard = wizards.browse(action["res_id"])
+        wizard.write({"login": self.second_admin.login, "reason": "Finance step approved."})
+        wizard.action_sign(password=TOUR_PASSWORD)
+        self.assertEqual(change.state, "applied")
+
     def test_tour_add_conditional_step(self):
         self.start_tour(
             "/odoo/action-meddev_esign.esign_policy_action?debug=1",
             "meddev_esign_policy_matrix",
             login=self.admin.login,
         )
+        self._approve_pending_change()
         self._assert_finance_step_applies()
