@@ -219,6 +219,8 @@ class EsignPrint(models.Model):
                         "pki": bool(sig.pki_cms),
                     }
                 )
+                if sig.on_behalf_of_name:  # a delegate signed: the delegator's name too
+                    entries[-1]["on_behalf_of"] = sig.on_behalf_of_name
                 folders.append(sig._pki_signature_files() if sig.pki_cms else {})
             record_vals = {
                 "company": company.name,

@@ -48,6 +48,7 @@ class EsignPrint(models.Model):
                     "signatures": [
                         {
                             "name": sig.printed_name,
+                            "on_behalf_of": sig.on_behalf_of_name or "",
                             "meaning": sig.meaning_label,
                             "when": sig._local_time_display(),
                             "state": _signature_state(sig),

@@ -187,7 +187,15 @@ class EsignRequestSigning(models.Model):
                             "Signed %(meaning)s (%(step)s) by %(name)s on %(when)s.",
                             meaning=signature.meaning_name,
                             step=step.name,
-                            name=signature.printed_name,
+                            name=(
+                                self.env._(
+                                    "%(delegate)s on behalf of %(delegator)s",
+                                    delegate=signature.printed_name,
+                                    delegator=signature.on_behalf_of_name,
+                                )
+                                if signature.on_behalf_of_name
+                                else signature.printed_name
+                            ),
                             when=signature._local_time_display(),
                         ),
                         self.env._("Reason: %(reason)s", reason=reason) if reason else "",

@@ -106,6 +106,13 @@ class TestDelegation(EsignCase):
         request = sig.request_id
         self.assertEqual(request.state, "completed")
         self.assertIn(f"on behalf of {self.qa.name}", sig.manifestation)
+        self.assertTrue(
+            any(
+                f"by {self.qa2.name} on behalf of {self.qa.name}" in message.body
+                for message in mo.message_ids
+            ),
+            "the chatter names the delegator too",
+        )
         panel = str(mo.with_user(self.qa2).esign_panel_html)
         self.assertIn("on behalf of", panel)
         self.assertIn(self.qa.name, panel)

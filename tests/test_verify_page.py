@@ -1,12 +1,15 @@
 """The public verification page and upload, over real HTTP (HttpCase), on sealed printouts
 made by the real report hook, with a loopback TSA. Nothing is mocked."""
 
+import datetime
 import io
+import json
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+from odoo import fields
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..services import pdf_seal, pki
@@ -101,6 +104,66 @@ class TestVerifyPage(SealSetup, HttpCase):
         self.assertNotIn("/web", page)
         self.assertNotIn(self.ra.login, page)
         self.assertEqual(response.headers["Cache-Control"], "no-store")
+
+    def _sign_as(self, user, record, reason):
+        wizards = self.env["esign.sign.wizard"].with_user(user)
+        wizard = wizards.browse(wizards._action_open(record.with_user(user))["res_id"])
+        wizard.write({"login": user.login, "reason": reason})
+        wizard.action_sign(password=PASSWORD)
+
+    def test_delegate_signature_is_told_on_behalf_of(self):
+        """Verifies: R10
+        A deputy releases a lot under the release authority's signed delegation: the page, the
+        upload's answer and the record.json sealed into the PDF name the delegator. The twin:
+        the release authority's own release names nobody else."""
+        deputy = new_test_user(
+            self.env,
+            login="vp_deputy",
+            password=PASSWORD,
+            name="Verify Page Deputy",
+            tz="Asia/Shanghai",
+            groups="meddev_esign.group_esign_release_authority,stock.group_stock_user",
+        )
+        self.env["esign.certificate"].with_user(self.admin)._enrol(
+            deputy, "in_person", "ID card checked", self.company
+        )
+        today = fields.Date.context_today(self.env["esign.delegation"].with_user(self.ra))
+        delegation = (
+            self.env["esign.delegation"]
+            .with_user(self.ra)
+            .create(
+                {
+                    "delegator_id": self.ra.id,
+                    "delegate_id": deputy.id,
+                    "grantor_id": self.ra.id,
+                    "date_from": today,
+                    "date_to": today + datetime.timedelta(days=7),
+                    "note": "Annual leave",
+                }
+            )
+        )
+        self._sign_as(self.ra, delegation, "Going on leave")
+        lot = self.env["stock.lot"].create(
+            {"name": "VP-LOT-DELEGATED", "product_id": self.lot.product_id.id}
+        )
+        self._sign_as(deputy, lot, "All release tests passed.")
+        pdf, printed = self.print_lot(lot)
+        page = self.url_open(self.token_path(printed)).text
+        self.assertIn("Verify Page Deputy", page)
+        self.assertIn("(on behalf of Verify Page Releaser)", page)
+        answer = self.upload(pdf, json_answer=True).json()
+        (sig,) = answer["records"][0]["signatures"]
+        self.assertEqual(
+            (sig["name"], sig["on_behalf_of"]), ("Verify Page Deputy", "Verify Page Releaser")
+        )
+        embedded = self.verdict(pdf).embedded
+        record = json.loads(embedded["meddev-esign/record.json"])
+        self.assertEqual(record["signatures"][0]["on_behalf_of"], "Verify Page Releaser")
+        # The twin: the own-name release.
+        pdf, printed = self.print_lot()
+        self.assertNotIn("on behalf of", self.url_open(self.token_path(printed)).text)
+        record = json.loads(self.verdict(pdf).embedded["meddev-esign/record.json"])
+        self.assertNotIn("on_behalf_of", record["signatures"][0])
 
     def test_newer_print_and_revoked_certificate_are_told(self):
         _pdf, first = self.print_lot()
