@@ -13,6 +13,7 @@ import json
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.osv import expression
 
 from ..services import policy as engine
 from ..services.errors import PolicyConfigError, SigningRuleError
@@ -132,6 +133,44 @@ class EsignSignatureDelegation(models.Model):
 
 class EsignRequestDelegation(models.Model):
     _inherit = "esign.request"
+
+    waiting_for_me = fields.Boolean(
+        string="Waiting for Me",
+        compute="_compute_waiting_for_me",
+        search="_search_waiting_for_me",
+        help="Open and waiting for your signature: in your own name, or for a colleague "
+        "whose delegation you hold today (for that delegation's company).",
+    )
+
+    def _esign_acting_for(self):
+        """(user id, company id or None) pairs the current user signs for today: themself in
+        every company, and each delegator whose delegation they hold, in its company."""
+        Delegation = self.env["esign.delegation"]
+        held = Delegation.sudo().browse(Delegation._received_ids(self.env.uid))
+        pairs = [(self.env.uid, None)]
+        pairs += [(d.delegator_id.id, d.company_id.id) for d in held if d._covers_today()]
+        return pairs
+
+    def _waiting_for_me_domain(self):
+        alternatives = [
+            [("next_signer_ids", "in", [user_id])]
+            + ([("company_id", "=", company_id)] if company_id else [])
+            for user_id, company_id in self._esign_acting_for()
+        ]
+        return expression.AND(
+            [[("state", "in", ("waiting", "in_progress"))], expression.OR(alternatives)]
+        )
+
+    def _compute_waiting_for_me(self):
+        mine = self.filtered_domain(self._waiting_for_me_domain()) if self.ids else self
+        for request in self:
+            request.waiting_for_me = request in mine
+
+    def _search_waiting_for_me(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(self.env._("Search 'Waiting for Me' with = True or = False."))
+        domain = self._waiting_for_me_domain()
+        return domain if (operator == "=") == value else ["!", *expression.AND([domain])]
 
     def _facts(self, record, current_hash=None):
         """A signature made on behalf of someone counts as theirs for the engine."""

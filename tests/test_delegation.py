@@ -137,6 +137,38 @@ class TestDelegation(EsignCase):
         del document["entries"][-1]["payload"]["on_behalf_of"]
         self.assertFalse(sigchain.verify_export(document).ok)
 
+    def test_waiting_for_me_includes_what_a_delegation_covers(self):
+        """Verifies: R9
+        "Waiting for Me" shows the delegate the requests waiting for the delegator while the
+        delegation is in force; the twin: not before it is signed, nor after it is revoked."""
+        mo = self.reviewed_mo()
+        request = self.env["esign.request"].search(
+            [("res_model", "=", mo._name), ("res_id", "=", mo.id), ("state", "!=", "completed")]
+        )
+        self.assertIn(self.qa, request.next_signer_ids)
+
+        def waiting(user):
+            requests = self.env["esign.request"].with_user(user)
+            found = requests.search([("waiting_for_me", "=", True), ("id", "=", request.id)])
+            self.assertEqual(bool(found), request.with_user(user).waiting_for_me)
+            return bool(found)
+
+        self.assertTrue(waiting(self.qa))
+        self.assertFalse(waiting(self.qa2))
+        delegation = self.delegate(self.qa, self.qa2, sign=False)
+        self.assertFalse(waiting(self.qa2), "a draft delegation is not in force")
+        self.sign(self.qa, delegation, reason="Going on leave")
+        self.assertTrue(waiting(self.qa2))
+        self.assertTrue(waiting(self.qa), "the delegator still sees it")
+        self.assertNotIn(
+            request,
+            self.env["esign.request"]
+            .with_user(self.qa2)
+            .search([("waiting_for_me", "=", False), ("id", "=", request.id)]),
+        )
+        delegation.with_user(self.qa).action_revoke("Back from leave")
+        self.assertFalse(waiting(self.qa2))
+
     def test_without_delegation_the_colleague_is_refused(self):
         """Verifies: R12
         Twin of the delegate's signature: with no delegation the same colleague may not
