@@ -11,6 +11,7 @@ from . import (
     esign_audit_verification,
     esign_ca,
     esign_certificate,
+    esign_db_reconnect,
     esign_keystore,
     esign_meaning,
     esign_migrated_signature,

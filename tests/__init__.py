@@ -5,6 +5,7 @@ from . import (
     test_audit_tour,
     test_auditor_access,
     test_concurrency,
+    test_db_reconnect,
     test_demo_company,
     test_escalation,
     test_faults,
