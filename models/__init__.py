@@ -39,6 +39,7 @@ from . import (
     report_batch_release,
     report_quality_record,
     res_company,
+    res_partner_signup,
     res_users,
     stock_lot,
     stock_picking,

@@ -11,6 +11,7 @@ from . import (
     test_faults,
     test_first_hour,
     test_foundation,
+    test_hot_rows,
     test_input_validation,
     test_kpi,
     test_kpi_tour,
