@@ -1,31 +1,28 @@
 """Surviving a restart of PostgreSQL without restarting Odoo.
 
 When PostgreSQL restarts (``pg_ctl restart -m fast``, a fail-over, a crash), every connection
-that Odoo keeps in its pool is dead, but Odoo only finds out when it next uses one: the first
-request of each pooled connection failed with a raw ``psycopg2.OperationalError`` ("server
-closed the connection unexpectedly"), and a request arriving while the server was still down
-logged its user out (Odoo drops the session when it cannot open the registry). Three guards,
-installed once per Odoo process when the add-on is loaded (Odoo's own files are not changed):
+that Odoo keeps in its pool is dead. Odoo's pool finds that out itself when it lends one (its
+``reset()`` fails, and it opens a new connection; ``tests/test_db_reconnect.py`` holds that).
+What went wrong was the rest, and two guards, installed once per Odoo process when the add-on
+is loaded (Odoo's own files are not changed), mend it:
 
-* **The pool hands out live connections only.** A restarting server sends every idle client
-  a "terminating connection" message and closes it, so a dead idle connection has something
-  to read; a live idle one has nothing. Before the pool lends a connection, idle connections
-  with pending input are polled, and dropped when the poll says they are broken. The cost is
-  one ``select()`` per borrowed connection, no round trip.
-* **Opening the registry waits for the server.** The first statements of every request (the
-  registry's change signals) only read; when they fail because the server cannot be reached,
-  they are tried again for up to :data:`RECONNECT_SECONDS` before Odoo gives up.
-* **A request cut off by a lost connection fails cleanly**: a translated message (a
-  ``UserError`` to the web client, no traceback, a WARNING line rather than an ERROR), and a
-  broken connection's cursor closes without raising again. The server rolled the transaction
-  back when the connection went, so nothing of the request was committed.
+* **Opening the registry waits for the server.** A request arriving while the server was
+  still down failed, and Odoo logged its user out (it drops the session when it cannot open
+  the registry). Those first statements of every request (the registry's change signals)
+  only read: when they fail because the server cannot be reached, they are tried again for
+  up to :data:`RECONNECT_SECONDS` before Odoo gives up.
+* **A request cut off by a lost connection fails cleanly.** A request in flight when the
+  server went got a raw ``psycopg2.OperationalError`` (or ``InterfaceError: connection
+  already closed`` from Odoo's rollback) with its traceback. It now gets a translated message
+  (a ``UserError`` to the web client, no traceback, a WARNING line rather than an ERROR), and
+  a broken connection's rollback runs the cursor's own clean-up without raising again. The
+  server rolled the transaction back when the connection went, so nothing of the request was
+  committed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import select
 import time
 
 import psycopg2
@@ -90,45 +87,6 @@ def connection_lost(exc: BaseException | None) -> bool:
     return False
 
 
-def connection_dead(cnx) -> bool:
-    """Whether an idle pooled connection is dead, without a round trip to the server.
-
-    An idle connection has nothing to read unless the server sent something on its own: a
-    "terminating connection" error before closing it (a restart, ``pg_terminate_backend``),
-    the end of the stream, or rarely a notice. Only then is it polled, which reads that input
-    and raises when the connection is broken.
-    """
-    if cnx.closed:
-        return True
-    try:
-        readable, _w, _x = select.select([cnx], [], [], 0)
-    except (OSError, ValueError, psycopg2.Error):
-        return True
-    if not readable:
-        return False
-    try:
-        cnx.poll()
-    except psycopg2.Error:
-        return True
-    return bool(cnx.closed)
-
-
-def _borrow_live(borrow):
-    def borrow_live_connection(self, connection_info):
-        with self._lock:
-            for cnx, used, *_rest in list(self._connections):
-                if not used and not cnx.closed and connection_dead(cnx):
-                    _logger.info("dropping a pooled database connection the server closed")
-                    with contextlib.suppress(psycopg2.Error):
-                        cnx.close()
-        # The original prunes closed connections and lends a live one (or opens one).
-        return borrow(self, connection_info)
-
-    borrow_live_connection.meddev_esign_guard = True
-    borrow_live_connection.original_borrow = borrow
-    return borrow_live_connection
-
-
 def _rollback_tolerant(rollback):
     def rollback_unless_lost(self):
         """A connection the server closed has no transaction left to roll back: run the
@@ -165,9 +123,6 @@ def _open_registry_waiting(open_registry):
 
 def install() -> None:
     """Install the guards in this process, once."""
-    pool = sql_db.ConnectionPool
-    if not getattr(pool.borrow, "meddev_esign_guard", False):
-        pool.borrow = _borrow_live(pool.borrow)
     cursor = sql_db.Cursor
     if not getattr(cursor.rollback, "meddev_esign_guard", False):
         cursor.rollback = _rollback_tolerant(cursor.rollback)
