@@ -2,21 +2,21 @@
 TSA, Odoo launched in prefork mode, a JSON-RPC client that calls what the browser calls, and
 the invariant checks.
 
-Odoo is started through the real ``odoo-bin`` (never ``python -c``): in prefork mode Odoo
-re-executes ``sys.argv[0]`` for its gevent (long-polling) worker, which only works when that
-is a script. :class:`OdooServer` is the one place to swap for the project's own launcher.
+Odoo runs through the project's one launcher: ``scripts.devtools.odoo`` (``odoo_command`` for
+a shell or an install, ``serve`` for a server), which starts ``scripts/odoo_bin.py``, a real
+script, so that in prefork mode Odoo can re-execute ``sys.argv[0]`` for its gevent
+(long-polling) worker. :class:`OdooServer` only adds what the benches need around ``serve``:
+a port range of their own, a retry when another program takes the port first, and the log.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import random
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -34,9 +34,16 @@ TEMPLATE_DB = os.environ.setdefault("MEDDEV_DEMO_DB", f"{BENCH_DB_PREFIX}_tpl")
 
 from devtools import demo as _demo  # noqa: E402
 from devtools.cluster import Cluster, port_is_free  # noqa: E402
-from devtools.common import CACHE, STATE  # noqa: E402
+from devtools.common import CACHE, STATE, DevError  # noqa: E402
 from devtools.install import bootstrap  # noqa: E402
-from devtools.odoo import addons_path, fetch_odoo, find_odoo, odoo_command  # noqa: E402
+from devtools.odoo import (  # noqa: E402
+    addons_path,
+    fetch_odoo,
+    find_odoo,
+    odoo_command,
+    serve,
+    stop,
+)
 from devtools.tsa import DemoTsa  # noqa: E402
 
 OCA_TEMPLATE_DB = f"{BENCH_DB_PREFIX}_oca_tpl"
@@ -108,21 +115,19 @@ class Env:
         return res.stdout
 
     def command(self, db, *args, sub="server", addons=None, pkcs11=None, conf_name=None):
-        """argv and environment of ``odoo-bin`` (or its ``shell``) on ``db``."""
+        """argv and environment of Odoo (``sub``: ``server``, ``shell``) on ``db``, through the
+        project's launcher; ``addons`` replaces the add-ons path (the OCA peer's)."""
         opts = dict(self.options)
         if pkcs11 is not None:
             opts["pkcs11"] = pkcs11
-        argv, env = odoo_command(self.odoo_root, self.cluster, self.wk_dir, **opts)
-        conf = Path(argv[argv.index("-c", 3) + 1])
-        # One configuration file per server: a re-executed gevent worker reads it again.
-        mine = STATE / f"{conf_name or 'bench-' + db}.conf"
-        shutil.copyfile(conf, mine)
-        mine.chmod(0o600)
-        head = [sys.executable, str(self.odoo_root / "odoo-bin")]
-        if sub != "server":
-            head.append(sub)
+        # One configuration file per database or server: a re-executed gevent worker reads it
+        # again, and the project's own .state/odoo.conf stays as the other tools left it.
+        conf = STATE / f"{conf_name or 'bench-' + db}.conf"
         extra = [f"--addons-path={addons}"] if addons else []
-        return [*head, "-c", str(mine), *extra, "-d", db, *args], env
+        return odoo_command(
+            self.odoo_root, self.cluster, self.wk_dir, *extra, "-d", db, *args,
+            sub=sub, conf=conf, **opts,
+        )  # fmt: skip
 
     def template(self, db: str, fingerprint: str, build) -> None:
         """Build ``db`` with ``build()`` unless its stamp says it is current."""
@@ -231,7 +236,8 @@ class Env:
 
 # =========================================================================== Odoo servers
 class OdooServer:
-    """``odoo-bin`` in prefork mode (``--workers``) with its gevent port, on one database."""
+    """Odoo in prefork mode (``--workers``) with its gevent port, on one database, started by
+    the project's launcher (:func:`devtools.odoo.serve`)."""
 
     def __init__(
         self,
@@ -245,51 +251,41 @@ class OdooServer:
     ) -> None:
         self.env, self.db, self.workers = env, db, workers
         self.name = name or db
+        opts = dict(env.options)
+        if pkcs11 is not None:
+            opts["pkcs11"] = pkcs11
+        args = [
+            "--limit-time-real=300", "--limit-time-cpu=240", "--log-level=info",
+            *([f"--addons-path={addons}"] if addons else []), *extra,
+        ]  # fmt: skip
         for _attempt in range(5):
             # Away from 8069 and from the other developers' usual ports; a port taken as
             # Odoo binds it ("Address already in use") moves on to another one.
             self.port = free_port(random.randrange(21000, 29000, 2))
             self.gevent_port = free_port(self.port + 1)
-            argv, penv = env.command(
-                db, f"--db-filter=^{db}$", "--http-interface=127.0.0.1",
-                f"--http-port={self.port}", f"--gevent-port={self.gevent_port}",
-                f"--workers={workers}", "--max-cron-threads=1", "--limit-time-real=300",
-                "--limit-time-cpu=240", "--log-level=info", f"--logfile={self.logfile}", *extra,
-                addons=addons, pkcs11=pkcs11, conf_name=f"bench-{self.name}",
-            )  # fmt: skip
             self.logfile.unlink(missing_ok=True)
-            self.stderr = self.logfile.with_suffix(".stderr")
-            with open(self.stderr, "w") as err:
-                self.proc = subprocess.Popen(
-                    argv, env=penv, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
-                )
+            try:
+                self.proc = serve(
+                    db, workers=workers, http_port=self.port, gevent_port=self.gevent_port,
+                    args=args, logfile=self.logfile, name=f"bench-{self.name}",
+                    odoo_root=env.odoo_root, cluster=env.cluster, wk_dir=env.wk_dir, **opts,
+                )  # fmt: skip
+            except DevError:
+                text = self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+                if "Address already in use" in text:
+                    continue
+                raise RuntimeError(f"Odoo {self.name} did not start; see {self.logfile}") from None
             self.url = f"http://127.0.0.1:{self.port}"
-            if self._wait_ready():
-                return
-        raise RuntimeError(f"Odoo found no free port; see {self.stderr}")
+            log(
+                f"Odoo {self.name} up on {self.url} ({workers} workers, gevent port "
+                f"{self.gevent_port}, pid {self.proc.pid})"
+            )
+            return
+        raise RuntimeError(f"Odoo found no free port; see {self.logfile}")
 
     @property
     def logfile(self) -> Path:
         return LOGS / f"{self.name}.log"
-
-    def _wait_ready(self, timeout: float = 180) -> bool:
-        import requests  # noqa: PLC0415
-
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                if "Address already in use" in self.stderr.read_text(errors="replace"):
-                    return False
-                raise RuntimeError(f"Odoo exited ({self.proc.returncode}); see {self.stderr}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.url}/web/health", timeout=2).status_code == 200:
-                    log(
-                        f"Odoo {self.name} up on {self.url} ({self.workers} workers, gevent "
-                        f"port {self.gevent_port}, pid {self.proc.pid})"
-                    )
-                    return True
-            time.sleep(0.5)
-        raise RuntimeError(f"Odoo did not answer within {timeout} s; see {self.logfile}")
 
     def gevent_up(self, timeout: float = 60) -> bool:
         """Whether the gevent (long-polling) worker listens, waiting for it up to ``timeout``:
@@ -324,15 +320,7 @@ class OdooServer:
         return len(self.logfile.read_text(errors="replace").splitlines())
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop(self.proc)
 
 
 # =========================================================================== JSON-RPC client

@@ -106,13 +106,16 @@ product = env["product.product"].create({{"name": "Bench pressure sensor", "purc
                                           "standard_price": 2000.0}})
 env["ir.config_parameter"].sudo().set_param("bench.vendor_id", vendor.id)
 env["ir.config_parameter"].sudo().set_param("bench.product_id", product.id)
-Order = env["purchase.order"].with_user(buyers[0])
+# Building the template is not measured: its notifications stay queued, then are dropped,
+# rather than sent one by one to no mail server.
+Order = env["purchase.order"].with_user(buyers[0]).with_context(mail_notify_force_send=False)
 for prefix, count in {lots!r}:
     orders = Order.create([{{"partner_id": vendor.id, "partner_ref": "BENCH-%s-%05d" % (prefix, i),
         "order_line": [Command.create({{"product_id": product.id, "product_qty": 6,
                                         "price_unit": 2000.0}})]}} for i in range(count)])
     for order in orders:
         order.request_validation()
+env["mail.mail"].sudo().search([]).unlink()
 env.cr.commit()
 print("MEDDEV-DONE")
 """
@@ -777,6 +780,36 @@ def hash_seconds(env: Env, db: str, login: str = "bench.ra01", rounds: int = 5) 
     return sorted(times)[len(times) // 2]
 
 
+def _hash_loop(stored: str, password: str, seconds: float) -> int:
+    from passlib.context import CryptContext  # noqa: PLC0415 - an Odoo dependency
+
+    ctx = CryptContext(["pbkdf2_sha512", "plaintext"], deprecated=["plaintext"])
+    done, deadline = 0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        ctx.verify(password, stored)
+        done += 1
+    return done
+
+
+def parallel_hash_rate(
+    env: Env, db: str, processes: int, login: str = "bench.ra01", seconds: float = 6.0
+) -> float:
+    """Password checks per second that ``processes`` processes (as many as Odoo's workers)
+    complete together now: the PBKDF2 floor as the cores are shared at this moment. On a
+    machine where other jobs take CPU it is below cores / hash time."""
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+    stored = env.cluster.sql(
+        "SELECT password FROM res_users WHERE login = %s", dbname=db, params=(login,)
+    )[0][0]
+    with ProcessPoolExecutor(processes) as pool:
+        started = time.perf_counter()
+        counts = list(pool.map(_hash_loop, [stored] * processes, [login] * processes,
+                               [seconds] * processes))  # fmt: skip
+        elapsed = time.perf_counter() - started
+    return sum(counts) / elapsed
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if b else "n/a"
 
@@ -870,6 +903,7 @@ def main() -> int:
         flat = floor_load([server.url], env, db, AUTHORITIES - 2, floor_per_user, oca=False)
         results["meddev_esign_one_by_one"] = ours_flat = summary("meddev_esign, one by one", flat)
         hashes.append(hash_seconds(env, db))
+        shared = [parallel_hash_rate(env, db, args.workers)]
         broken += check_invariants(
             env,
             db,
@@ -900,6 +934,7 @@ def main() -> int:
                 "OCA confirm_auth, one by one", oca_flat
             )
             hashes.append(hash_seconds(env, db))
+            shared.append(parallel_hash_rate(env, db, args.workers))
         hash_s = sorted(hashes)[len(hashes) // 2]
         floor = cores / hash_s
         results.update(hash_s=hash_s, hashes=hashes, floor=floor)
@@ -908,15 +943,24 @@ def main() -> int:
             f"{', '.join(f'{h * 1000:.0f}' for h in hashes)} ms, measured between the phases); "
             f"floor = {cores} cores / hash time = {floor:.2f} signatures/s"
         )
+        shared_floor = sorted(shared)[len(shared) // 2]
+        results.update(shared_floor=shared_floor, shared_floors=shared)
+        print(
+            f"  shared floor: {args.workers} processes checking passwords together completed "
+            f"{shared_floor:.2f}/s (median of {', '.join(f'{r:.2f}' for r in shared)}): the "
+            "hash rate the cores gave this run's processes, other users' jobs included"
+        )
         print(
             f"  meddev_esign one by one: {ours_flat['single_rate']:.2f}/s = "
-            f"{ours_flat['single_rate'] / floor:.2f} of the floor (target >= 0.8); "
+            f"{ours_flat['single_rate'] / floor:.2f} of the floor (target >= 0.8), "
+            f"{ours_flat['single_rate'] / shared_floor:.2f} of the shared floor; "
             f"the mix: {ours['rate']:.2f} signatures/s"
         )
         if oca_template:
             print(
                 f"  OCA peer one by one: {peer_flat['single_rate']:.2f}/s = "
-                f"{peer_flat['single_rate'] / floor:.2f} of the floor; the mix: "
+                f"{peer_flat['single_rate'] / floor:.2f} of the floor, "
+                f"{peer_flat['single_rate'] / shared_floor:.2f} of the shared floor; the mix: "
                 f"{peer['rate']:.2f} approvals/s"
             )
             print(
