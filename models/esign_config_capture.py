@@ -3,7 +3,8 @@
 A user's create, write or unlink of a signing policy, a policy step (its signer groups
 included), a signature meaning or the company's PKI/TSA/seal settings is not applied: it is
 captured as an ``esign.config.change`` and the old configuration stays in force until another
-E-Signature Administrator approves it by electronic signature. This sits in the ORM methods, so
+E-Signature Administrator approves it by electronic signature. A new policy or meaning is made
+archived (in force for nothing) and put in force by the approval. This sits in the ORM methods, so
 the web client, RPC and imports are held alike, and there is no context key to get around it.
 
 Superuser environments apply directly: module install and update, data files, migrations,
@@ -38,6 +39,21 @@ def _capture_create(model, vals_list):
         changes |= Change._esign_propose(model.browse(), "create", vals)
     changes._esign_notify_proposed()
     return model.browse()
+
+
+def _capture_create_archived(model, vals_list, create):
+    """For models with an ``active`` flag (policies, meanings): the new record is made
+    archived, so nothing of it is in force and the user's form still has a record to show
+    (the web client reads back what it saved); putting it in force is the held change.
+    ``create`` is super's, in a superuser environment that keeps the proposer's user id."""
+    model.check_access("create")
+    records = create([{**vals, "active": False} for vals in vals_list])
+    Change = model.env["esign.config.change"]
+    changes = Change.browse()
+    for record, vals in zip(records, vals_list, strict=True):
+        changes |= Change._esign_propose(record, "create", vals)
+    changes._esign_notify_proposed()
+    return records.with_env(model.env)
 
 
 def _capture_write(records, vals, write):
@@ -119,7 +135,9 @@ class EsignPolicyChangeControl(models.Model):
     def create(self, vals_list):
         if self.env.su:  # install, data files, our own sudo(): applied directly
             return super().create(vals_list)
-        return _capture_create(self, vals_list)
+        return _capture_create_archived(
+            self, vals_list, super(EsignPolicyChangeControl, self.sudo()).create
+        )
 
     def write(self, vals):
         if self.env.su or not self:
@@ -161,7 +179,9 @@ class EsignMeaningChangeControl(models.Model):
     def create(self, vals_list):
         if self.env.su:
             return super().create(vals_list)
-        return _capture_create(self, vals_list)
+        return _capture_create_archived(
+            self, vals_list, super(EsignMeaningChangeControl, self.sudo()).create
+        )
 
     def write(self, vals):
         if self.env.su or not self:

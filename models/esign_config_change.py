@@ -160,7 +160,7 @@ class EsignConfigChange(models.Model):
                     }
             if lines:
                 old["__lines__"] = lines
-        elif record:
+        elif record and operation != "create":  # a new record made archived has no "old"
             old = record._esign_field_values(sorted(record._esign_audit_names()))
         policy = anchor if anchor._name == "esign.policy" else self.env["esign.policy"]
         model_label = self.env["ir.model"]._get(record._name).name
@@ -280,7 +280,20 @@ class EsignConfigChange(models.Model):
             "approver_id": approver.id,
             "applied_at": fields.Datetime.now(),
         }
-        if self.operation == "create":
+        if self.operation == "create" and self.target_id:
+            # Made archived at the proposal (a policy or meaning): the approval puts it in force.
+            created = Target.browse(self.target_id).exists()
+            if not created:
+                raise UserError(
+                    self.env._(
+                        "%(change)s cannot be approved: the proposed record no longer exists.",
+                        change=self.display_name,
+                    )
+                )
+            if values.get("active", True):
+                created.write({"active": True})
+            vals["created_id"] = created.id
+        elif self.operation == "create":
             vals["created_id"] = Target.create(values).id
         elif self.operation == "write":
             Target.browse(self.target_id).write(values)

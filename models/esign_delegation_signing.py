@@ -161,6 +161,7 @@ class EsignRequestDelegation(models.Model):
             [[("state", "in", ("waiting", "in_progress"))], expression.OR(alternatives)]
         )
 
+    @api.depends_context("uid")
     def _compute_waiting_for_me(self):
         mine = self.filtered_domain(self._waiting_for_me_domain()) if self.ids else self
         for request in self:

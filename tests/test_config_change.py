@@ -134,16 +134,65 @@ class TestConfigChange(EsignCase):
             .with_user(self.esign_admin)
             .create({"name": "Witnessed", "code": "witnessed"})
         )
-        self.assertFalse(created)
+        # Made archived, so the form has a record to show and nothing of it is in force.
+        self.assertTrue(created)
+        self.assertFalse(created.active)
         self.assertFalse(self.env["esign.meaning"].search([("code", "=", "witnessed")]))
         change = self.Change.search([("operation", "=", "create")], order="id desc", limit=1)
+        self.assertEqual((change.target_model, change.target_id), ("esign.meaning", created.id))
+        self.assertIn("Witnessed", change.diff_html)
         self.sign(self.admin2, change)
         meaning = self.env["esign.meaning"].search([("code", "=", "witnessed")])
+        self.assertEqual(meaning, created)
         self.assertEqual(change.created_id, meaning.id)
 
         self.review_step.with_user(self.esign_admin).unlink()
         self.assertTrue(self.review_step.exists())
         self.assertEqual(self.pending(self.review_step).operation, "unlink")
+
+    def test_new_policy_is_archived_until_approved_and_stays_so_if_rejected(self):
+        """Verifies: R28
+        A new policy from the form is made archived (nothing gated by it) and is put in force
+        by the approval; the twin: rejected, it stays archived."""
+        Policy = self.env["esign.policy"].with_user(self.esign_admin)
+        vals = {
+            "name": "Deviation witness",
+            "model_id": self.env["ir.model"]._get_id("mrp.production"),
+            "trigger": "mrp_done",
+            "step_ids": [
+                Command.create(
+                    {
+                        "name": "Witness",
+                        "meaning_id": self.env.ref("meddev_esign.meaning_reviewed").id,
+                        "mode": "k_of_n",
+                        "k": 1,
+                        "signer_type": "users",
+                        "user_ids": [Command.set(self.qa.ids)],
+                    }
+                )
+            ],
+        }
+        self.mo_policy.active = False  # the trigger is free for the new policy
+        first, second = Policy.create([vals, {**vals, "name": "Second witness"}])
+        self.assertFalse(first.active or second.active)
+        self.assertEqual(len(first.step_ids), 1, "its steps are made with it")
+        self.assertNotIn(first.id, self.env["esign.policy"]._esign_active_ids("mrp.production"))
+        change = self.Change.search(
+            [("target_model", "=", "esign.policy"), ("target_id", "=", first.id)]
+        )
+        self.assertEqual(change.operation, "create")
+        self.assertEqual(first.esign_pending_change_count, 1)
+        self.sign(self.admin2, change)
+        self.assertTrue(first.active)
+        self.assertEqual(change.state, "applied")
+        rejected = self.Change.search(
+            [("target_model", "=", "esign.policy"), ("target_id", "=", second.id)]
+        )
+        self.env["esign.reject.wizard"].with_user(self.admin2).create(
+            {"res_model": rejected._name, "res_id": rejected.id, "reason": "One is enough."}
+        ).action_reject()
+        self.assertEqual(rejected.state, "rejected")
+        self.assertFalse(second.active)
 
     # ------------------------------------------------------------------ approval
     def test_second_admin_approval_applies_through_policy_write(self):

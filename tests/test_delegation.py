@@ -148,6 +148,7 @@ class TestDelegation(EsignCase):
         self.assertIn(self.qa, request.next_signer_ids)
 
         def waiting(user):
+            self.env.invalidate_all()  # a new request of the web client: a fresh cache
             requests = self.env["esign.request"].with_user(user)
             found = requests.search([("waiting_for_me", "=", True), ("id", "=", request.id)])
             self.assertEqual(bool(found), request.with_user(user).waiting_for_me)

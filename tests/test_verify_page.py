@@ -105,10 +105,13 @@ class TestVerifyPage(SealSetup, HttpCase):
         self.assertNotIn(self.ra.login, page)
         self.assertEqual(response.headers["Cache-Control"], "no-store")
 
-    def _sign_as(self, user, record, reason):
+    def _sign_as(self, user, record, reason, on_behalf_of=None):
         wizards = self.env["esign.sign.wizard"].with_user(user)
         wizard = wizards.browse(wizards._action_open(record.with_user(user))["res_id"])
-        wizard.write({"login": user.login, "reason": reason})
+        vals = {"login": user.login, "reason": reason}
+        if on_behalf_of:  # the deputy may sign in their own name too: they choose
+            vals["on_behalf_of_id"] = on_behalf_of.id
+        wizard.write(vals)
         wizard.action_sign(password=PASSWORD)
 
     def test_delegate_signature_is_told_on_behalf_of(self):
@@ -146,7 +149,7 @@ class TestVerifyPage(SealSetup, HttpCase):
         lot = self.env["stock.lot"].create(
             {"name": "VP-LOT-DELEGATED", "product_id": self.lot.product_id.id}
         )
-        self._sign_as(deputy, lot, "All release tests passed.")
+        self._sign_as(deputy, lot, "All release tests passed.", on_behalf_of=self.ra)
         pdf, printed = self.print_lot(lot)
         page = self.url_open(self.token_path(printed)).text
         self.assertIn("Verify Page Deputy", page)
