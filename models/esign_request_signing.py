@@ -180,6 +180,13 @@ class EsignRequestSigning(models.Model):
                     settled.extend(todo for todo in todos_here if todo.user_id == user.id)
                 # Last, so that the note joins the tracking message of what the signature
                 # changed (e.g. the lot's release state) instead of making a second message.
+                signer = signature.printed_name
+                if signature.on_behalf_of_name:  # a delegate: the delegator is named too
+                    signer = self.env._(
+                        "%(delegate)s on behalf of %(delegator)s",
+                        delegate=signer,
+                        delegator=signature.on_behalf_of_name,
+                    )
                 record._esign_post_with_tracking(
                     Markup("%s<br/>%s")
                     % (
@@ -187,15 +194,7 @@ class EsignRequestSigning(models.Model):
                             "Signed %(meaning)s (%(step)s) by %(name)s on %(when)s.",
                             meaning=signature.meaning_name,
                             step=step.name,
-                            name=(
-                                self.env._(
-                                    "%(delegate)s on behalf of %(delegator)s",
-                                    delegate=signature.printed_name,
-                                    delegator=signature.on_behalf_of_name,
-                                )
-                                if signature.on_behalf_of_name
-                                else signature.printed_name
-                            ),
+                            name=signer,
                             when=signature._local_time_display(),
                         ),
                         self.env._("Reason: %(reason)s", reason=reason) if reason else "",
