@@ -299,9 +299,11 @@ class EsignSignableMixin(models.AbstractModel):
                     raise UserError(config_message(self.env, policy, exc)) from exc
                 if result.complete:
                     continue
+                # Steps a condition leaves out for this record are not in the result.
+                names = {step.id: step.name for step in policy.step_ids}
                 pending = [
-                    step.name
-                    for step, evaluation in zip(policy.step_ids, result.steps, strict=True)
+                    names.get(evaluation.step_id, "?")
+                    for evaluation in result.steps
                     if not evaluation.complete
                 ]
                 raise UserError(

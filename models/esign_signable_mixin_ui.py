@@ -190,7 +190,13 @@ class EsignSignableUi(models.AbstractModel):
         ready = policy._prerequisites_met(self)
         rows = []
         tz = self.env.context.get("tz") or self.env.user.tz or "UTC"
-        for step, evaluation in zip(policy.step_ids, result.steps, strict=True):
+        lines = request.sudo().line_ids if request else self.env["esign.request.line"]
+        # Steps a condition leaves out for this record (e.g. "orders over 50,000") are not in
+        # the result: the panel lists the steps this record needs.
+        evaluations = {evaluation.step_id: evaluation for evaluation in result.steps}
+        for step in policy.step_ids.filtered(lambda st: st.id in evaluations):
+            evaluation = evaluations[step.id]
+            line = lines.filtered(lambda li, st=step: li.step_id == st)[:1]
             step_sigs = sigs.filtered(lambda s, st=step: s.step_id == st)
             rows.append(
                 {
@@ -204,6 +210,11 @@ class EsignSignableUi(models.AbstractModel):
                     .browse(sorted(evaluation.pending_user_ids)),
                     "current": ready and evaluation.stage == result.current_stage,
                     "progress": self._esign_step_progress(step, evaluation),
+                    "overdue": bool(line.overdue),
+                    "due": line.due_at
+                    and fields.Datetime.context_timestamp(
+                        self.with_context(tz=tz), line.due_at
+                    ).strftime("%Y-%m-%d %H:%M"),
                 }
             )
         return {

@@ -54,11 +54,13 @@ class TestStepEscalation(EsignCase):
             line = self._line(self.review)
             self.assertEqual(line.due_at.date(), date(2026, 12, 8))
             self.assertFalse(line.overdue)
+            self.assertNotIn("Overdue since", str(self.mo.esign_panel_html))
             self.env["esign.request"]._cron_remind_overdue()
             self.assertFalse(self._escalations())
             self.assertFalse(self._line(self.review).escalated_at)
         with freeze_time("2026-12-10 08:00:00"):  # Thursday: past due
             self.assertTrue(self._line(self.review).overdue)
+            self.assertIn("Overdue since", str(self.mo.esign_panel_html))
             self.assertTrue(self.request.overdue)
             overdue = self.env["esign.request"].search([("overdue", "=", True)])
             self.assertIn(self.request, overdue)

@@ -135,6 +135,16 @@ class TestStepCondition(MatrixCase):
         po = self.make_po(10000)
         self.assertEqual(self.step_names(po), ["Purchase approval"])
         self.assertEqual(self.line_names(po), ["Purchase approval"])
+        # The panel and the gate list the steps this order needs, not the skipped one.
+        panel = str(po.esign_panel_html)
+        self.assertIn("Purchase approval", panel)
+        self.assertNotIn("Finance approval", panel)
+        error = self.refused(po.button_confirm)
+        self.assertIn("Still to sign: Purchase approval.", str(error))
+        # The twin: the large order's panel and gate name the finance step.
+        big = self.make_po(60000)
+        self.assertIn("Finance approval", str(big.esign_panel_html))
+        self.assertIn("Finance approval", str(self.refused(big.button_confirm)))
         self.sign(self.purchase_manager, po)
         request = po.esign_request_ids.filtered(lambda r: r.policy_id == self.policy)
         self.assertEqual(request.state, "completed")
