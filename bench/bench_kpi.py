@@ -245,6 +245,13 @@ OPENINGS = [
         ["__count"],
         ["user_id", "meaning_id"],
     ),
+    (
+        "Paperless Ratio: chart",
+        "esign.kpi.paperless",
+        "graph",
+        ["signature_count:sum"],
+        ["month:month", "origin"],
+    ),
 ]
 
 
