@@ -163,7 +163,7 @@ class EsignRequestDelegation(models.Model):
 
     @api.depends_context("uid")
     def _compute_waiting_for_me(self):
-        mine = self.filtered_domain(self._waiting_for_me_domain()) if self.ids else self
+        mine = self.filtered_domain(self._waiting_for_me_domain()) if self.ids else self.browse()
         for request in self:
             request.waiting_for_me = request in mine
 
@@ -296,16 +296,7 @@ class EsignRequestDelegation(models.Model):
                     record=record.display_name,
                 )
             )
-        if not self.policy_id._prerequisites_met(record):
-            raise UserError(
-                self.policy_id.prerequisite_message
-                or self.env._(
-                    "%(record)s cannot be signed yet: the prerequisites of %(policy)s do not "
-                    "hold.",
-                    record=record.display_name,
-                    policy=self.policy_id.name,
-                )
-            )
+        self._check_prerequisites(record)
         spec, facts, _result = self._evaluate(record, current_hash, spec)
         reasons = []
         for delegation in delegations:

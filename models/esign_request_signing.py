@@ -15,12 +15,8 @@ from .esign_messages import signing_refusal
 class EsignRequestSigning(models.Model):
     _inherit = "esign.request"
 
-    def _check_signable(self, record, step, user, current_hash=None, spec=None):
-        """Raise a clear, translated error unless ``user`` may sign ``step`` now.
-
-        :return: the policy spec, for the caller to reuse.
-        """
-        self.ensure_one()
+    def _check_prerequisites(self, record):
+        """Raise the policy's own message unless its prerequisites hold on ``record``."""
         if not self.policy_id._prerequisites_met(record):
             raise UserError(
                 self.policy_id.prerequisite_message
@@ -31,6 +27,14 @@ class EsignRequestSigning(models.Model):
                     policy=self.policy_id.name,
                 )
             )
+
+    def _check_signable(self, record, step, user, current_hash=None, spec=None):
+        """Raise a clear, translated error unless ``user`` may sign ``step`` now.
+
+        :return: the policy spec, for the caller to reuse.
+        """
+        self.ensure_one()
+        self._check_prerequisites(record)
         spec, facts, _result = self._evaluate(record, current_hash, spec)
         try:
             engine.check_can_sign(spec, facts, user.id, step.id, record._esign_author_ids())
