@@ -224,6 +224,30 @@ class TestConfigChange(EsignCase):
         self.assertTrue(self.entries(change, "sign"), "the approval signature is in the trail")
         self.assertEqual(self.entries(change)[:1].user_id, self.esign_admin)
 
+    def test_another_companys_admin_neither_sees_nor_approves(self):
+        """Verifies: R12, R28
+        A change belongs to the company of what it changes: an administrator of another
+        company finds nothing and cannot approve it; the twin: the second administrator of
+        the same company can."""
+        change = self.propose_reminder()
+        other = self.env["res.company"].create({"name": "Other Devices Ltd"})
+        outsider = new_test_user(
+            self.env,
+            login="t_admin_other",
+            groups="meddev_esign.group_esign_admin",
+            password=PASSWORD,
+            company_id=other.id,
+            company_ids=[Command.set(other.ids)],
+        )
+        self.assertFalse(self.Change.with_user(outsider).search([("id", "=", change.id)]))
+        with self.assertRaises(UserError):  # an AccessError is one too
+            self.sign(outsider, change)
+        self.assertEqual(change.state, "pending")
+        self.assertEqual(self.mo_policy.reminder_days, 2)
+        self.assertTrue(self.Change.with_user(self.admin2).search([("id", "=", change.id)]))
+        self.sign(self.admin2, change)
+        self.assertEqual(change.state, "applied")
+
     def test_proposer_cannot_approve_own_change(self):
         """Verifies: R14, R28"""
         change = self.propose_reminder()
