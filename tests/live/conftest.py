@@ -78,6 +78,7 @@ class Live:
     cluster: Cluster
     ids: dict = field(default_factory=dict)
     admins: dict = field(default_factory=dict)
+    approvers: dict = field(default_factory=dict)
 
     def client(self, server: Server, login: str | None = None, password: str = PASSWORD):
         c = Client(server.port)
@@ -92,6 +93,27 @@ class Live:
         if server.name not in self.admins:
             self.admins[server.name] = self.client(server, *ADMIN)
         return self.admins[server.name]
+
+    def configure(self, model: str, res_id: int, vals: dict, server: Server | None = None) -> None:
+        """Change the signing configuration as administrators must (change control): ``admin``
+        proposes it on ``server``, the second administrator signs it Approved there, and only
+        then is it in force."""
+        server = server or self.a
+        self.admin(server).call(model, "write", [res_id], vals)
+        change = self.admin(server).call(
+            "esign.config.change",
+            "search",
+            [("state", "=", "pending"), ("target_model", "=", model), ("target_id", "=", res_id)],
+            order="id desc",
+            limit=1,
+        )
+        assert change, f"no pending configuration change of {model} {res_id}"
+        first = server.name not in self.approvers
+        if first:
+            self.approvers[server.name] = self.client(server, "live_admin2")
+        self.approvers[server.name].sign(
+            "esign.config.change", change[0], PASSWORD, login="live_admin2" if first else None
+        )
 
     def marks(self) -> tuple[int, int]:
         return self.a.mark(), self.b.mark()
@@ -162,6 +184,19 @@ def _setup(live: Live) -> None:
             },
         )
     ids["users"] = users
+    # The second E-Signature Administrator, who approves the configuration changes of admin.
+    ids["admin2"] = admin.call(
+        "res.users",
+        "create",
+        {
+            "name": "Live Admin Two",
+            "login": "live_admin2",
+            "password": PASSWORD,
+            "company_id": ids["company"],
+            "company_ids": [(6, 0, [ids["company"]])],
+            "groups_id": [(6, 0, [ids["admin_group"], ids["stock_group"]])],
+        },
+    )
     ids["product"] = admin.call(
         "product.product",
         "create",

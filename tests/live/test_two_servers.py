@@ -184,13 +184,13 @@ def test_a_policy_changed_on_one_server_applies_at_once_on_the_other(live: Live)
     )[1]
     on_b = live.client(live.b, "live_ra")
     assert on_b.call(LOT, "action_esign_sign", [lot])["res_model"] == "esign.sign.wizard"
-    live.admin(live.a).call("esign.policy", "write", [policy], {"active": False})
+    live.configure("esign.policy", policy, {"active": False})  # approved on A
     try:
         with pytest.raises(RpcError) as exc:
             on_b.call(LOT, "action_esign_sign", [lot])
         assert_user_error(exc.value)
     finally:
-        live.admin(live.a).call("esign.policy", "write", [policy], {"active": True})
+        live.configure("esign.policy", policy, {"active": True})
     assert on_b.call(LOT, "action_esign_sign", [lot])["res_model"] == "esign.sign.wizard"
     assert not live.errors(marks)
 
@@ -257,10 +257,9 @@ def test_a_certificate_revoked_on_one_server_never_signs_on_the_other(live: Live
     )
     certificate = admin.call("esign.certificate.enrol.wizard", "action_enrol", [enrol])["res_id"]
     # No TSA in these tests: signatures are made with their timestamp pending.
-    admin.call(
+    live.configure(
         "res.company",
-        "write",
-        [company],
+        company,
         {
             "esign_tsa_urls": "http://127.0.0.1:9/tsa",
             "esign_tsa_offline": "pending",
@@ -284,5 +283,5 @@ def test_a_certificate_revoked_on_one_server_never_signs_on_the_other(live: Live
         assert "revoked" in exc.value.message
         assert sorted(s["res_id"] for s in _signatures(live, lots)) == sorted(lots[:2])
     finally:
-        admin.call("res.company", "write", [company], {"esign_pki_enabled": False})
+        live.configure("res.company", company, {"esign_pki_enabled": False})
     assert not live.errors(marks)
