@@ -256,6 +256,18 @@ def test_a_certificate_revoked_on_one_server_never_signs_on_the_other(live: Live
         },
     )
     certificate = admin.call("esign.certificate.enrol.wizard", "action_enrol", [enrol])["res_id"]
+    # The second administrator signs configuration changes, under PKI too: a certificate.
+    enrol_admin2 = admin.call(
+        "esign.certificate.enrol.wizard",
+        "create",
+        {
+            "user_id": live.ids["admin2"],
+            "company_id": company,
+            "identity_method": "other",
+            "identity_evidence": "Live test administrator; no document checked.",
+        },
+    )
+    admin.call("esign.certificate.enrol.wizard", "action_enrol", [enrol_admin2])
     # No TSA in these tests: signatures are made with their timestamp pending.
     live.configure(
         "res.company",
