@@ -20,7 +20,13 @@ from odoo.http import request
 from odoo.tools import SQL, sql
 
 from ..services import audit as ledger
-from .esign_ledger_store import ChainBusyError, LedgerStore
+from .esign_ledger_store import (
+    COMPUTED_HASH_EXPRESSION,
+    LINK_FUNCTION_SQL,
+    LINKS_INDEX_SQL,
+    ChainBusyError,
+    LedgerStore,
+)
 
 OPERATIONS = [
     ("create", "Create"),
@@ -55,6 +61,9 @@ GENERATED_COLUMNS = {
     "reason": ("text", "NULLIF(payload::jsonb ->> 'reason', '')"),
     "ip_address": ("varchar", "(payload::jsonb ->> 'ip')::varchar"),
     "session_hash": ("varchar", "(payload::jsonb ->> 'session')::varchar"),
+    # Not searchable: the entry hash as PostgreSQL computes it from the row's own link and
+    # payload when the row is written; the verification compares it with entry_hash.
+    "computed_hash": ("varchar", COMPUTED_HASH_EXPRESSION),
 }
 
 #: The reporting views that read the generated columns, in the order they are made.
@@ -124,6 +133,13 @@ class EsignAuditEntry(models.Model):
     )
     previous_hash = fields.Char(readonly=True)
     entry_hash = fields.Char(readonly=True, index=True)
+    computed_hash = fields.Char(
+        string="Hash Computed by the Database",
+        readonly=True,
+        help="The entry hash as PostgreSQL computed it from this entry's link and payload when "
+        "the entry was written. The verification compares it with the stored hash and checks "
+        "the links; the daily verification also recomputes every hash.",
+    )
     retention_until = fields.Date(
         readonly=True,
         help="The entry cannot be removed before this date, by anyone but a database superuser.",
@@ -143,6 +159,11 @@ class EsignAuditEntry(models.Model):
         # Dropping a column drops its index and the unique (chain, seq) constraint: Odoo
         # re-creates the indexes right after init(); the constraint is re-added here.
         plain = self._plain_generated_columns()
+        # A hashing function that is not the shipped one may have computed some stored
+        # hashes: replace it, and have every stored hash computed again by the right one.
+        if LedgerStore(cr).detached_computed_hash() and "computed_hash" not in plain:
+            plain.append("computed_hash")
+        cr.execute(LINK_FUNCTION_SQL)
         # Views that exist now and that dropping a column takes with it (not at install: they
         # are made after this table, by their own init()).
         views = [
@@ -168,6 +189,7 @@ class EsignAuditEntry(models.Model):
             )
         for view_model in views:  # in dependency order
             self.env[view_model].init()
+        cr.execute(LINKS_INDEX_SQL)
         if not sql.constraint_definition(cr, self._table, "esign_audit_entry_chain_seq_unique"):
             cr.execute(
                 "ALTER TABLE esign_audit_entry ADD CONSTRAINT esign_audit_entry_chain_seq_unique"
@@ -177,13 +199,16 @@ class EsignAuditEntry(models.Model):
 
     @api.model
     def _plain_generated_columns(self):
-        """Searchable columns that are not (or no longer) generated from the payload."""
+        """Columns that are not (or no longer) generated from the evidence as shipped."""
         self.env.cr.execute(
             "SELECT attname FROM pg_attribute WHERE attrelid = 'esign_audit_entry'::regclass"
             " AND attnum > 0 AND NOT attisdropped AND attgenerated = 's'"
         )
         generated = {name for (name,) in self.env.cr.fetchall()}
-        return [column for column in GENERATED_COLUMNS if column not in generated]
+        plain = [column for column in GENERATED_COLUMNS if column not in generated]
+        if "computed_hash" in generated and LedgerStore(self.env.cr).detached_computed_hash():
+            plain.append("computed_hash")
+        return plain
 
     @api.depends("res_model")
     def _compute_model_name(self):

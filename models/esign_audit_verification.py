@@ -36,6 +36,13 @@ class EsignAuditVerification(models.Model):
         readonly=True,
     )
     message = fields.Text(readonly=True)
+    hashes_recomputed = fields.Boolean(
+        readonly=True,
+        help="Set when every entry hash was recomputed from its link and payload (the daily "
+        "verification). Otherwise each hash was compared with the one the database computed "
+        "when the entry was written, which is as strong unless a database superuser replaced "
+        "the hashing function for a while; the daily recomputation catches that too.",
+    )
     duration = fields.Float(string="Duration (s)", readonly=True, digits=(16, 3))
     display_label = fields.Char(compute="_compute_display_label")
 

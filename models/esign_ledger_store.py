@@ -14,20 +14,32 @@ through a second connection (everything committed, which under the lock is every
 Appending then only INSERTs, which never conflicts. The unique (chain, seq) index is the last
 guard against a fork.
 
-Verification (:meth:`LedgerStore.verify`) runs where the rows are. Two read-only statements
-of this transaction check everything the streaming verifier of :mod:`services.audit` checks:
+Verification (:meth:`LedgerStore.verify`) runs where the rows are. Every entry's hash is
+computed twice: by the appender in Python (``entry_hash``), and by PostgreSQL when the row is
+written (``computed_hash``, a generated column over the row's own link and payload, through
+the IMMUTABLE function ``esign_audit_link_hash``). A superuser who rewrites a payload or a link
+makes PostgreSQL recompute ``computed_hash``, which then disagrees with ``entry_hash``.
 
-1. every entry's hash against its link and payload (SHA-256 in PostgreSQL, in a parallel
-   scan over the table: the hashing runs on every core);
-2. the numbering and the links in storage order (``seq``, then ``id``), with a window.
+1. **Stored hashes** (the button, ``chain._verify()``): one ordered pass over the covering
+   index ``esign_audit_entry_links`` compares ``entry_hash`` with ``computed_hash`` and each
+   link with the entry before; one count proves the numbering has no gap (with the unique
+   (chain, seq) constraint). A long chain is checked in two halves at once, the first through
+   a second connection, meeting at the boundary entry: no SHA-256 is computed at all, so the
+   check runs at the speed of reading the index. It relies on the schema being as shipped,
+   which a catalog query checks each time (the generated expression and the function's body).
+2. **Recomputed hashes** (``recompute=True``: the daily cron and the IQ run): every entry's
+   hash is recomputed from its link and payload with PostgreSQL's ``sha256`` in a parallel
+   scan, plus the same link and numbering window. This catches even a superuser who swapped
+   the hashing function for a moment to make ``computed_hash`` lie.
 
-When both find nothing, the chain is intact and nothing was shipped to Python. When either
+When either finds nothing, the chain is intact and nothing was shipped to Python. When either
 finds a fault, the entries from the last good one on are streamed through a server-side
 cursor (``DECLARE`` / ``FETCH``) into :func:`services.audit.verify_rows`, which names the
 first break exactly as a full stream would.
 """
 
 import contextlib
+import threading
 
 import psycopg2
 
@@ -50,6 +62,31 @@ _LINK_HASH_SQL = (
     "encode(sha256(convert_to(%s || previous_hash"
     " || encode(sha256(convert_to(payload, 'UTF8')), 'hex'), 'UTF8')), 'hex')"
 )
+
+
+#: The same entry hash as an SQL function, for the generated column ``computed_hash``.
+#: Declared IMMUTABLE (a generated column requires it): the database's encoding is fixed for
+#: its lifetime, so ``convert_to(..., 'UTF8')`` never varies for a given text.
+LINK_FUNCTION_BODY = (
+    f" SELECT encode(sha256(convert_to('{ledger.AUDIT_VERSION}' || $1"
+    " || encode(sha256(convert_to($2, 'UTF8')), 'hex'), 'UTF8')), 'hex') "
+)
+LINK_FUNCTION_SQL = (
+    "CREATE OR REPLACE FUNCTION esign_audit_link_hash(text, text) RETURNS varchar"
+    f" LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS ${'$'}{LINK_FUNCTION_BODY}${'$'}"
+)
+#: The generated column's expression as shipped, and as PostgreSQL prints it back.
+COMPUTED_HASH_EXPRESSION = "esign_audit_link_hash(previous_hash, payload)"
+COMPUTED_HASH_PRINTED = "esign_audit_link_hash((previous_hash)::text, payload)"
+
+#: The index one verification pass reads instead of the table (an index-only scan).
+LINKS_INDEX_SQL = (
+    "CREATE INDEX IF NOT EXISTS esign_audit_entry_links ON esign_audit_entry"
+    " (chain_id, seq) INCLUDE (previous_hash, entry_hash, computed_hash)"
+)
+
+#: From this many entries on, the stored-hash check runs in two halves at once (two cores).
+SPLIT_MIN_ENTRIES = 100_000
 
 
 class ChainBusyError(Exception):
@@ -182,9 +219,11 @@ class LedgerStore:
             cr.execute(SQL("CLOSE %s", name))
 
     # ------------------------------------------------------------------ verify
-    def verify(self, chain_id, start_seq=1, start_hash=ledger.GENESIS):
+    def verify(self, chain_id, start_seq=1, start_hash=ledger.GENESIS, recompute=False):
         """Verify the chain's links, hashes and numbering from ``start_seq`` on.
 
+        :param recompute: recompute every entry hash from its link and payload, instead of
+            comparing it with the one PostgreSQL stored when the row was written.
         :return: The :class:`services.chain.ChainVerdict`, the same a full
             :func:`services.audit.verify_rows` stream gives.
         """
@@ -194,19 +233,21 @@ class LedgerStore:
         # The plans are cheap to run and costly to compile: JIT would add about a second.
         cr.execute("SELECT set_config('jit', 'off', true)")
         try:
-            bad_seq, count = self._first_bad_hash(chain_id, start_seq)
-            bad_position = self._first_bad_link(chain_id, start_seq, start_hash)
+            if not recompute and self.stored_hashes_usable():
+                first, count = self._first_suspect_stored(chain_id, start_seq, start_hash)
+            else:
+                bad_seq, count = self._first_bad_hash(chain_id, start_seq)
+                first = self._first_bad_link(chain_id, start_seq, start_hash)
+                if bad_seq is not None:
+                    first = min(first or count + 1, bad_seq - start_seq + 1)
         finally:
             cr.execute("SELECT set_config('jit', %s, true)", (jit,))
-        if bad_seq is None and bad_position is None:
+        if first is None:
             return ChainVerdict(
                 True, count, None, None, f"All {count} entries are intact and linked."
             )
         # Entries before the first suspect position are good: their numbers run from
-        # start_seq without a gap (the window found no fault there) and their hashes match.
-        first = bad_position if bad_position is not None else count + 1
-        if bad_seq is not None:
-            first = min(first, bad_seq - start_seq + 1)
+        # start_seq without a gap and their hashes and links match.
         if first <= 1:
             with contextlib.closing(self.stream(chain_id, start_seq)) as rows:
                 return ledger.verify_rows(rows, start_hash=start_hash, start_seq=start_seq)
@@ -231,6 +272,71 @@ class LedgerStore:
             if not verdict.ok
             else f"All {verdict.checked + skipped} entries are intact and linked.",
         )
+
+    # ------------------------------------------------------------------ stored hashes
+    def stored_hashes_usable(self):
+        """Whether the schema is as shipped, so that ``computed_hash`` can be trusted: the
+        column is generated by the shipped expression, the function has the shipped body, and
+        the unique (chain, seq) constraint makes a count prove the numbering."""
+        return self._seq_is_unique() and not self.detached_computed_hash()
+
+    def detached_computed_hash(self):
+        """Why ``computed_hash`` no longer follows the evidence, or "" if it does."""
+        self.cr.execute(
+            """
+            SELECT a.attgenerated = 's', pg_get_expr(d.adbin, d.adrelid),
+                   (SELECT array_agg(p.prosrc || '|' || p.provolatile::text)
+                      FROM pg_proc p WHERE p.proname = 'esign_audit_link_hash')
+              FROM pg_attribute a
+              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+             WHERE a.attrelid = 'esign_audit_entry'::regclass AND a.attname = 'computed_hash'
+               AND NOT a.attisdropped
+            """
+        )
+        row = self.cr.fetchone()
+        if not row or not row[0]:
+            return "not generated"
+        if (row[1] or "").replace(" ", "") != COMPUTED_HASH_PRINTED.replace(" ", ""):
+            return "generated from another expression"
+        if row[2] != [f"{LINK_FUNCTION_BODY}|i"]:
+            return "its function was replaced"
+        return ""
+
+    def _first_suspect_stored(self, chain_id, start_seq, start_hash):
+        """(position of the first suspect entry, 1-based, or None; count), from the hashes
+        PostgreSQL stored: one pass over the covering index, in two halves at once for a long
+        chain (the first half through a second connection, which sees committed entries
+        only: if it does not see all of its half, this cursor checks it instead)."""
+        self.cr.execute(
+            "SELECT max(seq) FROM esign_audit_entry WHERE chain_id = %s AND seq >= %s",
+            (chain_id, start_seq),
+        )
+        last = self.cr.fetchone()[0]
+        if last is None:
+            return None, 0
+        total = last - start_seq + 1
+        halves = []
+        if total >= SPLIT_MIN_ENTRIES and not self.holds_table():
+            middle = start_seq + total // 2
+            side = _SideScan(self.cr.dbname, (chain_id, start_seq, middle - 1, start_hash))
+            halves.append(self._scan_stored(chain_id, middle, last, start_seq, start_hash))
+            first_half = side.result()
+            if first_half is None or first_half[0] != middle - start_seq:
+                first_half = self._scan_stored(chain_id, start_seq, middle - 1, start_seq,
+                                               start_hash)  # fmt: skip
+            halves.append(first_half)
+        else:
+            halves.append(self._scan_stored(chain_id, start_seq, last, start_seq, start_hash))
+        count = sum(half[0] for half in halves)
+        bad = [half[1] for half in halves if half[1] is not None]
+        if count != total:
+            # A number is missing (the unique constraint rules out duplicates): only the full
+            # stream can say where and what.
+            return 1, count
+        return (min(bad) - start_seq + 1 if bad else None), count
+
+    def _scan_stored(self, chain_id, low, high, start_seq, start_hash):
+        return _scan_stored(self.cr, chain_id, low, high, start_seq, start_hash)
 
     def _first_bad_hash(self, chain_id, start_seq):
         """(lowest seq whose entry hash does not match its link and payload, or None; count).
@@ -282,3 +388,51 @@ class LedgerStore:
             " AND conname = 'esign_audit_entry_chain_seq_unique' AND contype = 'u'"
         )
         return bool(self.cr.fetchone())
+
+
+def _scan_stored(cr, chain_id, low, high, start_seq, start_hash):
+    """(entries numbered low..high, lowest such seq whose stored hash or link is wrong, or
+    None), in one ordered index-only pass; the entry before ``low`` is read for its hash."""
+    cr.execute(
+        """
+        SELECT count(*) FILTER (WHERE seq >= %(low)s),
+               min(seq) FILTER (WHERE seq >= %(low)s AND (
+                   entry_hash IS DISTINCT FROM computed_hash
+                   OR previous_hash IS DISTINCT FROM expected))
+          FROM (SELECT seq, entry_hash, computed_hash, previous_hash,
+                       CASE WHEN seq = %(start)s THEN %(start_hash)s::varchar
+                            ELSE lag(entry_hash) OVER (ORDER BY seq) END AS expected
+                  FROM esign_audit_entry
+                 WHERE chain_id = %(chain)s AND seq >= %(from)s AND seq <= %(high)s) AS rows
+        """,
+        {
+            "low": low,
+            "high": high,
+            "from": max(low - 1, start_seq),
+            "start": start_seq,
+            "start_hash": start_hash,
+            "chain": chain_id,
+        },
+    )
+    return cr.fetchone()
+
+
+class _SideScan:
+    """:func:`_scan_stored` through a second connection, in a thread, while the caller's
+    cursor scans the other half. It sees what is committed; ``result()`` is None if it
+    failed (the caller then scans the half itself)."""
+
+    def __init__(self, dbname, args):
+        self._result = None
+        self._thread = threading.Thread(target=self._run, args=(dbname, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, dbname, args):
+        with contextlib.suppress(psycopg2.Error):
+            with db_connect(dbname).cursor() as side:
+                side.execute("SELECT set_config('jit', 'off', true)")
+                self._result = _scan_stored(side, *args)
+
+    def result(self):
+        self._thread.join()
+        return self._result

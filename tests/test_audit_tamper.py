@@ -2,6 +2,7 @@ import os
 import random
 import threading
 import time
+from unittest.mock import patch
 
 import psycopg2
 from psycopg2 import errorcodes
@@ -12,6 +13,7 @@ from odoo.tests import BaseCase, tagged
 from odoo.tests.common import get_db_name
 from odoo.tools import mute_logger
 
+from ..models import esign_ledger_store
 from ..services import audit as ledger
 
 SUPERUSER_DSN_VAR = "MEDDEV_ESIGN_TEST_PG_SUPERUSER_DSN"
@@ -218,8 +220,135 @@ class TestAuditTamperAndConcurrency(BaseCase):
                     record = api.Environment(cr, SUPERUSER_ID, {})["esign.audit.chain"]
                     record = record.browse(chain)
                     streamed = ledger.verify_rows(record._stream_rows(1))
-                    self.assertEqual(record._verify(), streamed)
                     self.assertEqual(streamed.ok, label == "tail cut")
+                    # The stored hashes in one pass, the same in two halves at once (the
+                    # first through a second connection), and every hash recomputed.
+                    self.assertEqual(record._verify(), streamed)
+                    with patch.object(esign_ledger_store, "SPLIT_MIN_ENTRIES", 2):
+                        self.assertEqual(record._verify(), streamed)
+                    self.assertEqual(record._verify(recompute=True), streamed)
+
+    def test_two_halves_meet_at_the_boundary(self):
+        """A break exactly where the halves meet, and one in each half, are found; an intact
+        chain checked in halves counts every entry once."""
+        chain = self.fresh_chain("Tamper: halves", count=12)
+        with patch.object(esign_ledger_store, "SPLIT_MIN_ENTRIES", 2):
+            verdict = self.verify(chain)
+            self.assertEqual((verdict.ok, verdict.checked), (True, 12))
+            for seq in (7, 6, 2, 11):  # the second half starts at entry 7
+                with self.subTest(seq=seq):
+                    chain = self.fresh_chain(f"Tamper: halves {seq}", count=12)
+                    self.tamper(
+                        (
+                            "UPDATE esign_audit_entry SET previous_hash = repeat('2', 64)"
+                            " WHERE chain_id = %s AND seq = %s",
+                            (chain, seq),
+                        )
+                    )
+                    verdict = self.verify(chain)
+                    self.assertEqual((verdict.ok, verdict.first_break_seq), (False, seq))
+
+    def test_hash_computed_by_the_database_cannot_be_detached(self):
+        """The stored-hash check relies on ``computed_hash`` being generated as shipped: with a
+        plain column or another expression every hash is recomputed (and the changed payload
+        named), another function is reported, and a module update regenerates the column."""
+        detach = {
+            "plain column": (
+                "ALTER TABLE esign_audit_entry ALTER COLUMN computed_hash DROP EXPRESSION",
+                "UPDATE esign_audit_entry SET payload = replace(payload, 'new 4', 'x'),"
+                " computed_hash = entry_hash WHERE chain_id = %s AND seq = 4",
+            ),
+            "other expression": (
+                "ALTER TABLE esign_audit_entry DROP COLUMN computed_hash",
+                "ALTER TABLE esign_audit_entry ADD COLUMN computed_hash varchar"
+                " GENERATED ALWAYS AS (entry_hash) STORED",
+                "UPDATE esign_audit_entry SET payload = replace(payload, 'new 4', 'x')"
+                " WHERE chain_id = %s AND seq = 4",
+            ),
+            "other function": (
+                "CREATE OR REPLACE FUNCTION esign_audit_link_hash(text, text) RETURNS varchar"
+                " LANGUAGE sql IMMUTABLE AS $$ SELECT 'forged'::varchar $$",
+            ),
+        }
+        for label, statements in detach.items():
+            with self.subTest(label):
+                chain = self.fresh_chain(f"Tamper: computed hash, {label}")
+                try:
+                    self.tamper(
+                        *(
+                            (statement, (chain,) if "%s" in statement else ())
+                            for statement in statements
+                        )
+                    )
+                    verdict = self.verify(chain)
+                    if label == "other function":  # no entry changed: the schema is named
+                        self.assertEqual((verdict.ok, verdict.kind), (False, "altered"))
+                        self.assertIn("computed_hash", verdict.message)
+                    else:  # the stored hashes are not trusted: every hash is recomputed
+                        self.assertEqual(
+                            (verdict.ok, verdict.kind, verdict.first_break_seq),
+                            (False, "altered", 4),
+                        )
+                finally:
+                    with self.registry.cursor() as cr:  # the add-on's own repair
+                        api.Environment(cr, SUPERUSER_ID, {})["esign.audit.entry"].init()
+                with self.registry.cursor() as cr:
+                    entries = api.Environment(cr, SUPERUSER_ID, {})["esign.audit.entry"]
+                    self.assertEqual(entries._plain_generated_columns(), [])
+                verdict = self.verify(chain)
+                # Regenerated from the evidence: a payload changed meanwhile is now named.
+                if label == "other function":
+                    self.assertTrue(verdict.ok, verdict.message)
+                else:
+                    self.assertEqual(
+                        (verdict.ok, verdict.kind, verdict.first_break_seq), (False, "altered", 4)
+                    )
+
+    @mute_logger("odoo.addons.meddev_esign.models.esign_audit")  # the break's alert
+    def test_function_swapped_for_a_moment_is_caught_by_recomputing(self):
+        """A superuser who replaces the hashing function, rewrites a payload so that the
+        database stores the old hash for it, then puts the function back, leaves a schema as
+        shipped: the daily check recomputes every hash and names the entry."""
+        chain = self.fresh_chain("Tamper: swapped function")
+        conn = self.superuser()
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT entry_hash FROM esign_audit_entry WHERE chain_id = %s AND seq = 5",
+                (chain,),
+            )
+            original = cur.fetchone()[0]
+            cur.execute("SELECT prosrc FROM pg_proc WHERE proname = 'esign_audit_link_hash'")
+            body = cur.fetchone()[0]
+        conn.close()
+        try:
+            self.tamper(
+                (
+                    "CREATE OR REPLACE FUNCTION esign_audit_link_hash(text, text)"
+                    " RETURNS varchar LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS"
+                    " $f$ SELECT %s::varchar $f$",
+                    (original,),
+                ),
+                (
+                    "UPDATE esign_audit_entry SET payload = replace(payload, 'new 5', 'NEW 5')"
+                    " WHERE chain_id = %s AND seq = 5",
+                    (chain,),
+                ),
+                (esign_ledger_store.LINK_FUNCTION_SQL, ()),
+            )
+            with self.registry.cursor() as cr:
+                cr.execute("SELECT prosrc FROM pg_proc WHERE proname = 'esign_audit_link_hash'")
+                self.assertEqual(cr.fetchone()[0], body)  # the schema looks as shipped
+                record = api.Environment(cr, SUPERUSER_ID, {})["esign.audit.chain"].browse(chain)
+                verification = record._run_verification("cron")
+                self.assertTrue(verification.hashes_recomputed)
+                self.assertEqual(
+                    (verification.verdict, verification.break_kind, verification.break_seq),
+                    ("broken", "altered", 5),
+                )
+                cr.rollback()
+        finally:
+            with self.registry.cursor() as cr:  # the shipped function, whatever happened
+                api.Environment(cr, SUPERUSER_ID, {})["esign.audit.entry"].init()
 
     @mute_logger("odoo.addons.meddev_esign.models.esign_audit")  # the trail's one logger
     def test_daily_check_alerts_administrators_on_a_break(self):
