@@ -392,7 +392,11 @@ class LedgerStore:
 
 def _scan_stored(cr, chain_id, low, high, start_seq, start_hash):
     """(entries numbered low..high, lowest such seq whose stored hash or link is wrong, or
-    None), in one ordered index-only pass; the entry before ``low`` is read for its hash."""
+    None), in one ordered index-only pass; the entry before ``low`` is read for its hash.
+
+    The first entry read has no entry before it: it is compared with ``start_hash``, which
+    is right for the chain's first entry, and makes an entry whose predecessor is missing
+    suspect."""
     cr.execute(
         """
         SELECT count(*) FILTER (WHERE seq >= %(low)s),
@@ -400,8 +404,8 @@ def _scan_stored(cr, chain_id, low, high, start_seq, start_hash):
                    entry_hash IS DISTINCT FROM computed_hash
                    OR previous_hash IS DISTINCT FROM expected))
           FROM (SELECT seq, entry_hash, computed_hash, previous_hash,
-                       CASE WHEN seq = %(start)s THEN %(start_hash)s::varchar
-                            ELSE lag(entry_hash) OVER (ORDER BY seq) END AS expected
+                       lag(entry_hash, 1, %(start_hash)s::varchar) OVER (ORDER BY seq)
+                           AS expected
                   FROM esign_audit_entry
                  WHERE chain_id = %(chain)s AND seq >= %(from)s AND seq <= %(high)s) AS rows
         """,
@@ -409,7 +413,6 @@ def _scan_stored(cr, chain_id, low, high, start_seq, start_hash):
             "low": low,
             "high": high,
             "from": max(low - 1, start_seq),
-            "start": start_seq,
             "start_hash": start_hash,
             "chain": chain_id,
         },
