@@ -491,6 +491,9 @@ class EsignPolicy(models.Model):
                 "signer_type",
                 "group_id",
                 "condition",
+                # Read by the request lines' due date when the request's state is refreshed
+                # after a signature: fetched here, it costs no statement of its own.
+                "due_days",
             ],
         )
         # {step id: ids of the records that need it}, for the steps with a condition.

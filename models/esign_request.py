@@ -196,6 +196,26 @@ class EsignRequest(models.Model):
             raise UserError(config_message(self.env, self.policy_id, exc)) from exc
         return spec, facts, result
 
+    def _set_next_signers(self, signers_of):
+        """Replace whom the requests wait for: {request id: user ids}. The relation is written
+        directly (one DELETE, one INSERT): through the field, Odoo would read the old users'
+        rows first. The field is bookkeeping of this model, tracked by nothing."""
+        cr = self.env.cr
+        cr.execute(
+            "DELETE FROM esign_request_res_users_rel WHERE esign_request_id = ANY(%s)",
+            [list(signers_of)],
+        )
+        pairs = [(rid, uid) for rid, uids in signers_of.items() for uid in uids]
+        if pairs:
+            cr.execute(
+                SQL(
+                    "INSERT INTO esign_request_res_users_rel (esign_request_id, res_users_id)"
+                    " VALUES %s",
+                    SQL(", ").join(SQL("(%s, %s)", rid, uid) for rid, uid in pairs),
+                )
+            )
+        self.browse(list(signers_of)).invalidate_recordset(["next_signer_ids"])
+
     def _refresh_state(self, notify=False, current_hash=None, spec=None, known=None):
         """Store the step lines and the state that the evaluation gives.
 
@@ -224,9 +244,19 @@ class EsignRequest(models.Model):
             [("request_id", "in", active.ids)], ["request_id", "step_id", "signed_count", "state"]
         ):
             lines_of[line.request_id.id][line.step_id.id] = line
+        # Whom each request waits for now, read from the relation in one statement for all
+        # requests: the field would also read every user's row to filter out inactive ones.
+        self.flush_model(["next_signer_ids"])
+        self.env.cr.execute(
+            "SELECT esign_request_id, array_agg(res_users_id ORDER BY res_users_id)"
+            " FROM esign_request_res_users_rel WHERE esign_request_id = ANY(%s) GROUP BY 1",
+            [active.ids],
+        )
+        waiting_for = dict(self.env.cr.fetchall())
         new_lines = []
         stale_lines = []
         changes = []  # (request, record, previous state, vals)
+        signers_of = {}  # {request id: the users it now waits for}, where that changed
         steps = self.env["esign.policy.step"]
         for req in active:
             record = req._record()
@@ -258,8 +288,8 @@ class EsignRequest(models.Model):
             stale_lines.extend(line.id for line in lines_by_step.values())  # steps now gone
             next_ids = sorted(result.next_signer_ids)
             vals = {"state": state} if state != previous else {}
-            if next_ids != sorted(req.next_signer_ids.ids):
-                vals["next_signer_ids"] = next_ids
+            if next_ids != waiting_for.get(req.id, []):
+                signers_of[req.id] = next_ids
             if state == "completed" and previous != "completed":
                 vals["completed_at"] = True
             elif state != "completed" and req.completed_at:
@@ -281,11 +311,11 @@ class EsignRequest(models.Model):
         now = fields.Datetime.now()
         for key, reqs in groups.items():
             vals = dict(key)
-            if "next_signer_ids" in vals:
-                vals["next_signer_ids"] = [fields.Command.set(list(vals["next_signer_ids"]))]
             if "completed_at" in vals:
                 vals["completed_at"] = now if vals["completed_at"] else False
             reqs.sudo().write(vals)
+        if signers_of:
+            self._set_next_signers(signers_of)
         for req, record, previous, _vals in changes:
             if previous == "completed" and req.state != "completed":
                 record._esign_post(
