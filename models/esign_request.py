@@ -244,15 +244,24 @@ class EsignRequest(models.Model):
             [("request_id", "in", active.ids)], ["request_id", "step_id", "signed_count", "state"]
         ):
             lines_of[line.request_id.id][line.step_id.id] = line
-        # Whom each request waits for now, read from the relation in one statement for all
-        # requests: the field would also read every user's row to filter out inactive ones.
-        self.flush_model(["next_signer_ids"])
-        self.env.cr.execute(
-            "SELECT esign_request_id, array_agg(res_users_id ORDER BY res_users_id)"
-            " FROM esign_request_res_users_rel WHERE esign_request_id = ANY(%s) GROUP BY 1",
-            [active.ids],
-        )
-        waiting_for = dict(self.env.cr.fetchall())
+        # Whom each request waits for now: from the cache when this transaction already read
+        # it, else from the relation in one statement for all requests (the field would also
+        # read every user's row to filter out inactive ones).
+        field = self._fields["next_signer_ids"]
+        cache = self.env.cache
+        waiting_for = {  # the ids as stored, inactive users included, as the query below
+            req.id: sorted(cache.get(req, field)) for req in active if cache.contains(req, field)
+        }
+        unread = [req.id for req in active if req.id not in waiting_for]
+        if unread:
+            self.flush_model(["next_signer_ids"])
+            self.env.cr.execute(
+                "SELECT esign_request_id, array_agg(res_users_id ORDER BY res_users_id)"
+                " FROM esign_request_res_users_rel WHERE esign_request_id = ANY(%s)"
+                " GROUP BY 1",
+                [unread],
+            )
+            waiting_for.update(self.env.cr.fetchall())
         new_lines = []
         stale_lines = []
         changes = []  # (request, record, previous state, vals)
