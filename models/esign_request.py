@@ -197,24 +197,37 @@ class EsignRequest(models.Model):
         return spec, facts, result
 
     def _set_next_signers(self, signers_of):
-        """Replace whom the requests wait for: {request id: user ids}. The relation is written
-        directly (one DELETE, one INSERT): through the field, Odoo would read the old users'
-        rows first. The field is bookkeeping of this model, tracked by nothing."""
-        cr = self.env.cr
-        cr.execute(
-            "DELETE FROM esign_request_res_users_rel WHERE esign_request_id = ANY(%s)",
-            [list(signers_of)],
-        )
+        """Store whom the requests wait for: {request id: user ids}, in one statement that
+        removes the users no longer listed and adds the new ones. Through the field, Odoo
+        would first read the relation, then every listed user's row to filter inactive
+        ones. The field is bookkeeping of this model, tracked by nothing."""
+        self.flush_model(["next_signer_ids"])  # nothing of the field left to write
         pairs = [(rid, uid) for rid, uids in signers_of.items() for uid in uids]
-        if pairs:
-            cr.execute(
-                SQL(
-                    "INSERT INTO esign_request_res_users_rel (esign_request_id, res_users_id)"
-                    " VALUES %s",
-                    SQL(", ").join(SQL("(%s, %s)", rid, uid) for rid, uid in pairs),
-                )
+        self.env.cr.execute(
+            """
+            WITH listed (request_id, user_id) AS (
+                SELECT * FROM unnest(%(requests)s::int4[], %(users)s::int4[])
+            ), gone AS (
+                DELETE FROM esign_request_res_users_rel rel
+                 WHERE rel.esign_request_id = ANY(%(ids)s)
+                   AND NOT EXISTS (SELECT 1 FROM listed
+                                    WHERE listed.request_id = rel.esign_request_id
+                                      AND listed.user_id = rel.res_users_id)
             )
-        self.browse(list(signers_of)).invalidate_recordset(["next_signer_ids"])
+            INSERT INTO esign_request_res_users_rel (esign_request_id, res_users_id)
+            SELECT request_id, user_id FROM listed ON CONFLICT DO NOTHING
+            """,
+            {
+                "requests": [rid for rid, _uid in pairs],
+                "users": [uid for _rid, uid in pairs],
+                "ids": list(signers_of),
+            },
+        )
+        # The cache holds what was written, as a write through the field would leave it.
+        requests = self.browse(list(signers_of))
+        self.env.cache.update(
+            requests, self._fields["next_signer_ids"], [tuple(signers_of[r]) for r in requests.ids]
+        )
 
     def _refresh_state(self, notify=False, current_hash=None, spec=None, known=None):
         """Store the step lines and the state that the evaluation gives.
@@ -244,28 +257,10 @@ class EsignRequest(models.Model):
             [("request_id", "in", active.ids)], ["request_id", "step_id", "signed_count", "state"]
         ):
             lines_of[line.request_id.id][line.step_id.id] = line
-        # Whom each request waits for now: from the cache when this transaction already read
-        # it, else from the relation in one statement for all requests (the field would also
-        # read every user's row to filter out inactive ones).
-        field = self._fields["next_signer_ids"]
-        cache = self.env.cache
-        waiting_for = {  # the ids as stored, inactive users included, as the query below
-            req.id: sorted(cache.get(req, field)) for req in active if cache.contains(req, field)
-        }
-        unread = [req.id for req in active if req.id not in waiting_for]
-        if unread:
-            self.flush_model(["next_signer_ids"])
-            self.env.cr.execute(
-                "SELECT esign_request_id, array_agg(res_users_id ORDER BY res_users_id)"
-                " FROM esign_request_res_users_rel WHERE esign_request_id = ANY(%s)"
-                " GROUP BY 1",
-                [unread],
-            )
-            waiting_for.update(self.env.cr.fetchall())
         new_lines = []
         stale_lines = []
         changes = []  # (request, record, previous state, vals)
-        signers_of = {}  # {request id: the users it now waits for}, where that changed
+        signers_of = {}  # {request id: the users it now waits for}
         steps = self.env["esign.policy.step"]
         for req in active:
             record = req._record()
@@ -295,10 +290,8 @@ class EsignRequest(models.Model):
                 elif (line.signed_count, line.state) != (vals["signed_count"], vals["state"]):
                     line.write(vals)
             stale_lines.extend(line.id for line in lines_by_step.values())  # steps now gone
-            next_ids = sorted(result.next_signer_ids)
+            signers_of[req.id] = sorted(result.next_signer_ids)
             vals = {"state": state} if state != previous else {}
-            if next_ids != waiting_for.get(req.id, []):
-                signers_of[req.id] = next_ids
             if state == "completed" and previous != "completed":
                 vals["completed_at"] = True
             elif state != "completed" and req.completed_at:
