@@ -242,7 +242,7 @@ class EsignCa(models.Model):
             self.env["esign.certificate"]
             .sudo()
             .with_context(active_test=False)
-            .search([("ca_id", "=", self.id), ("revoked_at", "!=", False)])
+            .search([("ca_id", "=", self.id), ("revoked_at", "!=", False)], order="id")
         )
         return [
             pki.Revocation(

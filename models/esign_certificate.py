@@ -353,8 +353,10 @@ class EsignCertificate(models.Model):
     @api.model
     def _sealing_certificate(self, company):
         """The company's usable seal certificate, or a translated refusal."""
-        seal = self.sudo().search(
+        # One query for the row and what sealing reads of it (a print is a new request).
+        seal = self.sudo().search_fetch(
             [("purpose", "=", "seal"), ("company_id", "=", company.id), ("state", "=", "active")],
+            ["certificate_pem", "ca_id", "serial", "fingerprint", "keystore", "key_ref"],
             order="id desc",
             limit=1,
         )

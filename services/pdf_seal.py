@@ -45,6 +45,7 @@ from pyhanko.pdf_utils.layout import LayoutError
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError as PyhankoSigningError
 from pyhanko.sign.signers import pdf_signer
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import (
     InvalidCertificateError,
@@ -52,6 +53,7 @@ from pyhanko_certvalidator.errors import (
     PathValidationError,
 )
 
+from . import pdf_seal_validation
 from .pdf_seal_stamp import cjk_font_path, given_box, stamp_box, stamp_style
 from .pdf_seal_tsa import (
     FailoverTimeStamper,
@@ -76,6 +78,8 @@ __all__ = [
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 """The PAdES baseline levels :func:`seal_pdf` makes, weakest first."""
+
+_KEY_USAGE = ("digital_signature",)
 
 
 @dataclass(frozen=True)
@@ -236,6 +240,26 @@ def _validation_context(options: SealOptions, signer: signers.Signer) -> Validat
     )
 
 
+def _validation_key(
+    options: SealOptions, signer: signers.Signer, stamper: FailoverTimeStamper | None
+) -> bytes | None:
+    """What the seal's validation data depends on (:mod:`services.pdf_seal_validation`);
+    ``None`` while the TSA's certificates are not known (no token of it kept yet)."""
+    tsa = None
+    if stamper is not None:
+        tsa = stamper.known_certificates()
+        if not tsa:
+            return None
+    return pdf_seal_validation.cache_key(
+        [signer.signing_cert, *(signer.cert_registry or ())],
+        [_der(item) for item in (*options.trust_roots, *options.tsa_roots)],
+        options.crls,
+        options.ocsp_responses,
+        tsa,
+        _KEY_USAGE,
+    )
+
+
 def _check_signer(options: SealOptions, signer: signers.Signer) -> None:
     """Refuse a seal certificate that does not chain to the roots or is revoked per the CRLs.
 
@@ -252,7 +276,7 @@ def _check_signer(options: SealOptions, signer: signers.Signer) -> None:
         validation_context=context,
     )
     try:
-        asyncio.run(validator.async_validate_usage({"digital_signature"}))
+        asyncio.run(validator.async_validate_usage(set(_KEY_USAGE)))
     except (PathBuildingError, PathValidationError, InvalidCertificateError) as exc:
         raise SealError("signer", f"The seal certificate cannot be used: {exc}") from exc
 
@@ -375,6 +399,17 @@ def _sign_with(  # noqa: PLR0913
     writer = _writer(pdf)
     _embed(writer, files)
     long_term = level in ("B-LT", "B-LTA")
+    context = key = found = None
+    if long_term:
+        key = _validation_key(options, signer, stamper)
+        found = pdf_seal_validation.kept(key) if key is not None else None
+        # A kept context is only read at B-LT; B-LTA validates the document timestamp's TSA
+        # after signing, in a context of its own (a context is not shared across threads).
+        context = (
+            found[1]
+            if found is not None and level == "B-LT"
+            else _validation_context(options, signer)
+        )
     meta = signers.PdfSignatureMetadata(
         field_name=options.field_name,
         md_algorithm="sha256",
@@ -383,8 +418,8 @@ def _sign_with(  # noqa: PLR0913
         location=options.location or None,
         embed_validation_info=long_term,
         use_pades_lta=level == "B-LTA",
-        validation_context=_validation_context(options, signer) if long_term else None,
-        signer_key_usage={"digital_signature"},
+        validation_context=context,
+        signer_key_usage=set(_KEY_USAGE),
         # One revision for files, stamp, signature and DSS: no VRI (deprecated in PAdES),
         # so the DSS can be written before the signature instead of in an update after it.
         dss_settings=pdf_signer.DSSContentSettings(
@@ -416,12 +451,38 @@ def _sign_with(  # noqa: PLR0913
         new_field_spec=field_spec,
     )
     out = io.BytesIO()
-    pdf_signer_obj.sign_pdf(
-        writer,
-        appearance_text_params=params,
-        output=out,
-        bytes_reserved=_reserve(signer, stamper) if reserve else None,
-    )
+
+    async def sign() -> None:
+        # pyHanko's interrupted-signing steps (what PdfSigner.sign_pdf runs), so that the
+        # pre-signing validation can come from the last seal with the same inputs.
+        session = pdf_signer_obj.init_signing_session(writer)
+        if found is not None:
+            status = found[0]
+        else:
+            status = await session.perform_presign_validation(writer)
+            # The TSA's certificates are known now if its first token was fetched just now.
+            kept_as = key or (_validation_key(options, signer, stamper) if long_term else None)
+            if kept_as is not None and status is not None and context is not None:
+                pdf_seal_validation.keep(kept_as, status, context, context.crls)
+        reserved = _reserve(signer, stamper) if reserve else None
+        if reserved is None:
+            reserved = await session.estimate_signature_container_size(status)
+        document = session.prepare_tbs_document(
+            validation_info=status,
+            bytes_reserved=reserved,
+            appearance_text_params=params,
+        )
+        digest, output = document.digest_tbs_document(output=out)
+        signed = await document.perform_signature(
+            document_digest=digest.document_digest,
+            pdf_cms_signed_attrs=PdfCMSSignedAttributes(
+                signing_time=session.system_time,
+                adobe_revinfo_attr=None if status is None else status.adobe_revinfo_attr,
+            ),
+        )
+        await signed.post_signature_processing(output)
+
+    asyncio.run(sign())
     return out.getvalue()
 
 

@@ -18,10 +18,12 @@ from typing import Any
 
 import requests
 from asn1crypto import algos, cms, tsp
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from pyhanko.sign import signers
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, dummy_digest
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from .pki_keys import utc
 from .pki_sign import _signing_certificate_attribute
@@ -46,7 +48,9 @@ def _http() -> requests.Session:
 
 
 _DUMMY_DIGEST = dummy_digest("sha256")
-_DUMMIES: dict[tuple[str, ...], cms.ContentInfo] = {}
+#: {TSA URLs: (a token of theirs, its TSA certificates by issuer and serial, all its
+#: certificates as a registry)}: parsed once, shared read-only by the seals' timestampers.
+_DUMMIES: dict[tuple[str, ...], tuple[cms.ContentInfo, dict, SimpleCertificateStore]] = {}
 _DUMMIES_LOCK = threading.Lock()
 
 
@@ -65,23 +69,46 @@ class FailoverTimeStamper(TimeStamper):
         self.urls = tuple(urls)
         self.timeout = timeout
         self.tokens: list[cms.ContentInfo] = []
-        dummy = _DUMMIES.get(self.urls)
-        if dummy is not None:
-            self._register_dummy("sha256", dummy)
+        with _DUMMIES_LOCK:
+            kept = _DUMMIES.get(self.urls)
+        if kept is not None:
+            # The token's certificates as parsed for the last seal: parsing them again and
+            # hashing their names for the registry cost a seal some milliseconds.
+            dummy, certs, registry = kept
+            self._dummy_response_cache["sha256"] = dummy
+            self._certs = dict(certs)
+            self.cert_registry = registry
+
+    def known_certificates(self) -> tuple[asn1_x509.Certificate, ...]:
+        """The TSA's certificates (its own and its chain) from the token kept to size this
+        seal; empty before the first token of these TSAs."""
+        if not self._dummy_response_cache:
+            return ()
+        return tuple(self.cert_registry)
 
     def remember_dummy(self) -> None:
         """Keep a token for the next seal with the same TSAs to size and validate against.
 
-        The latest real token is kept rather than the first dummy, so a TSA that renews its
-        certificate is followed at the next seal (pyHanko takes the TSA's certificates for the
-        DSS from this token).
+        The latest real token replaces the kept one when it carries other certificates, so a
+        TSA that renews its certificate is followed at the next seal (pyHanko takes the TSA's
+        certificates for the DSS from this token); with the same certificates the kept token,
+        already parsed, stays.
         """
-        dummy = self.tokens[0] if self.tokens else self._dummy_response_cache.get("sha256")
-        if dummy is not None:
-            with _DUMMIES_LOCK:
-                if len(_DUMMIES) >= MAX_TSA_CACHE:
-                    _DUMMIES.clear()
-                _DUMMIES[self.urls] = dummy
+        token = self.tokens[0] if self.tokens else None
+        with _DUMMIES_LOCK:
+            kept = _DUMMIES.get(self.urls)
+        if token is None and kept is None:
+            token = self._dummy_response_cache.get("sha256")
+        if token is None:
+            return
+        if kept is not None and _token_ders(token) == _token_ders(kept[0]):
+            return
+        stamper = TimeStamper()
+        stamper._register_dummy("sha256", token)
+        with _DUMMIES_LOCK:
+            if len(_DUMMIES) >= MAX_TSA_CACHE:
+                _DUMMIES.clear()
+            _DUMMIES[self.urls] = (token, dict(stamper._certs), stamper.cert_registry)
 
     def _ask(self, url: str, body: bytes, nonce: int | None) -> tsp.TimeStampResp | str:
         try:
@@ -136,6 +163,15 @@ class FailoverTimeStamper(TimeStamper):
         raise NoTsaAnswered("No timestamp authority answered: " + "; ".join(failures) + ".")
 
 
+def _token_ders(token: cms.ContentInfo) -> tuple[bytes, ...]:
+    """The DER of the certificates a timestamp token carries, in its order."""
+    return tuple(
+        choice.chosen.dump()
+        for choice in token["content"]["certificates"] or ()
+        if choice.name == "certificate"
+    )
+
+
 @functools.lru_cache(maxsize=MAX_TSA_CACHE)
 def _token_certificates(token_der: bytes) -> tuple[x509.Certificate, ...]:
     token = cms.ContentInfo.load(token_der)
@@ -159,19 +195,19 @@ def tsa_certificates(urls: Sequence[str], timeout: float) -> tuple[x509.Certific
     urls = tuple(urls)
     if not urls:
         return ()
-    dummy = _DUMMIES.get(urls)
-    if dummy is None:
+    kept = _DUMMIES.get(urls)
+    if kept is None:
         stamper = FailoverTimeStamper(urls, timeout)
         try:
             asyncio.run(stamper.async_dummy_response("sha256"))
         except (TimestampRequestError, ValueError):
             return ()
         stamper.remember_dummy()
-        dummy = _DUMMIES.get(urls)
-    if dummy is None:
+        kept = _DUMMIES.get(urls)
+    if kept is None:
         return ()
     try:
-        return _token_certificates(dummy.dump())
+        return _token_certificates(kept[0].dump())
     except (ValueError, TypeError, KeyError, AttributeError):
         return ()
 
