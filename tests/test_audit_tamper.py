@@ -232,6 +232,14 @@ class TestAuditTamperAndConcurrency(BaseCase):
         """A break exactly where the halves meet, and one in each half, are found; an intact
         chain checked in halves counts every entry once."""
         chain = self.fresh_chain("Tamper: halves", count=12)
+        # The first half is read through a second connection, in a thread: it sees the
+        # committed entries and finds what this cursor finds.
+        with self.registry.cursor() as cr:
+            for low, high in ((1, 6), (7, 12)):
+                args = (chain, low, high, 1, ledger.GENESIS)
+                side = esign_ledger_store._SideScan(cr.dbname, args)
+                self.assertEqual(side.result(), esign_ledger_store._scan_stored(cr, *args))
+                self.assertEqual(side.result(), (6, None))
         with patch.object(esign_ledger_store, "SPLIT_MIN_ENTRIES", 2):
             verdict = self.verify(chain)
             self.assertEqual((verdict.ok, verdict.checked), (True, 12))
