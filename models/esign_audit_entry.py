@@ -158,11 +158,9 @@ class EsignAuditEntry(models.Model):
         # Odoo created plain columns; make the searchable ones generated from the payload.
         # Dropping a column drops its index and the unique (chain, seq) constraint: Odoo
         # re-creates the indexes right after init(); the constraint is re-added here.
+        # computed_hash is among them when its expression or function is not the shipped one:
+        # the function is replaced below, and every stored hash computed again by it.
         plain = self._plain_generated_columns()
-        # A hashing function that is not the shipped one may have computed some stored
-        # hashes: replace it, and have every stored hash computed again by the right one.
-        if LedgerStore(cr).detached_computed_hash() and "computed_hash" not in plain:
-            plain.append("computed_hash")
         cr.execute(LINK_FUNCTION_SQL)
         # Views that exist now and that dropping a column takes with it (not at install: they
         # are made after this table, by their own init()).

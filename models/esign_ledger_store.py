@@ -324,13 +324,13 @@ class LedgerStore:
             middle = start_seq + total // 2
             first_args = (chain_id, start_seq, middle - 1, start_seq, start_hash)
             side = _SideScan(self.cr.dbname, first_args)
-            halves.append(self._scan_stored(chain_id, middle, last, start_seq, start_hash))
+            halves.append(_scan_stored(self.cr, chain_id, middle, last, start_seq, start_hash))
             first_half = side.result()
             if first_half is None or first_half[0] != middle - start_seq:
                 first_half = _scan_stored(self.cr, *first_args)
             halves.append(first_half)
         else:
-            halves.append(self._scan_stored(chain_id, start_seq, last, start_seq, start_hash))
+            halves.append(_scan_stored(self.cr, chain_id, start_seq, last, start_seq, start_hash))
         count = sum(half[0] for half in halves)
         bad = [half[1] for half in halves if half[1] is not None]
         if count != total:
@@ -338,9 +338,6 @@ class LedgerStore:
             # stream can say where and what.
             return 1, count
         return (min(bad) - start_seq + 1 if bad else None), count
-
-    def _scan_stored(self, chain_id, low, high, start_seq, start_hash):
-        return _scan_stored(self.cr, chain_id, low, high, start_seq, start_hash)
 
     def _first_bad_hash(self, chain_id, start_seq):
         """(lowest seq whose entry hash does not match its link and payload, or None; count).
