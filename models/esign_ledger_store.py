@@ -167,6 +167,17 @@ class LedgerStore:
         head = max((h for h in heads if h), default=None)
         return head if head else (0, ledger.GENESIS)
 
+    def holds_append_lock(self):
+        """Whether this transaction holds the append lock of a chain (it appended to the
+        audit trail): another connection appending to that chain would wait for this
+        transaction to end, and so, from inside it, forever."""
+        self.cr.execute(
+            "SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND granted"
+            " AND locktype = 'advisory' AND classid = %s::oid AND objsubid = 2 LIMIT 1",
+            (LOCK_NAMESPACE,),
+        )
+        return bool(self.cr.fetchone())
+
     def holds_table(self):
         """Whether this transaction holds an exclusive lock on the entry table (DDL during a
         module install or update), which a second connection's read would wait on."""

@@ -26,6 +26,7 @@ from odoo.exceptions import UserError
 
 from ..services import pdf_seal, pki
 from . import esign_keystore as keystores
+from .esign_ledger_store import LedgerStore
 
 _logger = logging.getLogger(__name__)
 
@@ -306,8 +307,17 @@ class EsignPrint(models.Model):
 
     @api.model
     def _audit_refusal(self, company, report, records, exc):
-        """A refused print joins the audit trail in its own transaction (it is rolled back)."""
+        """A refused print joins the audit trail in a transaction of its own, since the
+        print's transaction is rolled back with the refusal.
+
+        When this transaction has already appended to the audit trail (a refused print in
+        a request that changed audited data first, such as a mail that attaches the
+        report), it holds the chain's append lock until it ends: a second connection would
+        wait for it forever, and the worker with it. The refusal is then written right after
+        this transaction ends, rolled back or committed.
+        """
         uid = self.env.uid
+        registry = self.env.registry
         items = [
             {
                 "company_id": company.id,
@@ -320,12 +330,25 @@ class EsignPrint(models.Model):
             }
             for record in records
         ]
-        try:
-            with self.env.registry.cursor() as cr:
-                env = api.Environment(cr, SUPERUSER_ID, {})
-                env["esign.audit.entry"].with_user(uid).sudo()._append(items)
-        except Exception:  # the refusal itself must still reach the user
-            _logger.exception("Could not record the refused print in the audit trail")
+        written = []
+
+        def write():
+            if written:
+                return
+            written.append(True)
+            try:
+                with registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    env["esign.audit.entry"].with_user(uid).sudo()._append(items)
+            except Exception:  # the refusal itself must still reach the user
+                _logger.exception("Could not record the refused print in the audit trail")
+
+        # Under tests, registry.cursor() shares this transaction's connection: no wait.
+        if registry.in_test_mode() or not LedgerStore(self.env.cr).holds_append_lock():
+            write()
+            return
+        self.env.cr.postrollback.add(write)
+        self.env.cr.postcommit.add(write)
 
 
 def local_display(moment, tz):
