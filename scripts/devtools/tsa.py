@@ -4,8 +4,10 @@ starts and stops with Ctrl-C.
 Its root and TSA certificates (ECDSA P-256, the TSA's with the critical timeStamping EKU) and
 keys are made once in ``.state/tsa/`` and kept, so a demo signature timestamped today still
 verifies against the same root tomorrow. Tokens are made by certomancer's ``TimeStamper`` (the
-tool the PKI tests use) behind werkzeug. The child prefers the port it had last time, takes
-any free one when that is taken (binding port 0 cannot race), and prints ``READY <url>``.
+tool the PKI tests use) behind the standard library's threaded HTTP/1.1 server, which keeps
+a client's connection open (werkzeug's closed it after every token). The child prefers the
+port it had last time, takes any free one when that is taken (binding port 0 cannot race),
+and prints ``READY <url>``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from .common import DevError, say
@@ -26,6 +29,7 @@ from .common import DevError, say
 TSA_PATH = "/tsa"
 READY = "READY "
 DEFAULT_PORT = 8079
+ABOUT = b"RFC 3161 timestamp authority of the meddev_esign demo\n"
 
 
 def ensure_certificates(folder: Path) -> None:
@@ -106,8 +110,6 @@ def serve(folder: Path, port: int) -> None:
     from asn1crypto import keys, pem, tsp
     from asn1crypto import x509 as asn1_x509
     from certomancer.services import TimeStamper
-    from werkzeug.serving import WSGIRequestHandler, make_server
-    from werkzeug.wrappers import Request, Response
 
     ensure_certificates(folder)
 
@@ -121,27 +123,44 @@ def serve(folder: Path, port: int) -> None:
         certs_to_embed=[root],
     )
 
-    def app(environ, start_response):  # noqa: ANN001, ANN202 - WSGI
-        request = Request(environ)
-        if request.path != TSA_PATH or request.method != "POST":
-            response = Response("RFC 3161 timestamp authority of the meddev_esign demo\n")
-        else:
-            try:
-                query = tsp.TimeStampReq.load(request.get_data())
-                reply = stamper.request_tsa_response(query).dump()
-                response = Response(reply, mimetype="application/timestamp-reply")
-            except (ValueError, TypeError, KeyError):
-                response = Response("not a timestamp request\n", status=400)
-        return response(environ, start_response)
+    class Handler(BaseHTTPRequestHandler):
+        """One token per POST to the TSA path; HTTP/1.1, so a client keeps its connection."""
 
-    class Quiet(WSGIRequestHandler):
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and token leave at once
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             """Log nothing per request."""
 
+        def _answer(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self._headers_buffer.append(b"\r\n" + body)  # one write: head and token together
+            self.flush_headers()
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self._answer(200, ABOUT, "text/plain; charset=utf-8")
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path != TSA_PATH:
+                self._answer(200, ABOUT, "text/plain; charset=utf-8")
+                return
+            try:
+                reply = stamper.request_tsa_response(tsp.TimeStampReq.load(data)).dump()
+            except (ValueError, TypeError, KeyError):
+                self._answer(400, b"not a timestamp request\n", "text/plain; charset=utf-8")
+                return
+            self._answer(200, reply, "application/timestamp-reply")
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
     try:
-        server = make_server("127.0.0.1", port, app, threaded=True, request_handler=Quiet)
-    except (OSError, SystemExit):  # werkzeug says "Port ... is in use" and exits
-        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
+        server = Server(("127.0.0.1", port), Handler)
+    except OSError:  # the port is taken: any free one
+        server = Server(("127.0.0.1", 0), Handler)
     (folder / "tsa.json").write_text(json.dumps({"port": server.server_port}))
     print(f"{READY}http://127.0.0.1:{server.server_port}{TSA_PATH}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())

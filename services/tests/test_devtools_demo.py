@@ -262,3 +262,43 @@ def test_odoo_that_fails_otherwise_is_not_retried(monkeypatch: pytest.MonkeyPatc
     argv = [sys.executable, "-c", "import sys; sys.exit(3)"]
     assert demo.serve(argv, {}, _free(), shown.append) == 3
     assert shown == []
+
+
+def test_demo_tsa_keeps_the_connection_and_refuses_what_is_not_a_request(folder: Path) -> None:
+    """Two tokens over one HTTP/1.1 connection (a signer's session keeps it); garbage gets a
+    400 and the connection still serves the next token."""
+    import http.client  # noqa: PLC0415
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    from asn1crypto import tsp  # noqa: PLC0415
+
+    tsa = DemoTsa(folder)
+    try:
+        url = urlsplit(tsa.start())
+        query = tsp.TimeStampReq(
+            {
+                "version": 1,
+                "message_imprint": {
+                    "hash_algorithm": {"algorithm": "sha256"},
+                    "hashed_message": hashlib.sha256(b"lot L-1").digest(),
+                },
+                "nonce": 42,
+                "cert_req": True,
+            }
+        ).dump()
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+        answers, sockets = [], []
+        for body in (query, b"not a timestamp request", query):
+            conn.request("POST", url.path, body, {"Content-Type": "application/timestamp-query"})
+            reply = conn.getresponse()
+            answers.append((reply.status, reply.getheader("Content-Type"), reply.read()))
+            assert not reply.will_close
+            sockets.append(conn.sock)
+        assert sockets[0] is not None and sockets.count(sockets[0]) == 3  # one connection
+        assert [status for status, _type, _body in answers] == [200, 400, 200]
+        assert answers[0][1] == "application/timestamp-reply"
+        granted = tsp.TimeStampResp.load(answers[2][2])
+        assert granted["status"]["status"].native == "granted"
+        conn.close()
+    finally:
+        tsa.stop()
