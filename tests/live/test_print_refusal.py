@@ -17,9 +17,9 @@ import io
 from reportlab.pdfgen import canvas
 from odoo.exceptions import UserError
 
-company = env.ref("base.main_company")
-if not env["esign.ca"].search([("company_id", "=", company.id)], limit=1):
-    env["esign.ca"]._generate(company)
+# A company of its own: its CA, seal and TSA settings leave the other live tests' alone.
+company = env["res.company"].create({"name": "Live Refused Print Co"})
+env["esign.ca"]._generate(company)
 env["esign.certificate"]._enrol_seal(company)
 company.write({
     "esign_seal_enabled": True,
@@ -31,7 +31,7 @@ company.write({
         .certificate_pem,
 })
 product = env["product.product"].create(
-    {"name": "Refusal Pump", "is_storable": True, "tracking": "lot"}
+    {"name": "Refusal Pump", "is_storable": True, "tracking": "lot", "company_id": company.id}
 )
 lot = env["stock.lot"].create(
     {"name": "LIVE-REFUSED-PRINT", "product_id": product.id, "company_id": company.id}
