@@ -81,9 +81,12 @@ class SealPki:
         return replace(options, **changes)
 
 
-def make_pki(name: str = "ACME Medical", *, revoked: bool = False) -> SealPki:
-    """A fresh company CA with a seal certificate (its key in memory)."""
-    tsa = start_tsa()
+def make_pki(
+    name: str = "ACME Medical", *, revoked: bool = False, tsa: TestTsa | None = None
+) -> SealPki:
+    """A fresh company CA with a seal certificate (its key in memory), timestamped by
+    ``tsa`` (a new loopback TSA unless given: a renewed CA keeps its company's TSA)."""
+    tsa = tsa or start_tsa()
     ca = generate_ca(f"{name} e-Signature CA", organization=name, country="CN")
     key = generate_private_key()
     certificate = issue_signer_certificate(

@@ -8,7 +8,6 @@ Verifies: R7, R22, R24
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -21,7 +20,6 @@ from services import pdf_seal_validation
 from services.pdf_seal import SealError, seal_pdf
 from services.pdf_seal_stamp import _qr_symbol, qr_stream
 from services.pdf_verify import verify_sealed_pdf
-from services.pki_ca import generate_ca
 from services.pki_issue import SignerIdentity, issue_signer_certificate
 from services.pki_keys import generate_private_key, utc
 from services.pki_revocation import Revocation, build_crl
@@ -41,23 +39,7 @@ def _nothing_kept() -> None:
 def _renewed_ca(pki: SealPki) -> SealPki:
     """The same company after renewing its CA: a new root, a new seal certificate and CRL
     under it; the same TSA."""
-    ca = generate_ca("Cache Medical e-Signature CA", organization="Cache Medical", country="CN")
-    key = generate_private_key()
-    certificate = issue_signer_certificate(
-        ca,
-        SignerIdentity("Cache Medical company seal", "company-seal"),
-        key.public_key(),
-        crl_url="https://erp.example.com/meddev_esign/crl/2.crl",
-    )
-    crl = build_crl(ca, [], crl_number=1).public_bytes(Encoding.DER)
-    return replace(
-        pki,
-        ca=ca,
-        key=key,
-        certificate=certificate,
-        signer=CachedKeySigner(key, certificate, ca.certificates),
-        crl=crl,
-    )
+    return make_pki("Cache Medical", tsa=pki.tsa)
 
 
 def _dss(data: bytes) -> tuple[set[bytes], set[bytes]]:
