@@ -14,6 +14,7 @@ from odoo.exceptions import UserError
 
 from ..services import pki
 from . import esign_keystore as keystores
+from .esign_mail_queue import queued
 from .esign_pki_common import (
     ADMIN_GROUP,
     EXPIRY_WARNING_DAYS,
@@ -456,7 +457,7 @@ class EsignCertificate(models.Model):
                 date=cert.not_after,
             )
             for user in admins:
-                cert.activity_schedule(
+                queued(cert).activity_schedule(
                     "mail.mail_activity_data_warning",
                     date_deadline=cert.not_after.date(),
                     summary=self.env._("Seal certificate expires soon"),
@@ -472,7 +473,7 @@ class EsignCertificate(models.Model):
                 date=cert.not_after,
             )
             for user in cert.user_id | admins:
-                cert.activity_schedule(
+                queued(cert).activity_schedule(
                     "mail.mail_activity_data_warning",
                     date_deadline=cert.not_after.date(),
                     summary=self.env._("Signing certificate expires soon"),

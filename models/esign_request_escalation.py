@@ -15,6 +15,8 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.osv.expression import AND as expression_and
 
+from .esign_mail_queue import queued
+
 
 class EsignPolicyStepDue(models.Model):
     _inherit = "esign.policy.step"
@@ -181,7 +183,7 @@ class EsignRequestDue(models.Model):
             if targets and hasattr(record, "activity_schedule"):
                 for user in targets:
                     lang_env = self.with_context(lang=user.lang or self.env.lang).env
-                    record.sudo().activity_schedule(
+                    queued(record.sudo()).activity_schedule(
                         act_type_xmlid="mail.mail_activity_data_todo",
                         summary=lang_env._("Overdue signature: %(step)s", step=step.name),
                         note=lang_env._(

@@ -10,6 +10,8 @@ from typing import NamedTuple
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from .esign_mail_queue import queued
+
 
 class Todo(NamedTuple):
     """One open signing to-do (a ``mail.activity`` row), as ``_activities`` reads it."""
@@ -32,7 +34,7 @@ class EsignRequestTodos(models.Model):
         for user in self.next_signer_ids.filtered(lambda u: u.id not in assigned):
             # In the signer's language, whoever's action opened the step.
             req = self.with_context(lang=user.lang or self.env.lang)
-            record.sudo().activity_schedule(
+            queued(record.sudo()).activity_schedule(
                 activity_type_id=act_type.id if act_type else False,
                 summary=req._activity_summary(),
                 note=req.env._(

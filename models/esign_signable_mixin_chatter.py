@@ -4,6 +4,8 @@ from odoo import models
 from odoo.tools import clean_context
 from odoo.tools.mail import generate_tracking_message_id
 
+from .esign_mail_queue import queued
+
 
 class EsignSignableChatter(models.AbstractModel):
     """The signable record's chatter: one note per signature, joined to the tracking message
@@ -29,7 +31,7 @@ class EsignSignableChatter(models.AbstractModel):
             if not hasattr(record, "message_post"):
                 continue
             if partner_ids:
-                record.sudo().message_post(
+                queued(record.sudo()).message_post(
                     body=body, partner_ids=partner_ids, subtype_xmlid="mail.mt_note"
                 )
             else:

@@ -5,6 +5,8 @@ from markupsafe import Markup
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from .esign_mail_queue import queued
+
 _logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_FAILURES = 3
@@ -216,6 +218,7 @@ class ResUsers(models.Model):
         admins = self.env.ref("meddev_esign.group_esign_admin").users.filtered(
             lambda u: u.active and not u.share and u.id != SUPERUSER_ID
         )
+        record = queued(record)
         send = record.message_post if post else record.message_notify
         send(
             body=body,

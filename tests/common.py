@@ -161,6 +161,19 @@ class EsignCase(TransactionCase):
             return exc
         self.fail("expected a UserError")
 
+    def mails_of(self, record):
+        """The e-mails (``mail.mail``) made about ``record``."""
+        return (
+            self.env["mail.mail"]
+            .sudo()
+            .search([("model", "=", record._name), ("res_id", "=", record.id)])
+        )
+
+    def mail_queue_wakeups(self):
+        """How many times the mail-queue job was asked to run."""
+        job = self.env.ref("mail.ir_cron_mail_scheduler_action")
+        return self.env["ir.cron.trigger"].sudo().search_count([("cron_id", "=", job.id)])
+
     def signatures(self, record):
         return self.env["esign.signature"].search(
             [("res_model", "=", record._name), ("res_id", "=", record.id)], order="id"

@@ -329,6 +329,9 @@ class TestReauthentication(EsignCase):
             ]
         )
         self.assertTrue(activities)
+        alerts = self.mails_of(self.ra.partner_id)
+        self.assertIn(self.esign_admin.partner_id, alerts.recipient_ids)
+        self.assertEqual(set(alerts.mapped("state")), {"outgoing"}, "queued, not sent")
         # the right password no longer helps
         self.assertIn("locked", str(self.refused(self.sign, self.ra, self.lot)))
         self.assertFalse(self.signatures(self.lot))
@@ -379,6 +382,31 @@ class TestProductionRecord(EsignCase):
         sigs = self.signatures(mo)
         self.assertEqual(sigs.mapped("meaning_code"), ["reviewed", "approved"])
         self.assertEqual(sigs[1].previous_hash, sigs[0].signature_hash)
+
+    def test_notification_mails_wait_in_the_queue_and_wake_its_job(self):
+        """The next signer's to-do mail is queued, never sent from the signing request: the
+        mail-queue job alone sends it (two servers never send one mail twice), woken once
+        when the transaction commits, and a signature never waits for the mail server."""
+        before = self.mail_queue_wakeups()
+        mo = self._make_mo()
+        self.sign(self.qe, mo)  # opens the approval step: a to-do, and its mail, for qa
+        mails = self.mails_of(mo)
+        self.assertIn(self.qa.partner_id, mails.recipient_ids)
+        self.assertEqual(set(mails.mapped("state")), {"outgoing"})
+        self.assertEqual(self.mail_queue_wakeups(), before, "woken at commit, not before")
+        self.env.cr.precommit.run()  # what a commit runs
+        self.assertEqual(self.mail_queue_wakeups(), before + 1, "once, for every mail")
+
+    def test_notification_mails_are_sent_at_once_when_the_queue_job_is_off(self):
+        """The twin: with the mail-queue job switched off nothing would ever send a queued
+        mail, so the to-do's mail is sent as Odoo does by default, and nothing is woken."""
+        self.env.ref("mail.ir_cron_mail_scheduler_action").active = False
+        before = self.mail_queue_wakeups()
+        mo = self._make_mo()
+        self.sign(self.qe, mo)
+        self.assertFalse(self.mails_of(mo).filtered(lambda mail: mail.state == "outgoing"))
+        self.env.cr.precommit.run()
+        self.assertEqual(self.mail_queue_wakeups(), before)
 
     def test_signer_activity_closed_whatever_the_language(self):
         """The to-do scheduled in one language is closed by a signer working in another."""
