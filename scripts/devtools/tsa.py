@@ -3,9 +3,10 @@ starts and stops with Ctrl-C.
 
 Its root and TSA certificates (ECDSA P-256, the TSA's with the critical timeStamping EKU) and
 keys are made once in ``.state/tsa/`` and kept, so a demo signature timestamped today still
-verifies against the same root tomorrow. Tokens are made by certomancer's ``TimeStamper`` (the
-tool the PKI tests use) behind the standard library's threaded HTTP/1.1 server, which keeps
-a client's connection open (werkzeug's closed it after every token). The child prefers the
+verifies against the same root tomorrow. Tokens are made by ``QuickStamper``, field for field
+certomancer's ``TimeStamper`` (the tool the PKI tests use, and the reference its test compares
+with), behind the standard library's threaded HTTP/1.1 server, which keeps a client's
+connection open (werkzeug's closed it after every token). The child prefers the
 port it had last time, takes any free one when that is taken (binding port 0 cannot race),
 and prints ``READY <url>``.
 """
@@ -13,6 +14,7 @@ and prints ``READY <url>``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -105,22 +107,127 @@ def ensure_certificates(folder: Path) -> None:
     # The root's key is needed no more: nothing else is ever issued under this root.
 
 
+def _tlv(tag: int, content: bytes) -> bytes:
+    """One DER element: ``tag``, the definite length of ``content``, ``content``."""
+    size = len(content)
+    if size < 0x80:
+        return bytes((tag, size)) + content
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(length))) + length + content
+
+
+class QuickStamper:
+    """RFC 3161 tokens with the fields and signed attributes of certomancer's
+    ``TimeStamper`` (the reference this is tested against), made about four times faster.
+
+    What never changes between tokens (the certificates, the signer's identifier, the
+    algorithms, the ESS signing-certificate attribute) is encoded once; a token then
+    encodes only its TSTInfo and signed attributes with asn1crypto, signs them with the
+    ECDSA key through ``cryptography``, and is put together as DER. certomancer re-encodes
+    every certificate of every token, which cost about 5 ms of the seal's TSA round trip.
+    """
+
+    def __init__(self, tsa_cert_der: bytes, tsa_key_pem: bytes, embed_der: list[bytes]) -> None:
+        from asn1crypto import algos, cms, tsp, x509  # noqa: PLC0415 - the child's imports
+        from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+        from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+
+        self._key = serialization.load_pem_private_key(tsa_key_pem, password=None)
+        if not isinstance(self._key, ec.EllipticCurvePrivateKey):
+            raise TypeError("The demo TSA signs with an ECDSA key.")
+        cert = x509.Certificate.load(tsa_cert_der)
+        self._tsa_name = x509.GeneralName(name="directory_name", value=cert.subject)
+        digest = algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
+        self._digest_set = _tlv(0x31, digest)
+        self._digest = digest
+        self._signature_algo = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}).dump()
+        self._sid = cms.IssuerAndSerialNumber(
+            {"issuer": cert.issuer, "serial_number": cert.serial_number}
+        ).dump()
+        self._signing_certificate = cms.CMSAttribute(
+            {
+                "type": "signing_certificate",
+                "values": [
+                    tsp.SigningCertificate(
+                        {"certs": [{"cert_hash": hashlib.sha1(tsa_cert_der).digest()}]}
+                    )
+                ],
+            }
+        ).dump()
+        # A DER SET OF is sorted by encoding, as asn1crypto writes it.
+        self._certificates = _tlv(0xA0, b"".join(sorted({tsa_cert_der, *embed_der})))
+        self._content_type_attr = cms.CMSAttribute(
+            {"type": "content_type", "values": ["tst_info"]}
+        ).dump()
+        self._signed_data_oid = cms.ContentType("signed_data").dump()
+        self._tst_info_oid = cms.ContentType("tst_info").dump()
+        self._granted = tsp.PKIStatusInfo({"status": "granted"}).dump()
+        self._policy = tsp.ObjectIdentifier("1.3.6.1.4.1.4146.2.3")
+
+    def reply(self, request: bytes) -> bytes:
+        """The DER ``TimeStampResp`` granting a token for the DER ``TimeStampReq``."""
+        from asn1crypto import cms, core, tsp  # noqa: PLC0415
+        from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+        from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+
+        req = tsp.TimeStampReq.load(request)
+        now = datetime.now(tz=UTC)
+        info = {
+            "version": "v1",
+            "policy": self._policy,
+            "message_imprint": req["message_imprint"],
+            "serial_number": int.from_bytes(b"\x01" + os.urandom(7), "big"),
+            "gen_time": now,
+            "tsa": self._tsa_name,
+        }
+        if isinstance(req["nonce"], core.Integer):
+            info["nonce"] = req["nonce"]
+        tst_info = tsp.TSTInfo(info).dump()
+        attributes = [
+            self._content_type_attr,
+            cms.CMSAttribute(
+                {"type": "signing_time", "values": [cms.Time({"utc_time": core.UTCTime(now)})]}
+            ).dump(),
+            self._signing_certificate,
+            cms.CMSAttribute(
+                {"type": "message_digest", "values": [hashlib.sha256(tst_info).digest()]}
+            ).dump(),
+        ]
+        signed_attrs = b"".join(sorted(attributes))
+        signature = self._key.sign(_tlv(0x31, signed_attrs), ec.ECDSA(hashes.SHA256()))
+        signer_info = _tlv(
+            0x30,
+            b"\x02\x01\x01"  # version 1
+            + self._sid
+            + self._digest
+            + _tlv(0xA0, signed_attrs)
+            + self._signature_algo
+            + _tlv(0x04, signature),
+        )
+        encapsulated = _tlv(0x30, self._tst_info_oid + _tlv(0xA0, _tlv(0x04, tst_info)))
+        signed_data = _tlv(
+            0x30,
+            b"\x02\x01\x03"  # version 3
+            + self._digest_set
+            + encapsulated
+            + self._certificates
+            + _tlv(0x31, signer_info),
+        )
+        token = _tlv(0x30, self._signed_data_oid + _tlv(0xA0, signed_data))
+        return _tlv(0x30, self._granted + token)
+
+
 def serve(folder: Path, port: int) -> None:
     """Serve the TSA on ``127.0.0.1:port`` (any free port if taken) until stopped."""
-    from asn1crypto import keys, pem, tsp
-    from asn1crypto import x509 as asn1_x509
-    from certomancer.services import TimeStamper
+    from asn1crypto import pem
 
     ensure_certificates(folder)
 
     def load(name: str) -> bytes:
         return pem.unarmor((folder / name).read_bytes())[2]
 
-    root = asn1_x509.Certificate.load(load("root.cert.pem"))
-    stamper = TimeStamper(
-        tsa_cert=asn1_x509.Certificate.load(load("tsa.cert.pem")),
-        tsa_key=keys.PrivateKeyInfo.load(load("tsa.key.pem")),
-        certs_to_embed=[root],
+    stamper = QuickStamper(
+        load("tsa.cert.pem"), (folder / "tsa.key.pem").read_bytes(), [load("root.cert.pem")]
     )
 
     class Handler(BaseHTTPRequestHandler):
@@ -148,7 +255,7 @@ def serve(folder: Path, port: int) -> None:
                 self._answer(200, ABOUT, "text/plain; charset=utf-8")
                 return
             try:
-                reply = stamper.request_tsa_response(tsp.TimeStampReq.load(data)).dump()
+                reply = stamper.reply(data)
             except (ValueError, TypeError, KeyError):
                 self._answer(400, b"not a timestamp request\n", "text/plain; charset=utf-8")
                 return

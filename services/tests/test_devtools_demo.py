@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 
 _ROOT = Path(__file__).resolve().parents[2]
 if str(_ROOT / "scripts") not in sys.path:
@@ -22,7 +23,7 @@ if str(_ROOT / "scripts") not in sys.path:
 
 from devtools import demo  # noqa: E402
 from devtools.cluster import port_is_free  # noqa: E402
-from devtools.tsa import DemoTsa  # noqa: E402
+from devtools.tsa import DemoTsa, QuickStamper, ensure_certificates  # noqa: E402
 
 from services.pki_ca import generate_ca  # noqa: E402
 from services.pki_errors import TimestampUnavailableError  # noqa: E402
@@ -143,6 +144,95 @@ def test_token_of_the_demo_tsa_fails_against_another_root(folder: Path) -> None:
         crl=build_crl(ca, [], crl_number=1, this_update=utc() + timedelta(seconds=2)),
     )
     assert result.verdict is not Verdict.VALID
+
+
+def _stampers(folder: Path) -> tuple[QuickStamper, object, bytes]:
+    from asn1crypto import keys, pem  # noqa: PLC0415
+    from asn1crypto import x509 as asn1_x509  # noqa: PLC0415
+    from certomancer.services import TimeStamper  # noqa: PLC0415
+
+    ensure_certificates(folder)
+
+    def der(name: str) -> bytes:
+        return pem.unarmor((folder / name).read_bytes())[2]
+
+    quick = QuickStamper(
+        der("tsa.cert.pem"), (folder / "tsa.key.pem").read_bytes(), [der("root.cert.pem")]
+    )
+    reference = TimeStamper(
+        tsa_cert=asn1_x509.Certificate.load(der("tsa.cert.pem")),
+        tsa_key=keys.PrivateKeyInfo.load(der("tsa.key.pem")),
+        certs_to_embed=[asn1_x509.Certificate.load(der("root.cert.pem"))],
+    )
+    return quick, reference, der("tsa.cert.pem")
+
+
+def _request(nonce: int | None = 5) -> bytes:
+    from asn1crypto import tsp  # noqa: PLC0415
+
+    request = {
+        "version": 1,
+        "message_imprint": {
+            "hash_algorithm": {"algorithm": "sha256"},
+            "hashed_message": hashlib.sha256(b"lot L-1 released").digest(),
+        },
+        "cert_req": True,
+    }
+    if nonce is not None:
+        request["nonce"] = nonce
+    return tsp.TimeStampReq(request).dump()
+
+
+def _comparable(reply: object) -> dict:
+    """A token's fields but those that differ from one token to the next."""
+    native = reply.native
+    signed = native["time_stamp_token"]["content"]
+    for key in ("serial_number", "gen_time"):
+        signed["encap_content_info"]["content"].pop(key)
+    info = signed["signer_infos"][0]
+    info.pop("signature")
+    info["signed_attrs"] = sorted(
+        (attr["type"], repr(attr["values"]))
+        for attr in info["signed_attrs"]
+        if attr["type"] not in ("signing_time", "message_digest")
+    )
+    signed["certificates"] = sorted(repr(cert) for cert in signed["certificates"])
+    return native
+
+
+@pytest.mark.parametrize("nonce", [5, None])
+def test_quick_tokens_have_the_fields_of_certomancers(folder: Path, nonce: int | None) -> None:
+    """The demo TSA's token is certomancer's token (the reference of the PKI tests) field
+    for field, encoded once for what never changes; its signature is the TSA key's over its
+    signed attributes, whose message digest is that of its TSTInfo."""
+    from asn1crypto import tsp  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+
+    quick, reference, tsa_der = _stampers(folder)
+    ours = tsp.TimeStampResp.load(quick.reply(_request(nonce)))
+    theirs = tsp.TimeStampResp.load(
+        reference.request_tsa_response(tsp.TimeStampReq.load(_request(nonce))).dump()
+    )
+    assert _comparable(ours) == _comparable(theirs)
+    signed = ours["time_stamp_token"]["content"]
+    info = signed["signer_infos"][0]
+    digest = next(a for a in info["signed_attrs"] if a["type"].native == "message_digest")
+    tst_info = signed["encap_content_info"]["content"].contents
+    assert digest["values"][0].native == hashlib.sha256(tst_info).digest()
+    key = x509.load_der_x509_certificate(tsa_der).public_key()
+    attrs = info["signed_attrs"].untag().dump()
+    key.verify(info["signature"].native, attrs, ec.ECDSA(hashes.SHA256()))
+    # The twin: one changed bit of the attributes (the digest's last byte) breaks it.
+    altered = attrs[:-1] + bytes([attrs[-1] ^ 1])
+    with pytest.raises(InvalidSignature):
+        key.verify(info["signature"].native, altered, ec.ECDSA(hashes.SHA256()))
+
+
+def test_quick_stamper_refuses_what_is_not_a_timestamp_request(folder: Path) -> None:
+    quick, _reference, _der = _stampers(folder)
+    with pytest.raises(ValueError):
+        quick.reply(b"not DER at all")
 
 
 def test_taken_tsa_port_falls_back_to_a_free_one(folder: Path) -> None:
