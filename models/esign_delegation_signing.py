@@ -82,11 +82,9 @@ class EsignSignatureDelegation(models.Model):
             payload["on_behalf_of"] = _behalf_payload(vals)
         return payload
 
-    def _chain_links(self, res_model, res_id):
-        links = super()._chain_links(res_model, res_id)
-        sigs = self.sudo().search(
-            [("res_model", "=", res_model), ("res_id", "=", res_id)], order="id"
-        )
+    def _chain_links_of(self):
+        links = super()._chain_links_of()
+        sigs = self.sudo().sorted("id")
         if not any(sigs.mapped("on_behalf_of_id")):
             return links
         out = []

@@ -85,6 +85,8 @@ class EsignPrint(models.Model):
     def _seal_anchors(self, ca):
         """The CA's certificates, parsed once per process, and its current CRL."""
         ca = ca.sudo()
+        # One query for the certificates and the CRL (a binary column is not prefetched).
+        ca.fetch(["certificate_pem", "chain_pem", "crl_der", "crl_this_update", "crl_next_update"])
         digest = hashlib.sha256(
             f"{ca.certificate_pem or ''}\n{ca.chain_pem or ''}".encode()
         ).hexdigest()
@@ -202,7 +204,6 @@ class EsignPrint(models.Model):
         ca_pem = anchors.root_pem
         ca_crl = anchors.crl
         tsa_roots = (company.esign_tsa_roots_pem or "").encode() or None
-        Signature = self.env["esign.signature"].sudo()
         files = []
         for index, (record, signatures) in enumerate(units):
             entries, folders = [], []
@@ -232,9 +233,7 @@ class EsignPrint(models.Model):
                 "print_number": numbers.get((record._name, record.id)),
                 "signatures": entries,
             }
-            chain = sigchain.export_document(
-                record._name, record.id, Signature._chain_links(record._name, record.id)
-            )
+            chain = sigchain.export_document(record._name, record.id, signatures._chain_links_of())
             record_files = pdf_evidence.build_files(
                 record_vals, chain, folders, ca_pem=ca_pem, ca_crl=ca_crl, tsa_roots_pem=tsa_roots
             )

@@ -341,11 +341,17 @@ class EsignSignature(models.Model):
 
     def _chain_links(self, res_model, res_id):
         """(previous_hash, signature_hash, payload) of the record's signatures, oldest first."""
-        sigs = self.sudo().search(
-            [("res_model", "=", res_model), ("res_id", "=", res_id)], order="id"
+        return (
+            self.sudo()
+            .search([("res_model", "=", res_model), ("res_id", "=", res_id)])
+            ._chain_links_of()
         )
+
+    def _chain_links_of(self):
+        """``_chain_links`` of the signatures ``self``: all those of one record, already
+        found (a printout has them at hand), taken in chain (id) order."""
         links = []
-        for sig in sigs:
+        for sig in self.sudo().sorted("id"):
             vals = {key: sig[key] for key in sigchain.CHAIN_FIELDS + PKI_CHAIN_FIELDS}
             for key in MANY2ONE_CHAIN_FIELDS:
                 vals[key] = sig[key].id
