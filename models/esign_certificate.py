@@ -357,7 +357,16 @@ class EsignCertificate(models.Model):
         # One query for the row and what sealing reads of it (a print is a new request).
         seal = self.sudo().search_fetch(
             [("purpose", "=", "seal"), ("company_id", "=", company.id), ("state", "=", "active")],
-            ["certificate_pem", "ca_id", "serial", "fingerprint", "keystore", "key_ref"],
+            [
+                "certificate_pem",
+                "ca_id",
+                "serial",
+                "fingerprint",
+                "keystore",
+                "key_ref",
+                "revoked_at",
+                "revocation_reason",
+            ],
             order="id desc",
             limit=1,
         )
@@ -373,7 +382,7 @@ class EsignCertificate(models.Model):
         try:
             pki.assert_usable(
                 pki.load_certificate(seal.certificate_pem.encode()),
-                revocations=seal.ca_id._revocations(),
+                revocations=seal._own_revocation(),
             )
         except pki.CertificateUnusableError as exc:
             raise UserError(
@@ -386,6 +395,23 @@ class EsignCertificate(models.Model):
                 )
             ) from exc
         return seal
+
+    def _own_revocation(self):
+        """The revocation of this certificate, if any, for ``pki.assert_usable``.
+
+        That check only looks for the certificate's own serial, so the row's own revocation
+        is all it needs: the CA's whole list (``esign.ca._revocations``, a query) is for CRLs.
+        """
+        self.ensure_one()
+        if not self.revoked_at:
+            return []
+        return [
+            pki.Revocation(
+                serial=int(self.serial, 16),
+                revoked_at=pki.utc(self.revoked_at),
+                reason=pki.RevocationReason(self.revocation_reason or "unspecified"),
+            )
+        ]
 
     # ------------------------------------------------------------------ signing
     @api.model
@@ -427,7 +453,7 @@ class EsignCertificate(models.Model):
             pki.assert_usable(
                 pki.load_certificate(active.certificate_pem.encode()),
                 login=user.login,
-                revocations=active.ca_id._revocations(),
+                revocations=active._own_revocation(),
             )
         except pki.CertificateUnusableError as exc:
             raise keystores.user_error(self.env, exc) from exc
