@@ -95,6 +95,8 @@ class TestTokenAlert(EsignCase):
         )
 
     def alerts(self):
+        # The alert is written through a cursor of its own, as in production: read it afresh.
+        self.env.invalidate_all()
         return self.cert.sudo().activity_ids.filtered(
             lambda act: act.summary.startswith("Signing token unavailable")
         )
