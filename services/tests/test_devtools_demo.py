@@ -223,7 +223,7 @@ def test_quick_tokens_have_the_fields_of_certomancers(folder: Path, nonce: int |
     key = x509.load_der_x509_certificate(tsa_der).public_key()
     attrs = info["signed_attrs"].untag().dump()
     key.verify(info["signature"].native, attrs, ec.ECDSA(hashes.SHA256()))
-    # The twin: one changed bit of the attributes (the digest's last byte) breaks it.
+    # The twin: one changed bit of the signed attributes (their last byte) breaks it.
     altered = attrs[:-1] + bytes([attrs[-1] ^ 1])
     with pytest.raises(InvalidSignature):
         key.verify(info["signature"].native, altered, ec.ECDSA(hashes.SHA256()))
