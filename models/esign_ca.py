@@ -244,14 +244,7 @@ class EsignCa(models.Model):
             .with_context(active_test=False)
             .search([("ca_id", "=", self.id), ("revoked_at", "!=", False)], order="id")
         )
-        return [
-            pki.Revocation(
-                serial=int(cert.serial, 16),
-                revoked_at=pki.utc(cert.revoked_at),
-                reason=pki.RevocationReason(cert.revocation_reason or "unspecified"),
-            )
-            for cert in certificates
-        ]
+        return [revocation for cert in certificates for revocation in cert._own_revocation()]
 
     def _issue_crl(self):
         """Sign a new CRL listing every revocation, and keep it for the public route."""

@@ -467,12 +467,14 @@ class EsignCertificate(models.Model):
         self.sudo().search([("state", "=", "active"), ("not_after", "<", now)]).write(
             {"state": "expired"}
         )
-        soon = self.sudo().search(
-            [
-                ("state", "=", "active"),
-                ("not_after", "<", now + timedelta(days=EXPIRY_WARNING_DAYS)),
-                ("expiry_warned_at", "=", False),
-            ]
+        soon = queued(
+            self.sudo().search(
+                [
+                    ("state", "=", "active"),
+                    ("not_after", "<", now + timedelta(days=EXPIRY_WARNING_DAYS)),
+                    ("expiry_warned_at", "=", False),
+                ]
+            )
         )
         admins = self.env.ref(ADMIN_GROUP).users.filtered(lambda u: u.active and not u.share)
         for cert in soon.filtered(lambda c: c.purpose == "seal"):
@@ -483,7 +485,7 @@ class EsignCertificate(models.Model):
                 date=cert.not_after,
             )
             for user in admins:
-                queued(cert).activity_schedule(
+                cert.activity_schedule(
                     "mail.mail_activity_data_warning",
                     date_deadline=cert.not_after.date(),
                     summary=self.env._("Seal certificate expires soon"),
@@ -499,7 +501,7 @@ class EsignCertificate(models.Model):
                 date=cert.not_after,
             )
             for user in cert.user_id | admins:
-                queued(cert).activity_schedule(
+                cert.activity_schedule(
                     "mail.mail_activity_data_warning",
                     date_deadline=cert.not_after.date(),
                     summary=self.env._("Signing certificate expires soon"),

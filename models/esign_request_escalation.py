@@ -181,9 +181,10 @@ class EsignRequestDue(models.Model):
             if not record.exists():
                 continue
             if targets and hasattr(record, "activity_schedule"):
+                target = queued(record.sudo())
                 for user in targets:
                     lang_env = self.with_context(lang=user.lang or self.env.lang).env
-                    queued(record.sudo()).activity_schedule(
+                    target.activity_schedule(
                         act_type_xmlid="mail.mail_activity_data_todo",
                         summary=lang_env._("Overdue signature: %(step)s", step=step.name),
                         note=lang_env._(

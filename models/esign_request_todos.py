@@ -31,10 +31,11 @@ class EsignRequestTodos(models.Model):
             return
         act_type = self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False)
         assigned = {todo.user_id for todo in self._activities(record)}
+        target = queued(record.sudo())
         for user in self.next_signer_ids.filtered(lambda u: u.id not in assigned):
             # In the signer's language, whoever's action opened the step.
             req = self.with_context(lang=user.lang or self.env.lang)
-            queued(record.sudo()).activity_schedule(
+            target.activity_schedule(
                 activity_type_id=act_type.id if act_type else False,
                 summary=req._activity_summary(),
                 note=req.env._(

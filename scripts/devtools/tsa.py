@@ -167,6 +167,7 @@ class QuickStamper:
     def reply(self, request: bytes) -> bytes:
         """The DER ``TimeStampResp`` granting a token for the DER ``TimeStampReq``."""
         from asn1crypto import cms, core, tsp  # noqa: PLC0415
+        from certomancer.services import get_nonce  # noqa: PLC0415 - the reference's serial
         from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
         from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
 
@@ -176,7 +177,7 @@ class QuickStamper:
             "version": "v1",
             "policy": self._policy,
             "message_imprint": req["message_imprint"],
-            "serial_number": int.from_bytes(b"\x01" + os.urandom(7), "big"),
+            "serial_number": get_nonce(),
             "gen_time": now,
             "tsa": self._tsa_name,
         }
