@@ -52,7 +52,20 @@ class EsignMeaning(models.Model):
                     )
                 )
 
+    # What a signature reads of its meaning is cached with the policy's steps
+    # (esign.policy._esign_step_rows): every change clears that cache, for every worker.
+    # A new translation comes through write() too (Odoo 18's _update_field_translations).
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()
+        return super().create(vals_list)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()
+
     def write(self, vals):
+        self.env.registry.clear_cache()
         if "code" in vals:
             changed = self.filtered(lambda meaning: meaning.code != vals["code"])
             signatures = self.env["esign.signature"].sudo()

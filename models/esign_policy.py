@@ -8,6 +8,22 @@ from odoo.tools.safe_eval import safe_eval
 from ..services import policy as policy_engine
 from .esign_policy_step import VIA_POLICY
 
+#: The step columns a signature reads: its spec, the request lines (name, meaning, due date)
+#: and the signature's own values. Cached per policy by ``esign.policy._esign_step_rows``.
+SIGNING_STEP_FIELDS = (
+    "sequence",
+    "name",
+    "meaning_id",
+    "mode",
+    "k",
+    "signer_type",
+    "group_id",
+    "condition",
+    "due_days",
+)
+#: The meaning columns a signature reads (its code, and its name for the manifestation).
+SIGNING_MEANING_FIELDS = ("code", "name")
+
 # Changing any of these makes a new policy version; signatures keep the version they used.
 VERSIONED_FIELDS = {
     "model_id",
@@ -371,6 +387,55 @@ class EsignPolicy(models.Model):
         )
         return tuple(step.condition if self._eval_domain(step.condition) else "" for step in steps)
 
+    @api.model
+    @tools.ormcache("policy_id", "self.env.lang")
+    def _esign_step_rows(self, policy_id):
+        """The columns of a policy's steps that a signature reads, and those of their
+        meanings, as plain values: ``(step ids, ((field, values), ...), meaning ids,
+        ((field, values), ...))``, in this environment's language.
+
+        Every signature needs them, and they change only when the policy is configured: the
+        answer is cached in the registry like ``_esign_active_ids``. A change of a step or a
+        meaning clears it, for every worker (a translation is written through ``write``).
+        """
+        steps = (
+            self.env["esign.policy.step"]
+            .sudo()
+            .search_fetch([("policy_id", "=", policy_id)], SIGNING_STEP_FIELDS)
+        )
+        meanings = steps.meaning_id
+        meanings.fetch(SIGNING_MEANING_FIELDS)
+        cache = self.env.cache
+
+        def columns(records, names):
+            return tuple(
+                (name, tuple(cache.get(rec, records._fields[name]) for rec in records))
+                for name in names
+            )
+
+        return (
+            tuple(steps.ids),
+            columns(steps, SIGNING_STEP_FIELDS),
+            tuple(meanings.ids),
+            columns(meanings, SIGNING_MEANING_FIELDS),
+        )
+
+    def _esign_signing_steps(self):
+        """This policy's steps with what a signature reads of them (and of their meanings)
+        already in the ORM cache, from ``_esign_step_rows``: no statement when it is cached.
+
+        The values go into the cache as Odoo's own fetch puts them, without overwriting a
+        value this transaction already holds (a pending change of its own).
+        """
+        self.ensure_one()
+        step_ids, step_columns, meaning_ids, meaning_columns = self._esign_step_rows(self.id)
+        steps = self.env["esign.policy.step"].browse(step_ids)
+        meanings = self.env["esign.meaning"].browse(meaning_ids)
+        for records, columns in ((steps, step_columns), (meanings, meaning_columns)):
+            for name, values in columns:
+                self.env.cache.insert_missing(records, records._fields[name], values)
+        return steps
+
     @api.model_create_multi
     def create(self, vals_list):
         vals_list = [self._esign_choice_values(vals) for vals in vals_list]
@@ -479,23 +544,8 @@ class EsignPolicy(models.Model):
         not match it; its condition is checked once for all ``records``.
         """
         self.ensure_one()
-        # One query for the steps and their columns (self.step_ids would take two).
-        step_records = self.env["esign.policy.step"].search_fetch(
-            [("policy_id", "=", self.id)],
-            [
-                "sequence",
-                "name",
-                "meaning_id",
-                "mode",
-                "k",
-                "signer_type",
-                "group_id",
-                "condition",
-                # Read by the request lines' due date when the request's state is refreshed
-                # after a signature: fetched here, it costs no statement of its own.
-                "due_days",
-            ],
-        )
+        # The steps' columns come from the registry cache (no statement once cached).
+        step_records = self._esign_signing_steps()
         # {step id: ids of the records that need it}, for the steps with a condition.
         needed_by = {
             step.id: frozenset(step._matching(records).ids)

@@ -7,7 +7,7 @@ same trigger. The condition is part of the policy's rules: changing it makes a n
 version, and signatures keep the version they were made under.
 """
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
@@ -190,6 +190,8 @@ class EsignPolicyStep(models.Model):
         res = super().write(vals)
         if STEP_VERSIONED_FIELDS.intersection(vals):
             self._bump_policy_version()
+        else:
+            self.env.registry.clear_cache()  # esign.policy._esign_step_rows (due_days...)
         return res
 
     def unlink(self):
@@ -201,30 +203,41 @@ class EsignPolicyStep(models.Model):
     def _bump_policy_version(self, policies=None):
         """A step changed on its own (not through its policy's form): the policy's rules
         changed, so its version goes up, as a change made in the form does."""
-        self.env.registry.clear_cache()  # esign.policy._esign_step_conditions
+        # esign.policy._esign_step_conditions and _esign_step_rows
+        self.env.registry.clear_cache()
         if self.env.context.get(VIA_POLICY) or self.env.context.get("esign_no_version"):
             return
         for policy in (policies if policies is not None else self.policy_id).sudo().exists():
             policy.with_context(esign_version_bump=True).write({"version": policy.version + 1})
 
     # ------------------------------------------------------------------ signers
+    @api.model
+    @tools.ormcache("group_id")
+    def _group_member_ids(self, group_id):
+        """Ids of the active internal users of a group, members of its sub-groups included
+        (``groups_id`` holds implied groups too).
+
+        Every signature of a group step asks, and membership changes seldom: the answer is
+        cached in the registry. Odoo clears that cache, for every worker, whenever a user's
+        groups or active flag or a group's members change (its own ``_has_group`` cache
+        relies on the same signal); ``res.users.create`` clears it too (see res_users.py).
+        One statement on the membership table when it is not cached.
+        """
+        self.env["res.users"].flush_model(["active", "share", "groups_id"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT u.id FROM res_users u JOIN res_groups_users_rel m ON m.uid = u.id"
+                " WHERE m.gid = %s AND u.active AND u.share IS NOT TRUE ORDER BY u.id",
+                group_id,
+            )
+        )
+        return tuple(row[0] for row in self.env.cr.fetchall())
+
     def _eligible_users(self, record):
         """The active internal users who may sign this step on ``record``."""
         self.ensure_one()
         if self.signer_type == "group":
-            # groups_id holds implied groups too, so members of sub-groups are included. One
-            # statement on the membership table (this runs for every signature): the same rows
-            # as a search on groups_id, active and share, without building an ORM query.
-            users = self.env["res.users"].sudo()
-            users.flush_model(["active", "share", "groups_id"])
-            self.env.cr.execute(
-                SQL(
-                    "SELECT u.id FROM res_users u JOIN res_groups_users_rel m ON m.uid = u.id"
-                    " WHERE m.gid = %s AND u.active AND u.share IS NOT TRUE ORDER BY u.id",
-                    self.group_id.id,
-                )
-            )
-            return users.browse([row[0] for row in self.env.cr.fetchall()])
+            return self.env["res.users"].sudo().browse(self._group_member_ids(self.group_id.id))
         if self.signer_type == "users":
             users = self.user_ids
         else:

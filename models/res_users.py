@@ -272,6 +272,15 @@ class ResUsers(models.Model):
             _logger.info("E-signature: user %s unlocked by %s", user.id, self.env.uid)
         return True
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        # A new user may join a signing group: clear the cached members of the groups
+        # (esign.policy.step._group_member_ids). Odoo clears the registry cache when an
+        # existing user's groups or active flag change; for a new user only mail's
+        # notification-type inverse happens to do it, which this does not rely on.
+        self.env.registry.clear_cache()
+        return super().create(vals_list)
+
     # ------------------------------------------------------------------ PKI (R7)
     def write(self, vals):
         """Deactivating a user revokes their signer certificates at once (R7)."""

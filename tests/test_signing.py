@@ -679,3 +679,95 @@ class TestImmutability(EsignCase):
             self.lot.with_user(self.auditor).write({"ref": "x"})
         with self.assertRaises(UserError):
             self.sign(self.auditor, self._make_lot("AUD-1"))
+
+
+@tagged("post_install", "-at_install")
+class TestCachedSigningRules(EsignCase):
+    """What every signature reads of its policy (the steps, their meanings, the members of a
+    signing group) is cached in the registry. Any change of it reaches the next signature at
+    once; a stale answer would let a former member sign, or refuse a new one.
+
+    Verifies: R12
+    """
+
+    def setUp(self):
+        super().setUp()
+        # As over HTTP, the context's language is the signers' (the cache is per language).
+        self.env = self.env(context=dict(self.env.context, lang="en_US"))
+        self.policy = self.env.ref("meddev_esign.policy_lot_release")
+        self.step = self.policy.step_ids
+        self.group = self.env.ref("meddev_esign.group_esign_release_authority")
+
+    def eligible(self, lot):
+        """The release step's signers in the policy's spec, as a signature sees them."""
+        self.env.invalidate_all()
+        (step_spec,) = self.policy.sudo()._specs(lot)[lot.id].steps
+        return step_spec.eligible_user_ids
+
+    def test_a_new_member_of_the_group_may_sign_at_once(self):
+        self.sign(self.ra, self.lot)  # the group's members are cached now
+        newcomer = self.env["res.users"].create(
+            {
+                "name": "T New RA",
+                "login": "t_new_ra",
+                "password": PASSWORD,
+                "groups_id": [
+                    Command.set([self.group.id, self.env.ref("stock.group_stock_user").id])
+                ],
+            }
+        )
+        lot = self._make_lot("CACHE-NEW")
+        self.assertIn(newcomer.id, self.eligible(lot))
+        self.sign(newcomer, lot)
+        self.assertEqual(self.signatures(lot).user_id, newcomer)
+        self.assertEqual(lot.esign_release_state, "released")
+
+    def test_a_member_who_leaves_the_group_is_refused_at_once(self):
+        self.sign(self.ra, self.lot)
+        lot = self._make_lot("CACHE-LEFT")
+        self.assertIn(self.ra2.id, self.eligible(lot))
+        self.ra2.write({"groups_id": [Command.unlink(self.group.id)]})
+        self.assertNotIn(self.ra2.id, self.eligible(lot))
+        with self.assertRaises(UserError):  # AccessError is one too
+            self.sign(self.ra2, lot)
+        self.assertFalse(self.signatures(lot))
+        self.assertEqual(lot.esign_release_state, "quarantine")
+        # Through the group's own form (its members), and back.
+        self.group.write({"users": [Command.link(self.ra2.id)]})
+        self.assertIn(self.ra2.id, self.eligible(lot))
+        self.group.write({"users": [Command.unlink(self.ra2.id)]})
+        self.assertNotIn(self.ra2.id, self.eligible(lot))
+        # Archived users never sign either.
+        self.group.write({"users": [Command.link(self.ra2.id)]})
+        self.ra2.active = False
+        self.assertNotIn(self.ra2.id, self.eligible(lot))
+
+    def test_step_and_meaning_changes_reach_the_next_signature(self):
+        self.sign(self.ra, self.lot)  # the steps and the meaning are cached now
+        # A change that makes no new policy version (the due days) ...
+        # The ORM cache of this transaction is emptied after each change, as a new HTTP
+        # request starts with an empty one: only the registry cache could answer stale.
+        self.step.write({"due_days": 2})
+        self.env.invalidate_all()
+        lot = self._make_lot("CACHE-DUE")
+        self.env.invalidate_all()
+        self.assertTrue(self.env["esign.request"]._for_record(lot, self.policy).line_ids.due_at)
+        # ... one that does (the step's name) ...
+        self.step.write({"name": "Final release"})
+        self.env.invalidate_all()
+        lot = self._make_lot("CACHE-STEP")
+        self.sign(self.ra, lot)
+        self.assertEqual(self.signatures(lot).step_name, "Final release")
+        # ... and a new translation of the meaning (the translation dialog's call).
+        self.step.meaning_id.update_field_translations("name", {"en_US": "Released for sale"})
+        self.env.invalidate_all()
+        self.assertEqual(
+            self.policy.sudo()._esign_signing_steps().meaning_id.name, "Released for sale"
+        )
+        lot = self._make_lot("CACHE-MEANING")
+        self.sign(self.ra, lot)
+        self.assertEqual(self.signatures(lot).meaning_name, "Released for sale")
+        # Tamper twin: the first lot's signature keeps what its signer saw.
+        first = self.signatures(self.lot)
+        self.assertEqual(first.meaning_name, "Released")
+        self.assertNotEqual(first.step_name, "Final release")

@@ -195,6 +195,30 @@ def test_a_policy_changed_on_one_server_applies_at_once_on_the_other(live: Live)
     assert not live.errors(marks)
 
 
+def test_a_signer_who_leaves_the_release_group_on_one_server_is_refused_on_the_other(
+    live: Live,
+) -> None:
+    """The members of a signing group are cached per process (every signature asks). A user
+    taken out of the group on A is refused on B at once, and put back, signs there at once."""
+    marks = live.marks()
+    lots = new_lots(live, 2)
+    user = live.ids["users"]["live_ra2"]
+    on_b = live.client(live.b, "live_ra2")
+    on_b.sign(LOT, lots[0], PASSWORD, login="live_ra2")  # B has the group's members cached
+    groups = live.ids["ra_group"]
+    live.admin().call("res.users", "write", [user], {"groups_id": [(3, groups)]})  # on A
+    try:
+        with pytest.raises(RpcError) as exc:
+            on_b.sign(LOT, lots[1], PASSWORD)
+        assert_user_error(exc.value)
+        assert len(_signatures(live, lots)) == 1
+    finally:
+        live.admin().call("res.users", "write", [user], {"groups_id": [(4, groups)]})
+    on_b.sign(LOT, lots[1], PASSWORD)
+    assert {s["res_id"] for s in _signatures(live, lots)} == set(lots)
+    assert not live.errors(marks)
+
+
 CRONS = (
     "meddev_esign.ir_cron_esign_remind",
     "meddev_esign.ir_cron_esign_audit_daily",
