@@ -47,6 +47,46 @@ def _parsed_domain(text):
     return tuple(safe_eval(text, {"context": {}}))
 
 
+def _fetch_path(records, names):
+    """Fetch the stored columns that the field path ``names`` reads from ``records``, and no
+    others, following related fields to where they are stored."""
+    if not records or not names:
+        return
+    field = records._fields.get(names[0])
+    if field is None:
+        return
+    if field.related and not field.store:
+        _fetch_path(records, [*field.related.split("."), *names[1:]])
+    elif field.store:
+        records.fetch([field.name])
+        if field.relational and len(names) > 1:
+            _fetch_path(records.mapped(field.name), names[1:])
+
+
+def _prefetch_domain(record, domain):
+    """Fetch what ``record.filtered_domain(domain)`` reads through dotted paths, for the
+    records read with ``record`` (its prefetch set) at once.
+
+    ``filtered_domain`` reads a path such as ``product_id.esign_device_class`` the way any
+    field access does: the whole row of every model on the way, and a product template has
+    over a hundred columns. A policy's domain is evaluated on every Sign button and every
+    form that shows the signing panel, so only the path's own columns are fetched first, as
+    the system (this is the policy's check, not the user's read).
+    """
+    paths = [
+        leaf[0].split(".")
+        for leaf in domain
+        if isinstance(leaf, (list, tuple)) and len(leaf) == 3 and "." in str(leaf[0])
+    ]
+    if not paths:
+        return
+    ids = [id_ for id_ in record._prefetch_ids if isinstance(id_, int)][: models.PREFETCH_MAX]
+    records = record.sudo().with_context(active_test=False).browse(ids or record._ids)
+    records = records.filtered(lambda rec: isinstance(rec.id, int))
+    for names in paths:
+        _fetch_path(records, names)
+
+
 class EsignPolicy(models.Model):
     """One line of the signing matrix: which signatures a business action needs.
 
@@ -506,18 +546,28 @@ class EsignPolicy(models.Model):
         least one of its steps is needed (a step without condition, or one that matches)."""
         self.ensure_one()
         domain = self._eval_domain(self.domain)
-        if domain and not record.filtered_domain(domain):
-            return False
+        if domain:
+            _prefetch_domain(record, domain)
+            if not record.filtered_domain(domain):
+                return False
         conditions = self._esign_step_conditions(self.id)
         if not conditions or not all(conditions):
             return True
         matched = record.sudo()
-        return any(matched.filtered_domain(self._eval_domain(text)) for text in conditions)
+        for text in conditions:
+            condition = self._eval_domain(text)
+            _prefetch_domain(record, condition)
+            if matched.filtered_domain(condition):
+                return True
+        return False
 
     def _prerequisites_met(self, record):
         self.ensure_one()
         domain = self._eval_domain(self.prerequisite_domain)
-        return bool(record.filtered_domain(domain)) if domain else True
+        if not domain:
+            return True
+        _prefetch_domain(record, domain)
+        return bool(record.filtered_domain(domain))
 
     def _config_problem(self, record):
         """The ``PolicyConfigError`` that makes this policy unusable for ``record`` (no

@@ -112,6 +112,20 @@ class TestLotRelease(EsignCase):
         sig.invalidate_recordset(["status"])
         self.assertEqual(sig.with_context(lang="zh_CN").status, "changed")
 
+    def test_policy_domain_through_an_archived_product_still_gates(self):
+        """The release policy's domain reads the lot's product (``product_id.
+        esign_device_class``), which is fetched column by column for speed: an archived
+        device's lot is still a device lot, and a non-device lot still is not."""
+        lot = self._make_lot("ARCHIVED-DEVICE")
+        self.device.active = False
+        self.env.invalidate_all()
+        policy = self.env.ref("meddev_esign.policy_lot_release")
+        self.assertTrue(policy._applies_to(lot.with_user(self.ra)))
+        self.assertIn(policy, lot.with_user(self.ra)._esign_policies())
+        self.assertFalse(policy._applies_to(self._make_lot("COMP-2", self.component)))
+        self.sign(self.ra, lot)
+        self.assertEqual(lot.esign_release_state, "released")
+
     def test_release_needs_release_authority(self):
         """Verifies: R12"""
         with self.assertRaises(UserError):  # the wizard offers nothing to a plain signer
