@@ -891,6 +891,7 @@ def main() -> int:
             oca_template, addons = env.oca_template(setup_oca_script())
         env.clone(template, db)
         env.set_tsa(db, url=env.tsa.url)
+        log(f"{env.defer_overdue_crons(db)} overdue scheduled jobs of the template deferred")
         hashes.append(hash_seconds(env, db))
         server = OdooServer(env, db, workers=args.workers)
         servers.append(server)
@@ -924,6 +925,7 @@ def main() -> int:
             broken.append(f"{failed} request(s) failed")
         if oca_template:
             env.clone(oca_template, oca_db)
+            env.defer_overdue_crons(oca_db)
             oca_server = OdooServer(env, oca_db, workers=args.workers, addons=addons)
             servers.append(oca_server)
             oca_run = oca_load(oca_server.url, env, oca_db, shape)
