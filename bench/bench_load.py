@@ -9,7 +9,7 @@ invariants are checked; the last line is ``invariants: hold`` or ``invariants: B
 (exit status 1).
 
     python3 bench/bench_load.py            # the full mix (400 + 2 x 100 lots), about 10 min
-    python3 bench/bench_load.py --quick    # a smaller mix, about 2 minutes
+    python3 bench/bench_load.py --quick    # a smaller mix, about 2 minutes once the templates exist
     python3 bench/bench_load.py --no-oca   # without the OCA peer
 """
 
@@ -875,7 +875,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the run's databases")
     args = parser.parse_args()
     shape = Shape.make(args.quick)
-    floor_per_user = 3 if args.quick else 12
+    floor_per_user = 6 if args.quick else 12
     env = Env()
     broken: list[str] = []
     servers: list[OdooServer] = []
