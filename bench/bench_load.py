@@ -9,7 +9,7 @@ invariants are checked; the last line is ``invariants: hold`` or ``invariants: B
 (exit status 1).
 
     python3 bench/bench_load.py            # the full mix (400 + 2 x 100 lots), about 10 min
-    python3 bench/bench_load.py --quick    # a smaller mix, about 2 minutes once the templates exist
+    python3 bench/bench_load.py --quick    # a smaller mix, about 2 min (templates made)
     python3 bench/bench_load.py --no-oca   # without the OCA peer
 """
 
