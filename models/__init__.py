@@ -17,6 +17,7 @@ from . import (
     esign_migrated_signature,
     esign_policy,
     esign_policy_assist,
+    esign_policy_cache,
     esign_policy_choice,
     esign_policy_step,
     esign_print,
