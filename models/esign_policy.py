@@ -1,6 +1,6 @@
 import functools
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.osv import expression
 from odoo.tools.safe_eval import safe_eval
@@ -214,12 +214,22 @@ class EsignPolicy(models.Model):
         return list(triggers.items())
 
     @api.model
+    @tools.ormcache()
     def _esign_signable_models(self):
-        """Names of the concrete models that inherit esign.signable.mixin with triggers."""
-        return sorted(
-            name
-            for name, cls in self.env.registry.items()
-            if not cls._abstract and not cls._transient and getattr(cls, "_esign_triggers", None)
+        """Names of the concrete models that inherit esign.signable.mixin with triggers.
+
+        Every sign and reject wizard checks its model against them, and walking the
+        registry's seven hundred models took over a millisecond each time; they change only
+        when modules are installed, which builds a new registry (and an empty cache).
+        """
+        return tuple(
+            sorted(
+                name
+                for name, cls in self.env.registry.items()
+                if not cls._abstract
+                and not cls._transient
+                and getattr(cls, "_esign_triggers", None)
+            )
         )
 
     @api.model
