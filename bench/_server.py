@@ -222,7 +222,8 @@ class Env:
 
     def defer_overdue_crons(self, db: str) -> int:
         """Move the scheduled jobs of ``db`` that are overdue to one interval from now, as if
-        a server had been running them; return how many.
+        a server had been running them, and drop their triggers that are due; return how
+        many jobs moved.
 
         A bench database is a copy of a template made earlier, so every job whose next call
         fell in between (the auto-vacuum, the mail queue, the reminders...) is overdue, and a
@@ -237,8 +238,8 @@ class Env:
             "   + (interval_number || ' ' || interval_type)::interval"
             " WHERE active AND nextcall <= (now() AT TIME ZONE 'UTC') RETURNING id),"
             " dropped AS (DELETE FROM ir_cron_trigger"
-            "   WHERE call_at <= (now() AT TIME ZONE 'UTC') RETURNING id)"
-            " SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM dropped)",
+            "   WHERE call_at <= (now() AT TIME ZONE 'UTC'))"
+            " SELECT count(*) FROM moved",
             dbname=db,
         )
         return rows[0][0]

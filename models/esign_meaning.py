@@ -57,15 +57,15 @@ class EsignMeaning(models.Model):
     # A new translation comes through write() too (Odoo 18's _update_field_translations).
     @api.model_create_multi
     def create(self, vals_list):
+        meanings = super().create(vals_list)
         self.env.registry.clear_cache()
-        return super().create(vals_list)
+        return meanings
 
     def unlink(self):
         self.env.registry.clear_cache()
         return super().unlink()
 
     def write(self, vals):
-        self.env.registry.clear_cache()
         if "code" in vals:
             changed = self.filtered(lambda meaning: meaning.code != vals["code"])
             signatures = self.env["esign.signature"].sudo()
@@ -79,7 +79,9 @@ class EsignMeaning(models.Model):
                         "new meaning and archive this one instead."
                     )
                 )
-        return super().write(vals)
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
 
     @api.model
     def _labels(self, codes):

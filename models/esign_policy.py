@@ -31,20 +31,27 @@ def _parsed_domain(text):
     return tuple(safe_eval(text, {"context": {}}))
 
 
-def _fetch_path(records, names):
-    """Fetch the stored columns that the field path ``names`` reads from ``records``, and no
-    others, following related fields to where they are stored."""
-    if not records or not names:
-        return
-    field = records._fields.get(names[0])
-    if field is None:
-        return
-    if field.related and not field.store:
-        _fetch_path(records, [*field.related.split("."), *names[1:]])
-    elif field.store:
-        records.fetch([field.name])
-        if field.relational and len(names) > 1:
-            _fetch_path(records.mapped(field.name), names[1:])
+def _walk_path(records, names, fetch):
+    """Follow the field path ``names`` from ``records`` through its stored columns (related
+    fields followed to where they are stored). With ``fetch``, fetch each column, and no
+    other, for all of ``records`` at once; without, only say whether all are in the cache.
+    """
+    names = list(names)
+    while records and names:
+        field = records._fields.get(names.pop(0))
+        if field is None or not (field.store or field.related):
+            break
+        if not field.store:  # a related field: its own path instead
+            names[:0] = field.related.split(".")
+            continue
+        if fetch:
+            records.fetch([field.name])
+        elif any(records.env.cache.get_missing_ids(records, field)):
+            return False
+        if not field.relational:
+            break
+        records = records.mapped(field.name)
+    return True
 
 
 def _prefetch_domain(record, domain):
@@ -57,18 +64,21 @@ def _prefetch_domain(record, domain):
     form that shows the signing panel, so only the path's own columns are fetched first, as
     the system (this is the policy's check, not the user's read).
     """
+    record = record.sudo().with_context(active_test=False)
+    # Only the paths not yet read for this record: once a batch is fetched, the other
+    # records of the batch find theirs in the cache (no rescan of the batch per record).
     paths = [
         leaf[0].split(".")
         for leaf in domain
         if isinstance(leaf, (list, tuple)) and len(leaf) == 3 and "." in str(leaf[0])
-    ]
+        and not _walk_path(record, leaf[0].split("."), fetch=False)
+    ]  # fmt: skip
     if not paths:
         return
     # Saved records only (a form's new record has nothing to fetch), at most a batch.
     ids = [id_ for id_ in record._prefetch_ids if isinstance(id_, int)][: models.PREFETCH_MAX]
-    records = record.sudo().with_context(active_test=False).browse(ids)
     for names in paths:
-        _fetch_path(records, names)
+        _walk_path(record.browse(ids), names, fetch=True)
 
 
 class EsignPolicy(models.Model):

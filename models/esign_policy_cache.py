@@ -43,16 +43,12 @@ class EsignPolicyCache(models.Model):
         return tuple(self.sudo().search([("model", "=", model_name), ("active", "=", True)]).ids)
 
     @api.model
-    @tools.ormcache("policy_id")
     def _esign_step_conditions(self, policy_id):
-        """The condition text of each step of a policy ('' for none), cached like
-        ``_esign_active_ids``: whether a policy gates a record is asked on every write."""
-        steps = (
-            self.env["esign.policy.step"]
-            .sudo()
-            .search_fetch([("policy_id", "=", policy_id)], ["condition"])
-        )
-        return tuple(step.condition if self._eval_domain(step.condition) else "" for step in steps)
+        """The condition text of each step of a policy ('' for none), from the cached step
+        columns: whether a policy gates a record is asked on every write."""
+        _step_ids, columns, _meaning_ids, _meaning_columns = self._esign_step_rows(policy_id)
+        conditions = dict(columns)["condition"]
+        return tuple(text if self._eval_domain(text) else "" for text in conditions)
 
     @api.model
     @tools.ormcache("policy_id", "self.env.lang")

@@ -203,7 +203,7 @@ class EsignPolicyStep(models.Model):
     def _bump_policy_version(self, policies=None):
         """A step changed on its own (not through its policy's form): the policy's rules
         changed, so its version goes up, as a change made in the form does."""
-        # esign.policy._esign_step_conditions and _esign_step_rows
+        # esign.policy._esign_step_rows (the steps' columns and conditions)
         self.env.registry.clear_cache()
         if self.env.context.get(VIA_POLICY) or self.env.context.get("esign_no_version"):
             return

@@ -278,8 +278,9 @@ class ResUsers(models.Model):
         # (esign.policy.step._group_member_ids). Odoo clears the registry cache when an
         # existing user's groups or active flag change; for a new user only mail's
         # notification-type inverse happens to do it, which this does not rely on.
+        users = super().create(vals_list)
         self.env.registry.clear_cache()
-        return super().create(vals_list)
+        return users
 
     # ------------------------------------------------------------------ PKI (R7)
     def write(self, vals):
