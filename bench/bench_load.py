@@ -164,12 +164,12 @@ def setup_oca_script() -> str:
 
 # =========================================================================== the browser's calls
 def sign_flow(rpc: Rpc, model: str, open_call, reason: str, prefix: str = "") -> list[int]:
-    """Open the sign wizard (``open_call``), read it, save what the user typed, action_sign.
+    """Open the sign wizard (``open_call``), read it, then ``action_sign``.
 
     What the web client does: the button's ``call_button`` returns the wizard's action, whose
-    form loads the record with ``web_read``; the Sign button saves the form (``web_save``: the
-    log-in when the 11.200 rule asks for it, and the reason), then calls ``action_sign`` with
-    the password as an argument. The form of the signed record is read again afterwards.
+    form loads the record with ``web_read``; the wizard's Sign button calls ``action_sign``
+    with the password and what the user typed in the form (the log-in when the 11.200 rule
+    asks for it, and the reason). The form of the signed record is read again afterwards.
     """
     action = open_call()
     wizard_id = action["res_id"]
@@ -183,19 +183,12 @@ def sign_flow(rpc: Rpc, model: str, open_call, reason: str, prefix: str = "") ->
     values = {"reason": reason}
     if wizard["needs_login"]:
         values["login"] = rpc.login
-    rpc.call_kw(
-        f"{prefix}wizard web_save",
-        "esign.sign.wizard",
-        "web_save",
-        [[wizard_id], values],
-        {"specification": {"login": {}, "reason": {}}},
-    )
     done = rpc.call_kw(
         f"{prefix}action_sign",
         "esign.sign.wizard",
         "action_sign",
         [[wizard_id]],
-        {"password": rpc.password},
+        {"password": rpc.password, "values": values},
     )
     return done["infos"]["signature_ids"]
 

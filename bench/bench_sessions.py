@@ -108,9 +108,9 @@ def sign_as_browser(client: Client, lot: int) -> bool:
             "reason": {},
         },
     )[0]
-    if form["needs_login"]:  # the person types the log-in in the field the form shows
-        client.call("esign.sign.wizard", "web_save", [wizard], {"login": LOGIN}, specification={})
-    client.call("esign.sign.wizard", "action_sign", [wizard], password=PASSWORD)
+    # The person types the log-in in the field the form shows; it goes with the password.
+    values = {"login": LOGIN} if form["needs_login"] else {}
+    client.call("esign.sign.wizard", "action_sign", [wizard], password=PASSWORD, values=values)
     return bool(form["needs_login"])
 
 

@@ -146,8 +146,8 @@ class EsignCase(TransactionCase):
         wizard_model = self.env["esign.sign.wizard"].with_user(user)
         action = wizard_model._action_open(records.with_user(user), step=step)
         wizard = wizard_model.browse(action["res_id"])
-        wizard.write({"login": user.login if login is None else login, "reason": reason})
-        return wizard.action_sign(password=password, totp_code=totp)
+        values = {"login": user.login if login is None else login, "reason": reason}
+        return wizard.action_sign(password=password, totp_code=totp, values=values)
 
     def refused(self, func, *args, **kwargs):
         """Call ``func`` and return the UserError it raises.

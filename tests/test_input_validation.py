@@ -225,6 +225,48 @@ class TestSignWizardInputs(EsignCase, _Calls):
         self.assertEqual(self.signatures(self.lot).reason, "Batch record reviewed")
         self.assertEqual(self.lot2.esign_release_state, "quarantine")
 
+    def test_values_sent_with_the_signature(self):
+        """The form sends what the signer typed (``values``) with the credentials, in one
+        call. Every shape a write refuses is refused there too, before any credential is
+        checked: nothing is counted, signed or written.
+
+        Verifies: R8, R12
+        """
+        wizard = self.open_wizard(self.ra, self.lot)
+        with self.assertNoErrorLog():
+            for values, expected in (
+                ("Batch record reviewed", "dictionary of values"),
+                ([["reason", "x"]], "dictionary of values"),
+                ({"step_id": self.policy.step_ids[-1].id}, "cannot be changed"),
+                ({"res_ids": json.dumps([self.lot2.id])}, "cannot be changed"),
+                ({"no_such_field": 1}, "has no field"),
+                ({"reason": 5}, ""),
+                ({"login": ["t_ra"]}, ""),
+                ({"reason": ONE_MB}, ""),
+                ({"on_behalf_of_id": "t_ra"}, ""),
+                ({"on_behalf_of_id": 2_000_000_000}, ""),
+            ):
+                exc = self.refused(wizard.action_sign, password=PASSWORD, values=values)
+                self.assertIn(expected, str(exc), repr(values)[:60])
+        self.assertEqual(self._failures(self.ra), 0)
+        self.assertFalse(self.signatures(self.lot))
+        self.assertFalse(wizard.reason)
+        # A wrong password is refused and counted whatever came with it.
+        exc = self.refused(
+            wizard.action_sign, password="wrong", values={"login": "t_ra", "reason": "x"}
+        )
+        self.assertIn("Signing refused", str(exc))
+        self.assertEqual(self._failures(self.ra), 1)
+        self._reset(self.ra)
+        wizard.action_sign(
+            password=PASSWORD, values={"login": "t_ra", "reason": "Batch record reviewed"}
+        )
+        signature = self.signatures(self.lot)
+        self.assertEqual(signature.reason, "Batch record reviewed")
+        self.assertEqual(self.lot.esign_release_state, "released")
+        self.assertFalse(wizard.login)  # the log-in is not kept once signed
+        self.assertEqual(self.lot2.esign_release_state, "quarantine")
+
     def test_default_get_from_a_crafted_context(self):
         """Verifies: R12"""
         Wizard = self.env["esign.sign.wizard"].with_user(self.ra)
@@ -540,6 +582,14 @@ class TestWizardInputsOverHttp(JsonRpcMixin, HttpCase, _Calls):
             ("action_sign", [[wizard_id]], {"password": 12345678}, "Signing refused"),
             ("action_sign", [[wizard_id]], {"password": ONE_MB}, "too long"),
             ("action_sign", [[wizard_id]], {"password": PASSWORD, "totp_code": [1]}, "Signing"),
+            ("action_sign", [[wizard_id]], {"password": PASSWORD, "values": "x"}, "dictionary"),
+            (
+                "action_sign",
+                [[wizard_id]],
+                {"password": PASSWORD, "values": {"step_id": crafted["step_id"]}},
+                "cannot be changed",
+            ),
+            ("action_sign", [[wizard_id]], {"password": PASSWORD, "values": {"reason": 5}}, ""),
             ("create", [{**crafted, "res_model": "res.partner"}], {}, "not signed"),
             ("create", [{**crafted, "res_ids": '["a"]'}], {}, "record ids"),
             ("create", [{"res_model": "stock.lot", "res_ids": "[1]"}], {}, "is required"),
@@ -555,14 +605,28 @@ class TestWizardInputsOverHttp(JsonRpcMixin, HttpCase, _Calls):
             ):
                 answer = self._call("esign.reject.wizard", "create", args)
                 self.assertEqual(answer[:2], ("error", "odoo.exceptions.UserError"))
+            # A refused signature leaves nothing of what came with it on the wizard.
+            answer = self._call(
+                "esign.sign.wizard",
+                "action_sign",
+                [[wizard_id]],
+                {"password": "wrong", "values": {"reason": "first attempt"}},
+            )
+            self.assertEqual(answer[:2], ("error", "odoo.exceptions.UserError"))
+            read = self._call("esign.sign.wizard", "read", [[wizard_id], ["reason"]])
+            self.assertEqual(read[1][0]["reason"], False)
         # The refusals were counted; this test is about their answers, so start afresh.
         self.signer.sudo().write({"esign_failed_attempts": 0, "esign_locked": False})
         self.env.flush_all()
         answer = self._call(
-            "esign.sign.wizard", "action_sign", [[wizard_id]], {"password": PASSWORD}
+            "esign.sign.wizard",
+            "action_sign",
+            [[wizard_id]],
+            {"password": PASSWORD, "values": {"reason": "Reviewed over HTTP"}},
         )
         self.assertEqual(answer[0], "result", answer)
         signature = self.env["esign.signature"].search(
             [("res_model", "=", "stock.lot"), ("res_id", "=", self.lot.id)]
         )
         self.assertEqual(signature.user_id, self.signer)
+        self.assertEqual(signature.reason, "Reviewed over HTTP")

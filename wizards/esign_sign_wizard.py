@@ -15,6 +15,10 @@ class EsignSignWizard(models.TransientModel):
     them as arguments of ``action_sign`` (see ``static/src/esign_credentials``), so they
     never reach a table, a log or the undo history. Over RPC, call
     ``action_sign(password=..., totp_code=...)`` the same way.
+
+    What the signer typed in the form (the log-in, the reason, on whose behalf) travels with
+    them, as ``values``: the wizard is changed and the records signed in one request and one
+    transaction, so a refused signature leaves nothing of its attempt saved on the wizard.
     """
 
     _name = "esign.sign.wizard"
@@ -198,6 +202,17 @@ class EsignSignWizard(models.TransientModel):
         }
 
     # ------------------------------------------------------------------ signing
+    def _esign_take_values(self, values):
+        """Write what the signer typed in the form (``values``; None: nothing sent) on this
+        wizard, checked as every write is: a field fixed when the wizard was opened, an
+        unknown field or a value of the wrong type is refused with a clear message."""
+        if values is None:
+            return
+        if not isinstance(values, dict):
+            raise UserError(self.env._("A wizard is changed with a dictionary of values."))
+        if values:
+            self.write(values)
+
     def _authenticate(self, password, totp_code):
         """Check the signer's components; count failures; return the auth method used.
 
@@ -274,13 +289,15 @@ class EsignSignWizard(models.TransientModel):
             return "password_totp"
         return "login_password" if full else "password_session"
 
-    def action_sign(self, password=None, totp_code=None):
+    def action_sign(self, password=None, totp_code=None, values=None):
         """Re-authenticate once, then sign the step on every selected record, all or none.
 
         The wizard is checked before the credentials: it must be one, the caller's own, and
-        name records the caller may read under an active policy of theirs.
+        name records the caller may read under an active policy of theirs. ``values``, the
+        fields the signer filled in, are written first, with the checks of any write.
         """
         self._esign_own_one()
+        self._esign_take_values(values)
         records = self._esign_checked_records()
         policy, step = self._esign_checked_policy(records)
         expected = self._esign_checked_hashes(records)

@@ -27,8 +27,9 @@ class EsignSignWizardDelegation(models.TransientModel):
             delegations = Delegation._in_force_for(self.env.user, records) if records else []
             wiz.delegator_ids = delegations.delegator_id if delegations else False
 
-    def action_sign(self, password=None, totp_code=None):
+    def action_sign(self, password=None, totp_code=None, values=None):
         self._esign_own_one()
+        self._esign_take_values(values)  # the delegator chosen in the form, checked below
         if self.on_behalf_of_id and self.on_behalf_of_id not in self.delegator_ids:
             raise UserError(
                 self.env._(

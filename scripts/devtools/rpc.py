@@ -95,10 +95,12 @@ class Client:
         )
 
     def sign(self, model: str, res_id: int, password: str, login: str | None = None) -> dict:
-        """Sign ``res_id`` as the browser does: the Sign button opens the wizard, the form
-        saves the log-in (when asked), the wizard's Sign button calls ``action_sign``."""
+        """Sign ``res_id`` as the browser does: the Sign button opens the wizard, whose own
+        Sign button calls ``action_sign`` with the password and what was typed in the form
+        (the log-in, when asked)."""
         action = self.call(model, "action_esign_sign", [res_id])
         wizard_id = action["res_id"]
-        if login is not None:
-            self.call("esign.sign.wizard", "write", [wizard_id], {"login": login})
-        return self.call("esign.sign.wizard", "action_sign", [wizard_id], password=password)
+        values = {} if login is None else {"login": login}
+        return self.call(
+            "esign.sign.wizard", "action_sign", [wizard_id], password=password, values=values
+        )

@@ -23,6 +23,22 @@ function credentialsOf(record) {
     return states.get(record.id);
 }
 
+// The wizard's fields a signer fills in. They travel with the credentials in the one
+// action_sign call: the wizard is changed and the records signed in one request and one
+// transaction, and a refused signature saves nothing of its attempt.
+export const TYPED_FIELDS = ["login", "reason", "on_behalf_of_id"];
+
+function typedValues(record) {
+    const values = {};
+    for (const name of TYPED_FIELDS) {
+        if (name in record.activeFields) {
+            const value = record.data[name];
+            values[name] = Array.isArray(value) ? value[0] : value;
+        }
+    }
+    return values;
+}
+
 function useSigning(record) {
     const orm = useService("orm");
     const action = useService("action");
@@ -33,15 +49,20 @@ function useSigning(record) {
         }
         state.busy = true;
         state.error = "";
-        const password = state.password;
-        const totpCode = state.totp;
-        state.password = "";
-        state.totp = "";
         try {
-            await record.save();
+            // A required field left empty (the log-in) is shown as any form shows it, and
+            // the password stays typed.
+            if (!(await record.checkValidity({ displayNotification: true }))) {
+                return;
+            }
+            const password = state.password;
+            const totpCode = state.totp;
+            state.password = "";
+            state.totp = "";
             const result = await orm.call("esign.sign.wizard", "action_sign", [[record.resId]], {
                 password,
                 totp_code: totpCode,
+                values: typedValues(record),
             });
             await action.doAction(result || { type: "ir.actions.act_window_close" });
         } catch (error) {
