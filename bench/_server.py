@@ -22,7 +22,9 @@ import subprocess
 import sys
 import threading
 import time
+from http.client import HTTPConnection
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB_PREFIX = "bench_http"
@@ -402,7 +404,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class Rpc:
-    """One browser session: logs in, then calls JSON-RPC routes as the web client does."""
+    """One browser session: logs in, then calls JSON-RPC routes as the web client does.
+
+    Plain ``http.client``, one connection per call as Odoo's prefork workers close each
+    one: the load generator shares the server's cores here, and ``requests`` cost it about
+    three times the CPU per call. Real browsers run on their own machines.
+    """
 
     def __init__(
         self,
@@ -413,35 +420,50 @@ class Rpc:
         stats: Stats | None = None,
         timeout: float = 300,
     ) -> None:
-        import requests  # noqa: PLC0415
-
+        parts = urlsplit(url)
         self.url, self.db, self.login = url, db, login
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.password = password if password is not None else login
         self.stats = stats or Stats()
         self.timeout = timeout
-        self.http = requests.Session()
+        self.session_id = ""
         self.context: dict = {}
         self.uid = None
         self._id = 0
 
+    def _exchange(self, path: str, body: bytes) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/json"}
+        if self.session_id:
+            headers["Cookie"] = f"session_id={self.session_id}"
+        connection = HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            connection.request("POST", path, body, headers)
+            reply = connection.getresponse()
+            data = reply.read()
+            for cookie in reply.headers.get_all("Set-Cookie") or ():
+                name, _, rest = cookie.partition("=")
+                if name.strip() == "session_id":
+                    self.session_id = rest.split(";", 1)[0]
+            return reply.status, data
+        finally:
+            connection.close()
+
     def post(self, kind: str, path: str, params: dict):
         self._id += 1
+        body = json.dumps({"jsonrpc": "2.0", "method": "call", "id": self._id, "params": params})
         started = time.perf_counter()
-        reply = self.http.post(
-            self.url + path,
-            json={"jsonrpc": "2.0", "method": "call", "id": self._id, "params": params},
-            timeout=self.timeout,
-        )
+        status, data = self._exchange(path, body.encode())
         elapsed = time.perf_counter() - started
-        if reply.status_code != 200:
-            title = re.search(r"<title>(.*?)</title>", reply.text or "", flags=re.S)
-            detail = title.group(1).strip() if title else (reply.text or "")[:120]
-            raise RpcError(kind, {"message": f"HTTP {reply.status_code} {detail}"})
-        body = reply.json()
-        if "error" in body:
-            raise RpcError(kind, body["error"])
+        if status != 200:
+            text = data.decode(errors="replace")
+            title = re.search(r"<title>(.*?)</title>", text, flags=re.S)
+            detail = title.group(1).strip() if title else text[:120]
+            raise RpcError(kind, {"message": f"HTTP {status} {detail}"})
+        reply = json.loads(data)
+        if "error" in reply:
+            raise RpcError(kind, reply["error"])
         self.stats.record(kind, elapsed)
-        return body.get("result")
+        return reply.get("result")
 
     def authenticate(self):
         info = self.post(

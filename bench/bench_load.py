@@ -21,6 +21,8 @@ import os
 import sys
 import threading
 import time
+from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -405,7 +407,7 @@ class Run:
             self.stats.error(kind, exc)
             return None
 
-    def single_worker(self, index: int, lots: list[int], retry: bool = False) -> None:
+    def single_worker(self, index: int, lots: Iterable[int], retry: bool = False) -> None:
         rpc = self.session(index, f"bench.ra{index + 1:02d}")
         for lot_id in lots:
             for attempt in range(3 if retry else 1):
@@ -462,7 +464,7 @@ class Run:
             self.stats.count("audit rounds", 1)
             self.stop.wait(every)
 
-    def oca_single_worker(self, index: int, orders: list[int]) -> None:
+    def oca_single_worker(self, index: int, orders: Iterable[int]) -> None:
         rpc = self.session(index, f"bench.ra{index + 1:02d}")
         for order_id in orders:
             if self._guard("OCA approve one order", oca_approve, rpc, order_id) is not None:
@@ -483,6 +485,23 @@ class Run:
         for thread in background:
             thread.join()
         return elapsed
+
+
+class Pile:
+    """The lots (or orders) waiting at shift end: each user takes the next one when done with
+    the last, so all finish together, as a team working down one list would. A fixed share
+    each would leave the last users signing alone while the others are done, the cores idle
+    and the rate measured low for a reason that is the bench's, not the server's."""
+
+    def __init__(self, items: list[int]) -> None:
+        self._items = deque(items)
+
+    def __iter__(self) -> Iterator[int]:
+        while True:
+            try:
+                yield self._items.popleft()  # atomic: several threads take from one pile
+            except IndexError:
+                return
 
 
 def thread(target, *args) -> threading.Thread:
@@ -616,7 +635,7 @@ def oca_load(url: str, env: Env, db: str, shape: Shape) -> Run:
 def floor_load(urls: list[str], env: Env, db: str, users: int, per_user: int, oca: bool) -> Run:
     """One-by-one signing only (no bulk, buyers or auditor), 8 users at once: the load that
     the password hash bounds, measured against that floor. Lots (or, for the peer, orders)
-    of the "F" set."""
+    of the "F" set, taken from one pile."""
     run = Run(urls, db)
     if oca:
         rows = env.cluster.sql(
@@ -629,7 +648,8 @@ def floor_load(urls: list[str], env: Env, db: str, users: int, per_user: int, oc
     else:
         items = lot_ids(env, db, "F", users * per_user)
     worker = run.oca_single_worker if oca else run.single_worker
-    threads = [thread(worker, i, items[i::users]) for i in range(users)]
+    pile = Pile(items)
+    threads = [thread(worker, i, pile) for i in range(users)]
     run.prelogin([(i, f"bench.ra{i + 1:02d}") for i in range(users)])
     run.sign_seconds = run.go(threads, [])
     run.expected_lots = [] if oca else items

@@ -222,6 +222,9 @@ class EsignSignWizard(models.TransientModel):
         """
         self.ensure_one()
         user = self.env.user
+        # The columns signing reads from the signer's row, not the whole row (the rest of
+        # the signer, from the partner and the company, in ``_esign_prefetch_signer``).
+        user.sudo().fetch(["esign_locked", "esign_failed_attempts", "login", "partner_id"])
         if user.sudo().esign_locked:
             user._esign_register_locked_attempt(self.res_model, self._selected_ids())
             raise UserError(
