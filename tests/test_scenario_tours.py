@@ -289,6 +289,41 @@ class TestScenarioTours(HttpCase):
 
         self.patch(ResUsers, "_esign_register_failure", counted_outside_the_request)
 
+    def test_scenario_5_a_mistyped_password_then_the_right_one(self):
+        """The wizard's Sign button sends the log-in and the reason with the password: the
+        refused attempt is counted and saves nothing on the wizard; the next one, in the same
+        wizard, signs with the reason typed once.
+
+        Verifies: R3, R5
+        """
+        self._failures_survive_the_request()
+        signer = self.user("tour_mistype", "Tour Mistyping Signer", RELEASE)
+        lot = self.lot("TOUR-MISTYPE-1")
+        lot_url = f"/odoo/action-meddev_esign.stock_lot_action_esign_release/{lot.id}"
+        self.start_tour(lot_url, "meddev_esign_scenario_mistype_then_sign", login="tour_mistype")
+        signature = self.env["esign.signature"].search(
+            [("res_model", "=", "stock.lot"), ("res_id", "=", lot.id)]
+        )
+        self.assertEqual(len(signature), 1)
+        self.assertEqual(signature.user_id, signer)
+        self.assertEqual(signature.reason, "Typed once, before a mistyped password.")
+        self.assertEqual(lot.esign_release_state, "released")
+        self.assertEqual(signer.sudo().esign_failed_attempts, 0, "reset by the signature")
+        failed = (
+            self.env["esign.audit.entry"]
+            .sudo()
+            .search(
+                [
+                    ("res_model", "=", "stock.lot"),
+                    ("res_id", "=", lot.id),
+                    ("operation", "=", "sign_failed"),
+                ]
+            )
+        )
+        self.assertEqual(len(failed), 1, "the mistyped attempt is in the lot's trail")
+        wizard = self.env["esign.sign.wizard"].sudo().search([("create_uid", "=", signer.id)])
+        self.assertFalse(wizard.login, "the log-in is not kept on the wizard once signed")
+
     def test_scenario_5_lockout_and_unlock(self):
         """Verifies: R5"""
         env = self.env

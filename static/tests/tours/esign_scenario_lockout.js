@@ -69,6 +69,43 @@ tours.add("meddev_esign_scenario_lockout", {
     ],
 });
 
+// A mistyped password, then the right one, in the same wizard: the log-in and the reason,
+// typed once before the first attempt, go with each attempt (a refused one saves nothing),
+// and the signature keeps them.
+tours.add("meddev_esign_scenario_mistype_then_sign", {
+    steps: () => [
+        {
+            content: "Open the sign wizard",
+            trigger: ".o_form_view .o_esign_sign_button",
+            run: "click",
+        },
+        ...loginAndReason("Typed once, before a mistyped password."),
+        ...wrongPassword(1, 2),
+        {
+            content: "The log-in and the reason are still in the form",
+            trigger: ".modal div[name='reason'] textarea:value(Typed once, before a mistyped password.)",
+        },
+        {
+            content: "Now the right password",
+            trigger: ".modal .o_esign_password",
+            run: `edit ${SCENARIO_PASSWORD}`,
+        },
+        {
+            content: "Sign",
+            trigger: ".modal .o_esign_confirm:enabled",
+            run: "click",
+        },
+        {
+            content: "The wizard closes",
+            trigger: "body:not(:has(.modal))",
+        },
+        {
+            content: "The panel shows my signature",
+            trigger: ".o_esign_panel .o_esign_steps td div:contains('Tour Mistyping Signer')",
+        },
+    ],
+});
+
 tours.add("meddev_esign_scenario_unlock", {
     steps: () => [
         {
