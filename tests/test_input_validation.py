@@ -89,7 +89,13 @@ class TestSignWizardInputs(EsignCase, _Calls):
                 theirs.action_sign(password=PASSWORD)
             with self.assertRaises(AccessError):  # even past the record rules
                 theirs.sudo().action_sign(password=PASSWORD)
+            # Nor write in it what it sends along (no savepoint: a write would stay).
+            exc = self.refused(
+                theirs.sudo().action_sign, password=PASSWORD, values={"reason": "mine now"}
+            )
+            self.assertIsInstance(exc, AccessError)
         self.assertFalse(self.signatures(self.lot))
+        self.assertFalse(wizard.sudo().reason)
         self.assertEqual(self._failures(self.ra2), 0)
         wizard.write({"login": "t_ra", "reason": "mine"})
         wizard.action_sign(password=PASSWORD)
