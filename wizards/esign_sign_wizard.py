@@ -206,12 +206,9 @@ class EsignSignWizard(models.TransientModel):
         """Write what the signer typed in the form (``values``; None: nothing sent) on this
         wizard, checked as every write is: a field fixed when the wizard was opened, an
         unknown field or a value of the wrong type is refused with a clear message."""
-        if values is None:
+        if values is None or values == {}:
             return
-        if not isinstance(values, dict):
-            raise UserError(self.env._("A wizard is changed with a dictionary of values."))
-        if values:
-            self.write(values)
+        self.write(values)  # which refuses anything but a dictionary, as every write
 
     def _authenticate(self, password, totp_code):
         """Check the signer's components; count failures; return the auth method used.

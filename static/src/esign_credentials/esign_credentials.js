@@ -26,7 +26,7 @@ function credentialsOf(record) {
 // The wizard's fields a signer fills in. They travel with the credentials in the one
 // action_sign call: the wizard is changed and the records signed in one request and one
 // transaction, and a refused signature saves nothing of its attempt.
-export const TYPED_FIELDS = ["login", "reason", "on_behalf_of_id"];
+const TYPED_FIELDS = ["login", "reason", "on_behalf_of_id"];
 
 function typedValues(record) {
     const values = {};

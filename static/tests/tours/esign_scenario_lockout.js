@@ -8,6 +8,7 @@ import { user } from "@web/core/user";
 import {
     SCENARIO_PASSWORD,
     loginAndReason,
+    passwordAndSign,
     signInWizard,
 } from "@meddev_esign/../tests/tours/esign_scenario_common";
 
@@ -85,20 +86,7 @@ tours.add("meddev_esign_scenario_mistype_then_sign", {
             content: "The log-in and the reason are still in the form",
             trigger: ".modal div[name='reason'] textarea:value(Typed once, before a mistyped password.)",
         },
-        {
-            content: "Now the right password",
-            trigger: ".modal .o_esign_password",
-            run: `edit ${SCENARIO_PASSWORD}`,
-        },
-        {
-            content: "Sign",
-            trigger: ".modal .o_esign_confirm:enabled",
-            run: "click",
-        },
-        {
-            content: "The wizard closes",
-            trigger: "body:not(:has(.modal))",
-        },
+        ...passwordAndSign(),
         {
             content: "The panel shows my signature",
             trigger: ".o_esign_panel .o_esign_steps td div:contains('Tour Mistyping Signer')",
