@@ -86,6 +86,7 @@
             "meddev_esign/static/src/esign_credentials/*",
             "meddev_esign/static/src/esign_change_reason/*",
             "meddev_esign/static/src/esign_date/*",
+            "meddev_esign/static/src/esign_sign_wizard/*",
         ],
         "web.assets_tests": [
             "meddev_esign/static/tests/tours/*",

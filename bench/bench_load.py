@@ -168,22 +168,29 @@ def setup_oca_script() -> str:
 
 # =========================================================================== the browser's calls
 def sign_flow(rpc: Rpc, model: str, open_call, reason: str, prefix: str = "") -> list[int]:
-    """Open the sign wizard (``open_call``), read it, then ``action_sign``.
+    """Open the sign wizard (``open_call``), then ``action_sign``.
 
-    What the web client does: the button's ``call_button`` returns the wizard's action, whose
-    form loads the record with ``web_read``; the wizard's Sign button calls ``action_sign``
-    with the password and what the user typed in the form (the log-in when the 11.200 rule
-    asks for it, and the reason). The form of the signed record is read again afterwards.
+    What the web client does: the button's ``call_button`` returns the wizard's action, with
+    what its form would read (``esign_preload``); the form takes it when it asks for the same
+    fields and wizard, and reads the wizard with ``web_read`` otherwise. The wizard's Sign
+    button calls ``action_sign`` with the password and what the user typed in the form (the
+    log-in when the 11.200 rule asks for it, and the reason). The form of the signed record
+    is read again afterwards.
     """
     action = open_call()
     wizard_id = action["res_id"]
-    wizard = rpc.call_kw(
-        f"{prefix}wizard web_read",
-        "esign.sign.wizard",
-        "web_read",
-        [[wizard_id]],
-        {"specification": WIZARD_SPEC},
-    )[0]
+    preload = (action.get("context") or {}).get("esign_preload") or {}
+    if preload.get("id") == wizard_id and preload.get("spec") == WIZARD_SPEC:
+        wizard = preload["record"]
+    else:
+        rpc.stats.count(f"{prefix}wizard read again")
+        wizard = rpc.call_kw(
+            f"{prefix}wizard web_read",
+            "esign.sign.wizard",
+            "web_read",
+            [[wizard_id]],
+            {"specification": WIZARD_SPEC},
+        )[0]
     values = {"reason": reason}
     if wizard["needs_login"]:
         values["login"] = rpc.login

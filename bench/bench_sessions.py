@@ -4,14 +4,15 @@
 Odoo serves in prefork mode (``--workers 4`` by default, through ``devtools.odoo.serve``, the
 same launch as ``scripts/dev.py serve``). Every session logs in through
 ``/web/session/authenticate`` and signs fresh lots exactly as the browser does: the Sign
-button (``action_esign_sign``), the wizard's form (``web_read``), then its Sign button
-(``action_sign`` with the password), typing the log-in too when the form asks for it. Each
+button (``action_esign_sign``, whose action carries what the wizard's form shows), then the
+wizard's Sign button (``action_sign`` with the password), typing the log-in too when the form
+asks for it. Each
 session's first signature gives every component and is not timed; the timed ones are within
 the continuous session, unless another session took the window away (counted as "log-in asked
 again").
 
 It reports, per number of sessions: signatures made / tried, p50 and p95 latency of one
-signature (the three calls), the rate (signatures per second of wall time), the ERROR lines
+signature (the two calls), the rate (signatures per second of wall time), the ERROR lines
 and the serialization retries in Odoo's log. Figures only; it asserts nothing about speed.
 
 ``--compare REF`` also measures another version of the add-on (a git ref of this repository,
@@ -95,19 +96,8 @@ def sign_as_browser(client: Client, lot: int) -> bool:
     full re-authentication: the first in a session, or a session whose window was lost)."""
     action = client.call("stock.lot", "action_esign_sign", [lot])
     wizard = action["res_id"]
-    form = client.call(
-        "esign.sign.wizard",
-        "web_read",
-        [wizard],
-        specification={
-            "needs_login": {},
-            "needs_totp": {},
-            "record_count": {},
-            "summary_html": {},
-            "login": {},
-            "reason": {},
-        },
-    )[0]
+    # The form takes what the Sign button sent with the action (as the web client does).
+    form = action["context"]["esign_preload"]["record"]
     # The person types the log-in in the field the form shows; it goes with the password.
     values = {"login": LOGIN} if form["needs_login"] else {}
     client.call("esign.sign.wizard", "action_sign", [wizard], password=PASSWORD, values=values)

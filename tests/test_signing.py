@@ -1,6 +1,7 @@
 import json
 
 import psycopg2
+from lxml import etree
 from markupsafe import Markup
 
 from odoo import Command, fields
@@ -214,6 +215,34 @@ class TestLotRelease(EsignCase):
             wizard.action_sign(password=PASSWORD)
         self.assertIn("changed while you were signing", str(ctx.exception))
         self.assertFalse(self.signatures(self.lot))
+
+    def test_preload_matches_the_form(self):
+        """The action that opens the sign wizard carries what its form reads (the preload):
+        every field the form has, read as ``web_read`` reads them, so that the form does not
+        read the wizard again. A field added to the form, or taken from it, without
+        ``_esign_form_spec`` fails here (the form would then read the wizard as usual)."""
+        wizard_model = self.env["esign.sign.wizard"].with_user(self.ra)
+        action = wizard_model._action_open(self.lot.with_user(self.ra))
+        preload = action["context"]["esign_preload"]
+        self.assertEqual(preload["id"], action["res_id"])
+        wizard = wizard_model.browse(action["res_id"])
+        self.env.invalidate_all()
+        self.assertEqual(preload["record"], wizard.web_read(preload["spec"])[0])
+        self.assertEqual(preload["record"]["step_id"]["id"], wizard.step_id.id)
+        views = wizard_model.get_views([(False, "form")])
+        form = etree.fromstring(views["views"]["form"]["arch"])
+        self.assertEqual(form.get("js_class"), "esign_sign_wizard_form")
+        fields_ = views["models"]["esign.sign.wizard"]["fields"]
+        expected = {
+            node.get("name"): (
+                {"fields": {"display_name": {}}}
+                if fields_[node.get("name")]["type"] == "many2one"
+                else {}
+            )
+            for node in form.iter("field")
+        }
+        self.assertEqual(preload["spec"], expected)
+        json.dumps(action)  # what the client receives
 
     def test_reject_keeps_history_and_restart_creates_new_request(self):
         """Verifies: R16"""

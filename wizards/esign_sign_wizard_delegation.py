@@ -27,6 +27,12 @@ class EsignSignWizardDelegation(models.TransientModel):
             delegations = Delegation._in_force_for(self.env.user, records) if records else []
             wiz.delegator_ids = delegations.delegator_id if delegations else False
 
+    def _esign_form_spec(self):
+        spec = super()._esign_form_spec()
+        spec["delegator_ids"] = {}  # invisible: whether to offer "on behalf of"
+        spec["on_behalf_of_id"] = {"fields": {"display_name": {}}}
+        return spec
+
     def action_sign(self, password=None, totp_code=None, values=None):
         self._esign_own_one()
         self._esign_take_values(values)  # the delegator chosen in the form, checked below

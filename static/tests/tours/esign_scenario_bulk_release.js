@@ -6,6 +6,7 @@ import { registry } from "@web/core/registry";
 import {
     loginAndReason,
     passwordAndSign,
+    wizardNotReadAgain,
 } from "@meddev_esign/../tests/tours/esign_scenario_common";
 
 registry.category("web_tour.tours").add("meddev_esign_scenario_bulk_release", {
@@ -41,8 +42,12 @@ registry.category("web_tour.tours").add("meddev_esign_scenario_bulk_release", {
         {
             content: "Release them with one signature",
             trigger: ".o-dropdown--menu .o-dropdown-item:contains('Release (sign)')",
-            run: "click",
+            run(helpers) {
+                performance.clearResourceTimings();
+                return helpers.click();
+            },
         },
+        wizardNotReadAgain(),
         {
             content: "The wizard states the meaning",
             trigger: ".modal .alert-info:contains('Released')",

@@ -49,6 +49,44 @@ export function passwordAndSign() {
 }
 
 /**
+ * Open the sign wizard from the form's Sign button. The wizard opens with what the button
+ * returned (``esign_preload``): the form does not read the wizard from the server again.
+ */
+export function openSignWizard() {
+    return [
+        {
+            content: "Open the sign wizard",
+            trigger: ".o_form_view .o_esign_sign_button",
+            run(helpers) {
+                performance.clearResourceTimings();
+                return helpers.click();
+            },
+        },
+        wizardNotReadAgain(),
+    ];
+}
+
+/**
+ * Once the sign wizard is open: since the requests were last cleared
+ * (``performance.clearResourceTimings()`` in the step that opened it), the web client did
+ * not ask the server for the wizard (``web_read``); it used the preload.
+ */
+export function wizardNotReadAgain() {
+    return {
+        content: "The wizard opened without reading itself from the server again",
+        trigger: ".modal .o_esign_password",
+        run() {
+            const reads = performance
+                .getEntriesByType("resource")
+                .filter((entry) => entry.name.includes("/esign.sign.wizard/web_read"));
+            if (reads.length) {
+                throw new Error(`The sign wizard was read again: ${reads[0].name}`);
+            }
+        },
+    };
+}
+
+/**
  * Open the sign wizard from the form, check the meaning it states, authenticate and sign.
  *
  * @param {Object} options
@@ -57,11 +95,7 @@ export function passwordAndSign() {
  */
 export function signInWizard({ meaning, reason }) {
     return [
-        {
-            content: "Open the sign wizard",
-            trigger: ".o_form_view .o_esign_sign_button",
-            run: "click",
-        },
+        ...openSignWizard(),
         {
             content: `The wizard states the meaning: ${meaning}`,
             trigger: `.modal .alert-info:contains('${meaning}')`,

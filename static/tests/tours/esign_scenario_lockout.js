@@ -8,6 +8,7 @@ import { user } from "@web/core/user";
 import {
     SCENARIO_PASSWORD,
     loginAndReason,
+    openSignWizard,
     passwordAndSign,
     signInWizard,
 } from "@meddev_esign/../tests/tours/esign_scenario_common";
@@ -35,11 +36,7 @@ function wrongPassword(attempt, remaining) {
 
 tours.add("meddev_esign_scenario_lockout", {
     steps: () => [
-        {
-            content: "Open the sign wizard",
-            trigger: ".o_form_view .o_esign_sign_button",
-            run: "click",
-        },
+        ...openSignWizard(),
         ...loginAndReason("Release tests passed."),
         ...wrongPassword(1, 2),
         ...wrongPassword(2, 1),
@@ -75,11 +72,7 @@ tours.add("meddev_esign_scenario_lockout", {
 // and the signature keeps them.
 tours.add("meddev_esign_scenario_mistype_then_sign", {
     steps: () => [
-        {
-            content: "Open the sign wizard",
-            trigger: ".o_form_view .o_esign_sign_button",
-            run: "click",
-        },
+        ...openSignWizard(),
         ...loginAndReason("Typed once, before a mistyped password."),
         ...wrongPassword(1, 2),
         {
