@@ -977,10 +977,12 @@ def main() -> int:
             f"{shared_floor:.2f}/s (median of {', '.join(f'{r:.2f}' for r in shared)}): the "
             "hash rate the cores gave this run's processes, other users' jobs included"
         )
+        of_floor = ours_flat["single_rate"] / floor
         print(
             f"  meddev_esign one by one: {ours_flat['single_rate']:.2f}/s = "
-            f"{ours_flat['single_rate'] / floor:.2f} of the floor (target >= 0.8), "
-            f"{ours_flat['single_rate'] / shared_floor:.2f} of the shared floor; "
+            f"{of_floor:.3f} of the floor (target >= 0.8: "
+            f"{'met' if of_floor >= 0.8 else 'NOT met'}), "
+            f"{ours_flat['single_rate'] / shared_floor:.3f} of the shared floor; "
             f"the mix: {ours['rate']:.2f} signatures/s"
         )
         if oca_template:
