@@ -10,6 +10,7 @@ from typing import NamedTuple
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from . import esign_bus_notify as bus_notify
 from .esign_mail_queue import queued
 
 
@@ -103,8 +104,9 @@ class EsignRequestTodos(models.Model):
         A plain DELETE, not ``unlink``: the ORM's unlink of an activity costs six statements
         (external ids, attachments, defaults, the assignee re-read) and empties the whole
         cache, so everything read before is read again. It does what ``mail.activity.unlink``
-        adds, though: the assignee's web client is told that a due to-do is gone, and the
-        cached activity fields of the records are dropped.
+        adds, though: the assignee's web client is told that a due to-do is gone (through
+        ``esign_bus_notify``: no new database connection per signature), and the cached
+        activity fields of the records are dropped.
         """
         if not todos:
             return
@@ -119,10 +121,13 @@ class EsignRequestTodos(models.Model):
                 [name for name in host._fields if name.startswith(("activity_", "my_activity_"))]
             )
         today = fields.Date.today()
-        for partner_id in sorted({t.partner_id for t in todos if t.partner_id and t.due <= today}):
-            self.env["res.partner"].browse(partner_id)._bus_send(
-                "mail.activity/updated", {"activity_deleted": True}
-            )
+        due = sorted({t.partner_id for t in todos if t.partner_id and t.due <= today})
+        bus_notify.send(
+            self.env,
+            self.env["res.partner"].browse(due),
+            "mail.activity/updated",
+            {"activity_deleted": True},
+        )
 
     @api.model
     def _cron_remind_overdue(self):

@@ -1,4 +1,6 @@
 import json
+import select
+import socket
 
 import psycopg2
 from lxml import etree
@@ -6,9 +8,11 @@ from markupsafe import Markup
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.sql_db import connection_info_for
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..models import esign_bus_notify as bus_notify
 from .common import PASSWORD, EsignCase
 
 
@@ -471,13 +475,82 @@ class TestProductionRecord(EsignCase):
         self.assertFalse(mo.activity_ids)
 
     def _activity_bus_messages(self, partner):
-        values = self.env.cr.precommit.data.get("bus.bus.values", [])
-        return [
-            v
-            for v in values
-            if "mail.activity/updated" in v["message"]
-            and json.loads(v["channel"])[1:] == ["res.partner", partner.id]
+        """The activity notifications of ``partner`` in this transaction: stored already
+        (the signing to-dos', ``esign_bus_notify``) or waiting for the commit (Odoo's)."""
+        channel = json.dumps(
+            [self.env.cr.dbname, "res.partner", partner.id], separators=(",", ":")
+        )
+        stored = self.env["bus.bus"].sudo().search([("channel", "=", channel)]).mapped("message")
+        pending = [
+            v["message"]
+            for v in self.env.cr.precommit.data.get("bus.bus.values", [])
+            if json.loads(v["channel"])[1:] == ["res.partner", partner.id]
         ]
+        return [message for message in stored + pending if "mail.activity/updated" in message]
+
+    def _listen(self):
+        """A connection listening to what wakes the web clients (``imbus``, on the
+        ``postgres`` database, as Odoo's bus listener does)."""
+        _dbname, info = connection_info_for("postgres")
+        listener = psycopg2.connect(**info)
+        listener.autocommit = True
+        self.addCleanup(listener.close)
+        with listener.cursor() as cr:
+            cr.execute("LISTEN imbus")
+        return listener
+
+    def _woken_channels(self, listener, wait=0.0):
+        """The channels woken since last asked; ``wait``: seconds to wait for a first one."""
+        if wait:
+            select.select([listener], [], [], wait)
+        listener.poll()
+        channels = []
+        while listener.notifies:
+            channels.extend(json.loads(listener.notifies.pop(0).payload))
+        return channels
+
+    def test_settled_to_do_wakes_the_web_clients_through_a_kept_connection(self):
+        """When the signature commits, the web clients' listener is woken for the signer's
+        channel, through the one connection to ``postgres`` the process keeps: not a new
+        connection per signature, as Odoo's bus opens. When that connection is lost
+        (PostgreSQL restarted), the next wake-up opens another and is delivered."""
+        listener = self._listen()
+        channel = [self.env.cr.dbname, "res.partner", self.qa.partner_id.id]
+        pids = []
+        for cut in (False, True):
+            mo = self._make_mo()
+            self.sign(self.qe, mo)
+            todo = mo.activity_ids.filtered(lambda act: act.user_id == self.qa)
+            todo.date_deadline = fields.Date.today()
+            self.sign(self.qa, mo)
+            self.assertEqual(self._woken_channels(listener), [], "nothing before the commit")
+            self.env.cr.postcommit.run()  # what a commit runs once committed
+            self.assertIn(channel, self._woken_channels(listener, wait=5))
+            pids.append(bus_notify.WAKER.backend_pid())
+            if not cut:
+                self.env.cr.execute("SELECT pg_terminate_backend(%s)", [pids[-1]])
+        self.assertTrue(all(pids))
+        self.assertNotEqual(pids[0], pids[1], "a new connection once the first was cut")
+        # The next one goes through the kept connection again.
+        bus_notify.send(self.env, self.qa.partner_id, "mail.activity/updated", {})
+        self.env.cr.postcommit.run()
+        self.assertEqual(bus_notify.WAKER.backend_pid(), pids[1])
+
+    def test_wake_up_that_cannot_reach_the_database_fails_nothing(self):
+        """The twin: when PostgreSQL cannot be reached at all, the wake-up is logged as a
+        warning and dropped (the notification stays stored for the next one); nothing is
+        raised into the request whose signature has committed."""
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        closed.close()  # a port nobody listens on
+
+        class Unreachable(bus_notify._Waker):
+            def _connection(self):
+                return psycopg2.connect(host="127.0.0.1", port=port, connect_timeout=2)
+
+        with self.assertLogs("odoo.addons.meddev_esign.models.esign_bus_notify", "WARNING"):
+            self.assertFalse(Unreachable().notify(['[["db","res.partner",1]]']))
 
     def test_settled_to_do_updates_the_signers_activity_counter(self):
         """A signature removes the signer's due to-do the way Odoo's unlink would: the
