@@ -46,6 +46,67 @@ def test_the_gevent_worker_answers_in_prefork_mode(live: Live) -> None:
     assert "Evented Service (longpolling) running on" in text
 
 
+def _websocket(live: Live, login: str):
+    """``login``'s web client connected to A's websocket (gevent) worker, subscribed to its
+    own channels from the last notification on (as the web client does after loading)."""
+    import websocket  # noqa: PLC0415 - the browser tests' dependency
+
+    session = live.client(live.a, login).session_id
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{live.a.gevent_port}/websocket",
+        cookie=f"session_id={session}",
+        origin=f"http://127.0.0.1:{live.a.gevent_port}",  # behind a proxy, one host for both
+        timeout=10,
+    )
+    last = live.sql("SELECT COALESCE(max(id), 0) FROM bus_bus")[0][0]
+    ws.send(json.dumps({"event_name": "subscribe", "data": {"channels": [], "last": last}}))
+    return ws
+
+
+def _postgres_sessions(live: Live) -> int:
+    return live.cluster.sql("SELECT sessions FROM pg_stat_database WHERE datname = 'postgres'")[0][
+        0
+    ]
+
+
+def test_a_signature_on_one_server_updates_the_counter_of_a_client_on_the_other(
+    live: Live,
+) -> None:
+    """A release authority's web client, connected to server A, is told at once that a lot
+    released on server B took away their due to-do (the activity counter drops). B woke the
+    listeners through the one connection to the ``postgres`` database it keeps, not through
+    a new connection per signature as Odoo's bus opens."""
+    lots = new_lots(live, 5)
+    ra2 = live.ids["users"]["live_ra2"]
+    due = live.sql(
+        "SELECT count(*) FROM mail_activity WHERE res_model = 'stock.lot' AND res_id = %s"
+        " AND user_id = %s AND date_deadline <= (now() AT TIME ZONE 'UTC')::date",
+        (lots[0], ra2),
+    )[0][0]
+    assert due == 1, "a due to-do of the second release authority on the lot"
+    ws = _websocket(live, "live_ra2")
+    try:
+        signer = live.client(live.b, "live_ra")
+        signer.sign(LOT, lots[0], PASSWORD, login="live_ra")
+        deadline = time.monotonic() + 10
+        seen = []
+        while time.monotonic() < deadline:
+            for notification in json.loads(ws.recv()):
+                seen.append(notification["message"])
+            if {"type": "mail.activity/updated", "payload": {"activity_deleted": True}} in seen:
+                break
+        else:
+            pytest.fail(f"no live update of the to-do counter; received {seen}")
+    finally:
+        ws.close()
+    before = _postgres_sessions(live)
+    for lot in lots[1:]:
+        signer.sign(LOT, lot, PASSWORD)
+    # Four signatures: at most the kept connection's first session and the query's own,
+    # where Odoo's bus opens one per signature.
+    assert _postgres_sessions(live) - before <= 2
+
+
 def test_failed_attempts_on_one_server_lock_out_on_the_other(live: Live) -> None:
     marks = live.marks()
     lots = new_lots(live, 2)
