@@ -1,3 +1,5 @@
+import uuid
+
 from odoo import SUPERUSER_ID, Command, api
 from odoo.exceptions import UserError
 from odoo.modules.registry import Registry
@@ -42,7 +44,9 @@ class TestSigningRace(BaseCase):
                 [
                     {
                         "name": f"Racer {i}",
-                        "login": f"race_{i}",
+                        # Committed, so unique per run: the suite may run again on this
+                        # database (a developer's), and a second run must not collide.
+                        "login": f"race_{i}_{uuid.uuid4().hex[:8]}",
                         "password": PASSWORD,
                         "groups_id": groups,
                     }
