@@ -867,6 +867,9 @@ def summary(label: str, run: Run) -> dict:
     )
     for line in latency_table(stats):
         print(line)
+    read_again = {k: n for k, n in stats.counters.items() if k.endswith("wizard read again")}
+    if read_again:  # the preload did not match the form: the wizard was read as before
+        print(f"  wizards read again (no usable preload): {read_again}")
     for sample in stats.error_samples[:8]:
         print(f"  error: {sample}")
     return {

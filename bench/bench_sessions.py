@@ -6,10 +6,9 @@ same launch as ``scripts/dev.py serve``). Every session logs in through
 ``/web/session/authenticate`` and signs fresh lots exactly as the browser does: the Sign
 button (``action_esign_sign``, whose action carries what the wizard's form shows), then the
 wizard's Sign button (``action_sign`` with the password), typing the log-in too when the form
-asks for it. Each
-session's first signature gives every component and is not timed; the timed ones are within
-the continuous session, unless another session took the window away (counted as "log-in asked
-again").
+asks for it. Each session's first signature gives every component and is not timed; the timed
+ones are within the continuous session, unless another session took the window away (counted
+as "log-in asked again").
 
 It reports, per number of sessions: signatures made / tried, p50 and p95 latency of one
 signature (the two calls), the rate (signatures per second of wall time), the ERROR lines

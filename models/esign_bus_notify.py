@@ -17,6 +17,7 @@ sent once more; if that fails too, the failure is logged and the notifications s
 is never failed by it.
 """
 
+import contextlib
 import logging
 import os
 import threading
@@ -52,7 +53,8 @@ class _Waker:
             self._cnx = None  # inherited through a fork: the parent's, left to the parent
         if self._cnx is None or self._cnx.closed:
             _dbname, info = connection_info_for("postgres")
-            cnx = psycopg2.connect(**info)
+            # A server that does not answer must not hold every signature of the process.
+            cnx = psycopg2.connect(**{"connect_timeout": 10, **info})
             cnx.autocommit = True
             self._cnx, self._pid = cnx, os.getpid()
         return self._cnx
@@ -60,10 +62,8 @@ class _Waker:
     def _drop(self) -> None:
         cnx, self._cnx = self._cnx, None
         if cnx is not None and self._pid == os.getpid():
-            try:
+            with contextlib.suppress(psycopg2.Error):  # already gone with its server
                 cnx.close()
-            except psycopg2.Error:
-                pass
 
     def notify(self, payloads: list[str]) -> bool:
         """``NOTIFY imbus`` with each payload; False when PostgreSQL could not be reached."""
