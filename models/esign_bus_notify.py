@@ -13,8 +13,8 @@ process), every signature.
 connection to ``postgres`` that each Odoo process keeps. What the web client receives is the
 same. When that connection is lost (PostgreSQL restarted), it is opened again and the wake-up
 sent once more; if that fails too, the failure is logged and the notifications stay in
-``bus_bus``, where the next wake-up of anyone delivers them. The signature, already committed,
-is never failed by it.
+``bus_bus``: the web client gets them with its next wake-up or when its page loads again. The
+signature, already committed, is never failed by it.
 """
 
 import contextlib
@@ -80,7 +80,7 @@ class _Waker:
                     if attempt == 2:
                         _logger.warning(
                             "E-signature: the web clients' live update could not be sent "
-                            "(%s); it is delivered with the next one.",
+                            "(%s); they get it with their next one.",
                             exc,
                         )
         return False

@@ -538,8 +538,8 @@ class TestProductionRecord(EsignCase):
 
     def test_wake_up_that_cannot_reach_the_database_fails_nothing(self):
         """The twin: when PostgreSQL cannot be reached at all, the wake-up is logged as a
-        warning and dropped (the notification stays stored for the next one); nothing is
-        raised into the request whose signature has committed."""
+        warning and dropped (the notification stays stored: the web client gets it with its
+        next wake-up); nothing is raised into the request whose signature has committed."""
         closed = socket.socket()
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
