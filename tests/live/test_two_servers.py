@@ -102,9 +102,9 @@ def test_a_signature_on_one_server_updates_the_counter_of_a_client_on_the_other(
     before = _postgres_sessions(live)
     for lot in lots[1:]:
         signer.sign(LOT, lot, PASSWORD)
-    # Four signatures: at most the kept connection's first session and the query's own,
-    # where Odoo's bus opens one per signature.
-    assert _postgres_sessions(live) - before <= 2
+    # Four signatures: at most the kept connection's first session, the query's own and
+    # one of a job that may run meanwhile, where Odoo's bus opens one per signature (5).
+    assert _postgres_sessions(live) - before <= 3
 
 
 def test_failed_attempts_on_one_server_lock_out_on_the_other(live: Live) -> None:
