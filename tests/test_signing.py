@@ -13,6 +13,8 @@ from odoo.sql_db import connection_info_for
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.bus.models.bus import channel_with_db, json_dump
+
 from ..models import esign_bus_notify as bus_notify
 from .common import PASSWORD, EsignCase
 
@@ -478,9 +480,7 @@ class TestProductionRecord(EsignCase):
     def _activity_bus_messages(self, partner):
         """The activity notifications of ``partner`` in this transaction: stored already
         (the signing to-dos', ``esign_bus_notify``) or waiting for the commit (Odoo's)."""
-        channel = json.dumps(
-            [self.env.cr.dbname, "res.partner", partner.id], separators=(",", ":")
-        )
+        channel = json_dump(channel_with_db(self.env.cr.dbname, partner))
         stored = self.env["bus.bus"].sudo().search([("channel", "=", channel)]).mapped("message")
         pending = [
             v["message"]
